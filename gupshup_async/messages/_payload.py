@@ -1,0 +1,61 @@
+"""The whole request body: recipient, envelope and the interactive object."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import phonenumbers
+
+from gupshup_async.errors import ValidationError
+from gupshup_async.messages._messages import Message
+from gupshup_async.messages._rules import show
+
+_SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
+
+
+def normalize_recipient(to: object) -> str:
+    """The recipient as WhatsApp ids are written: country code and number, digits only.
+
+    Accepts ``+``, spaces, dashes, dots, brackets and a leading ``00``; a number without ``+`` is
+    read as already international (``919876543210``), as WhatsApp ids are. Raises
+    `ValidationError` (path ``to``) for anything that cannot be a phone number.
+    """
+    if not isinstance(to, str):
+        raise ValidationError.at("to", f"must be a phone number string, got {type(to).__name__}")
+    return _normalize(to)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize(to: str) -> str:
+    compact = to.translate(_SEPARATORS)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    elif not compact.startswith("+"):
+        compact = "+" + compact
+    if not compact[1:].isdigit():
+        raise ValidationError.at("to", f"must be a phone number, got {show(to)}")
+    try:
+        number = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError.at("to", f"is not a phone number ({exc._msg}): {show(to)}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError.at("to", f"is not a possible phone number: {show(to)}")
+    return f"{number.country_code}{number.national_number:0{_national_width(number)}d}"
+
+
+def _national_width(number: phonenumbers.PhoneNumber) -> int:
+    # Italian numbers keep their leading zeros (phonenumbers stores them apart).
+    zeros = number.number_of_leading_zeros or 1 if number.italian_leading_zero else 0
+    return len(str(number.national_number)) + zeros
+
+
+def build_payload(to: str, message: Message) -> dict[str, Any]:
+    """The request body Gupshup's v3 message endpoint takes, for one recipient."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": normalize_recipient(to),
+        "type": "interactive",
+        "interactive": message.to_interactive(),
+    }

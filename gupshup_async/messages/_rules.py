@@ -1,0 +1,172 @@
+"""The limits WhatsApp enforces, and the small checks that apply them.
+
+Every check appends `Problem`s to a list instead of raising, so that one pass over a message
+reports everything wrong with it. Checks accept any value (a template read from JSON may hold a
+number where a string belongs) and never raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from gupshup_async.errors import Problem
+
+# Lengths are in Unicode code points, as WhatsApp counts them.
+BODY_MAX: Final = 1024
+LIST_BODY_MAX: Final = 4096
+FOOTER_MAX: Final = 60
+HEADER_TEXT_MAX: Final = 60
+
+BUTTONS_MIN: Final = 1
+BUTTONS_MAX: Final = 3
+BUTTON_ID_MAX: Final = 256
+BUTTON_TITLE_MAX: Final = 20
+
+LIST_BUTTON_MAX: Final = 20
+SECTIONS_MIN: Final = 1
+SECTIONS_MAX: Final = 10
+ROWS_MIN: Final = 1
+ROWS_MAX: Final = 10
+ROW_ID_MAX: Final = 200
+ROW_TITLE_MAX: Final = 24
+ROW_DESCRIPTION_MAX: Final = 72
+SECTION_TITLE_MAX: Final = 24
+
+CTA_DISPLAY_TEXT_MAX: Final = 20
+
+FLOW_CTA_MAX: Final = 30
+FLOW_MESSAGE_VERSION: Final = "3"
+FLOW_MODES: Final = ("draft", "published")
+FLOW_ACTIONS: Final = ("navigate", "data_exchange")
+
+PRODUCT_ITEMS_MAX: Final = 30
+
+ADDRESS_COUNTRIES: Final = ("IN",)
+
+VOICE_CALL_DISPLAY_TEXT_MAX: Final = 20
+VOICE_CALL_TTL_MINUTES: Final = (1, 43200)
+VOICE_CALL_PAYLOAD_MAX: Final = 512
+
+CARDS_MIN: Final = 2
+CARDS_MAX: Final = 10
+CARD_BODY_MAX: Final = 160
+CARD_QUICK_REPLIES_MAX: Final = 2
+
+_SHOWN_MAX = 40
+
+
+def show(value: object) -> str:
+    """A value as an error message quotes it: short, and never a wall of text."""
+    text = repr(value)
+    if len(text) > _SHOWN_MAX:
+        text = text[: _SHOWN_MAX - 1] + "…"
+    return text
+
+
+def type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def text(
+    out: list[Problem],
+    path: str,
+    value: object,
+    max_len: int,
+    *,
+    required: bool = True,
+) -> None:
+    """A string of at most ``max_len`` code points; not blank when present."""
+    if value is None:
+        if required:
+            out.append(Problem(path, "is required"))
+        return
+    if not isinstance(value, str):
+        out.append(Problem(path, f"must be a string, got {type_name(value)} {show(value)}"))
+        return
+    if not value.strip():
+        out.append(Problem(path, f"must not be empty or blank, got {show(value)}"))
+        return
+    if len(value) > max_len:
+        out.append(
+            Problem(path, f"must be at most {max_len} characters, got {len(value)}: {show(value)}")
+        )
+
+
+def identifier(out: list[Problem], path: str, value: object, max_len: int) -> None:
+    """A required id: `text`, and no spaces around it (WhatsApp refuses them)."""
+    before = len(out)
+    text(out, path, value, max_len)
+    if len(out) == before and isinstance(value, str) and value != value.strip():
+        out.append(Problem(path, f"must not start or end with whitespace, got {show(value)}"))
+
+
+def choice(
+    out: list[Problem], path: str, value: object, allowed: Iterable[str], *, required: bool
+) -> None:
+    allowed = tuple(allowed)
+    if value is None:
+        if required:
+            out.append(Problem(path, f"is required, one of {', '.join(allowed)}"))
+        return
+    if value not in allowed:
+        out.append(Problem(path, f"must be one of {', '.join(allowed)}, got {show(value)}"))
+
+
+def https_url(out: list[Problem], path: str, value: object, *, schemes: tuple[str, ...]) -> None:
+    """An absolute URL with one of ``schemes`` and a host."""
+    before = len(out)
+    text(out, path, value, 2048)
+    if len(out) > before or not isinstance(value, str):
+        return
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not sep or scheme.lower() not in schemes or not host or any(c.isspace() for c in value):
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        out.append(Problem(path, f"must be an absolute {wanted} URL, got {show(value)}"))
+
+
+def count(out: list[Problem], path: str, found: int, low: int, high: int, what: str) -> None:
+    if low <= found <= high:
+        return
+    span = f"exactly {low}" if low == high else f"{low} to {high}"
+    out.append(Problem(path, f"must have {span} {what}, got {found}"))
+
+
+def unique(out: list[Problem], entries: Iterable[tuple[str, object]], what: str) -> None:
+    """Each value once: a repeat is reported at its own path, naming the first."""
+    first_seen: dict[object, str] = {}
+    for path, value in entries:
+        if not isinstance(value, str):
+            continue  # already reported by the type check
+        if value in first_seen:
+            out.append(
+                Problem(path, f"{what} {show(value)} is already used at {first_seen[value]}")
+            )
+        else:
+            first_seen[value] = path
+
+
+def non_empty_object(out: list[Problem], path: str, value: object) -> None:
+    if not isinstance(value, Mapping):
+        out.append(Problem(path, f"must be a JSON object, got {type_name(value)}"))
+    elif not value:
+        out.append(Problem(path, "must not be an empty object"))
+
+
+def integer(out: list[Problem], path: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        out.append(Problem(path, f"must be a whole number, got {type_name(value)} {show(value)}"))
+    elif not low <= value <= high:
+        out.append(Problem(path, f"must be from {low} to {high}, got {value}"))
+
+
+def is_json_value(value: Any) -> bool:
+    """True for what `json.dumps` writes without help: checked on free-form user data."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_json_value(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and is_json_value(v) for k, v in value.items())
+    return False

@@ -1,0 +1,45 @@
+"""Development sessions: `nox -s lint typecheck tests docs` is what CI runs."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+PACKAGE = "gupshup_async"
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]", "mypy>=1.11")
+    session.run("mypy", "--strict", PACKAGE)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, with line coverage of the package."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        f"--cov={PACKAGE}",
+        "--cov-report=term",
+        *session.posargs,
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, warnings as errors."""
+    session.install("mkdocs-material>=9.5")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")

@@ -6,6 +6,7 @@ A message writes Meta's ``interactive`` object (`to_interactive`) and reads one 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -128,11 +129,13 @@ class _Message:
         for part, ok in allowed.items():
             if part in doc and not ok:
                 reader.problem(f"{PATH}.{part}", f"is not allowed in {cls.TYPE!r} messages")
-        if allowed["header"] and "header" in doc:
-            header = reader.mapping(doc["header"], f"{PATH}.header")
-            fields["header"] = (
-                UNREADABLE if header is None else read_header(header, f"{PATH}.header", reader)
-            )
+        if allowed["header"]:
+            fields["header"] = None
+            if "header" in doc:
+                header = reader.mapping(doc["header"], f"{PATH}.header")
+                fields["header"] = (
+                    UNREADABLE if header is None else read_header(header, f"{PATH}.header", reader)
+                )
         if allowed["body"]:
             fields["body"] = reader.text_of(doc, "body", PATH)
         if allowed["footer"]:
@@ -405,7 +408,7 @@ class FlowMessage(_Message):
         if self.screen is not None or self.data is not None:
             payload: JSON = {"screen": self.screen}
             if self.data is not None:
-                payload["data"] = self.data
+                payload["data"] = copy.deepcopy(self.data)
             parameters["flow_action_payload"] = payload
         return {"name": "flow", "parameters": parameters}
 
@@ -613,7 +616,7 @@ class AddressMessage(_Message):
         for key in ("values", "saved_addresses", "validation_errors"):
             value = getattr(self, key)
             if value is not None:
-                parameters[key] = value
+                parameters[key] = copy.deepcopy(value)
         return {"name": "address_message", "parameters": parameters}
 
     @classmethod
@@ -722,7 +725,8 @@ class CarouselCard:
             )
 
     def _fields_json(self, index: int) -> JSON:
-        card: JSON = {"card_index": index, "type": self.kind, "header": self.header._json()}
+        header = self.header._json() if isinstance(self.header, HEADER_TYPES) else {}
+        card: JSON = {"card_index": index, "type": self.kind, "header": header}
         if self.body is not None:
             card["body"] = {"text": self.body}
         if self.kind == "cta_url":
@@ -870,6 +874,8 @@ def parse_interactive(document: Mapping[str, Any]) -> Message:
     try:
         message = cls(**fields)
     except ValidationError as refused:
-        reader.raise_if_any(list(refused.errors))
+        # Where the reader found a wrong shape, the checks see only its consequence.
+        seen = {problem.path for problem in reader.problems}
+        reader.raise_if_any([p for p in refused.errors if p.path not in seen])
     reader.raise_if_any()
     return with_leftover(message, doc)

@@ -1,0 +1,91 @@
+"""One realistic, valid message of every type, shared by the message tests."""
+
+from __future__ import annotations
+
+from gupshup_async import (
+    AddressMessage,
+    ButtonMessage,
+    CarouselCard,
+    CarouselMessage,
+    CatalogMessage,
+    CtaUrlMessage,
+    DocumentHeader,
+    FlowMessage,
+    ImageHeader,
+    ListMessage,
+    LocationRequestMessage,
+    Message,
+    ProductListMessage,
+    ProductMessage,
+    ProductSection,
+    Row,
+    Section,
+    VideoHeader,
+    VoiceCallMessage,
+)
+
+IMAGE = "https://cdn.example.com/menu.png"
+
+EXAMPLES: dict[str, Message] = {
+    "button": ButtonMessage(
+        "Your table for two at 8pm is ready to book.",
+        [("book", "Book it"), ("later", "Not now"), "Call me"],
+        header=ImageHeader(IMAGE),
+        footer="Reply within 24 hours",
+    ),
+    "list": ListMessage(
+        "What would you like to order?",
+        "See the menu",
+        [
+            Section("Pizza", [Row("margherita", "Margherita", "Tomato, mozzarella, basil")]),
+            Section("Drinks", [("cola", "Cola"), ("water", "Water", "Still or sparkling")]),
+        ],
+        header="Luigi's",
+        footer="Delivery in 30 minutes",
+    ),
+    "cta_url": CtaUrlMessage(
+        "Track your parcel on our site.",
+        "Track parcel",
+        "https://track.example.com/p/123",
+        header=DocumentHeader(id="1234567890", filename="invoice.pdf"),
+    ),
+    "flow": FlowMessage(
+        "Book an appointment in three taps.",
+        "Book now",
+        flow_id="1234567890",
+        flow_token="token-abc",
+        mode="draft",
+        flow_action="navigate",
+        screen="WELCOME",
+        data={"customer": "Asha"},
+        header="Appointments",
+        footer="Takes a minute",
+    ),
+    "product": ProductMessage("367025965434465", "sku-1", body="Back in stock!"),
+    "product_list": ProductListMessage(
+        "Our picks",
+        "Hand-picked for you this week.",
+        "146265584024623",
+        [ProductSection("Fruit", ["apple", "pear"]), ProductSection("Bread", ["sourdough"])],
+        footer="Prices include tax",
+    ),
+    "catalog_message": CatalogMessage(
+        "Browse our whole catalog.", thumbnail_product_retailer_id="2lc20305pt"
+    ),
+    "location_request_message": LocationRequestMessage("Where should we deliver?"),
+    "address_message": AddressMessage(
+        "Where should we ship your order?",
+        "IN",
+        values={"name": "Asha", "phone_number": "+919876543210"},
+    ),
+    "voice_call": VoiceCallMessage(
+        "Talk to our support team.", display_text="Call us", ttl_minutes=60, payload="ticket-42"
+    ),
+    "carousel": CarouselMessage(
+        "Three plants for a bright room.",
+        [
+            CarouselCard(ImageHeader(IMAGE), "Fern", buttons=[("fern", "Add to cart")]),
+            CarouselCard(VideoHeader(id="987"), "Palm", buttons=[("palm", "Add to cart")]),
+        ],
+    ),
+}

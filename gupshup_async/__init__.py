@@ -1,6 +1,20 @@
 """gupshup-async: send WhatsApp interactive messages through Gupshup's Partner API v3."""
 
-from gupshup_async.errors import GupshupError, Problem, ValidationError
+from gupshup_async.auth import StaticToken, TokenProvider
+from gupshup_async.client import GupshupClient, SendHooks, SendResult
+from gupshup_async.errors import (
+    APIError,
+    AppNotOnCloudError,
+    AuthenticationError,
+    BillingNotEnabledError,
+    GupshupError,
+    InvalidAppError,
+    Problem,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from gupshup_async.messages import (
     AddressMessage,
     ButtonMessage,
@@ -29,11 +43,17 @@ from gupshup_async.messages import (
     normalize_recipient,
     parse_interactive,
 )
+from gupshup_async.policy import RetryPolicy
+from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
     "AddressMessage",
+    "AppNotOnCloudError",
+    "AuthenticationError",
+    "BillingNotEnabledError",
     "ButtonMessage",
     "CarouselCard",
     "CarouselMessage",
@@ -41,9 +61,12 @@ __all__ = [
     "CtaUrlMessage",
     "DocumentHeader",
     "FlowMessage",
+    "GupshupClient",
     "GupshupError",
     "Header",
     "ImageHeader",
+    "InvalidAppError",
+    "Limiter",
     "ListMessage",
     "LocationRequestMessage",
     "Message",
@@ -52,10 +75,20 @@ __all__ = [
     "ProductListMessage",
     "ProductMessage",
     "ProductSection",
+    "RateLimit",
+    "RateLimitError",
     "ReplyButton",
+    "RetryPolicy",
     "Row",
     "Section",
+    "SendHooks",
+    "SendResult",
+    "ServerError",
+    "StaticToken",
     "TextHeader",
+    "TokenBucketLimiter",
+    "TokenProvider",
+    "TransportError",
     "ValidationError",
     "VideoHeader",
     "VoiceCallMessage",

@@ -17,14 +17,27 @@ gone out all the same (``ambiguous``). A ``ValidationError`` is neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
 
 import attrs
 
 __all__ = [
+    "APIError",
+    "AppNotOnCloudError",
+    "AuthenticationError",
+    "BillingNotEnabledError",
     "GupshupError",
+    "InvalidAppError",
     "Problem",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
     "ValidationError",
+    "error_from_response",
 ]
 
 
@@ -35,6 +48,10 @@ class GupshupError(Exception):
     transient: bool = False
     #: The message may have been accepted although no success was read.
     ambiguous: bool = False
+    #: Requests made for this send before giving up (0: refused before sending).
+    attempts: int = 0
+    #: Of those, how many ended without knowing whether the message went out.
+    ambiguous_attempts: int = 0
 
 
 @attrs.frozen
@@ -81,3 +98,165 @@ def _summarise(errors: tuple[Problem, ...]) -> str:
         return str(errors[0])
     lines = "\n".join(f"  {problem}" for problem in errors)
     return f"{len(errors)} problems:\n{lines}"
+
+
+class APIError(GupshupError):
+    """The server answered, and not with success.
+
+    ``status_code`` is the HTTP status; ``body`` the answer as text (cut at 4 KiB, undecodable
+    bytes replaced); ``message`` what it says went wrong; ``code`` the Meta error code when the
+    answer carries one; ``retry_after`` the wait the server asked for, in seconds, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str = "",
+        code: int | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+        ambiguous: bool | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status_code}: {message}")
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.code = code
+        self.retry_after = retry_after
+        if transient is not None:
+            self.transient = transient
+        if ambiguous is not None:
+            self.ambiguous = ambiguous
+
+
+class AuthenticationError(APIError):
+    """401 or 403, or Meta's 190: the token is wrong, expired or lacks the right."""
+
+
+class BillingNotEnabledError(APIError):
+    """Callback billing is not enabled for the app: fix the app's set-up, then send again."""
+
+
+class InvalidAppError(APIError):
+    """Gupshup does not know the app id."""
+
+
+class AppNotOnCloudError(APIError):
+    """The app is on-premise, not on Meta's Cloud API, which this endpoint requires."""
+
+
+class RateLimitError(APIError):
+    """Too many requests: for the app (429, Meta 4, 80007, 130429) or, when ``recipient_only``,
+    for one recipient (Meta 131056, the pair rate limit; other recipients are unaffected).
+    """
+
+    transient = True
+
+    @property
+    def recipient_only(self) -> bool:
+        return self.code == PAIR_RATE_LIMIT
+
+
+class ServerError(APIError):
+    """The server failed (5xx, or Meta's 1, 2, 131000, 131016, 131057): worth a retry later."""
+
+    transient = True
+
+
+class TransportError(GupshupError):
+    """No answer was read: the connection failed, timed out, or broke the protocol.
+
+    ``ambiguous`` is true when the request had been written in full before it broke (a read
+    timeout, a connection dropped while waiting for the answer): the message may have gone out.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, *, ambiguous: bool) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+# From an answer to an error (pure) ----------------------------------------------------------
+
+PAIR_RATE_LIMIT = 131056
+_META_RATE_LIMITS = frozenset({4, 80007, 130429, PAIR_RATE_LIMIT})
+_META_UNAVAILABLE = frozenset({1, 2, 131000, 131016, 131057})
+_META_AUTH = frozenset({190})
+# Gupshup says which app problem it is only in words.
+_APP_ERRORS: tuple[tuple[re.Pattern[str], type[APIError]], ...] = (
+    (re.compile(r"billing", re.IGNORECASE), BillingNotEnabledError),
+    (re.compile(r"invalid app", re.IGNORECASE), InvalidAppError),
+    (re.compile(r"expected type|on cloud", re.IGNORECASE), AppNotOnCloudError),
+)
+# A 500, 502 or 504 may come after the message was handed on: it may have gone out.
+_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+_BODY_KEPT = 4096
+
+
+def error_from_response(
+    status_code: int, content: bytes, retry_after: float | None = None
+) -> APIError:
+    """The error an unsuccessful answer stands for. Any body will do: JSON of Gupshup's or
+    Meta's shape, HTML from a proxy, nothing at all, or bytes that are not UTF-8.
+    """
+    text = content[:_BODY_KEPT].decode("utf-8", errors="replace")
+    message, code = _message_and_code(content)
+    if not message:
+        message = _reason(status_code)
+    fields: dict[str, Any] = {
+        "status_code": status_code,
+        "body": text,
+        "code": code,
+        "retry_after": retry_after,
+    }
+    if code in _META_RATE_LIMITS or status_code == 429:
+        return RateLimitError(message, **fields)
+    if code in _META_AUTH or status_code in (401, 403):
+        return AuthenticationError(message, **fields)
+    if code in _META_UNAVAILABLE:
+        return ServerError(message, **fields)
+    if status_code >= 500:
+        return ServerError(message, ambiguous=status_code in _AMBIGUOUS_STATUSES, **fields)
+    if status_code == 400 and code is None:
+        for pattern, kind in _APP_ERRORS:
+            if pattern.search(message):
+                return kind(message, **fields)
+    return APIError(message, transient=status_code == 408, **fields)
+
+
+def _message_and_code(content: bytes) -> tuple[str, int | None]:
+    """What a JSON error body says, in either shape; nothing for anything else."""
+    if not content or content.lstrip()[:1] not in (b"{", b"["):
+        return "", None
+    try:
+        data = json.loads(content)
+    except ValueError:  # invalid JSON and invalid UTF-8 alike
+        return "", None
+    if not isinstance(data, Mapping):
+        return "", None
+    meta = data.get("error")
+    if isinstance(meta, Mapping):
+        code = meta.get("code")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        message = _as_text(meta.get("message"))
+        details = meta.get("error_data")
+        if isinstance(details, Mapping) and isinstance(details.get("details"), str):
+            message = f"{message} ({details['details']})" if message else details["details"]
+        return message, code
+    return _as_text(data.get("message")) or _as_text(meta), None
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value[:500]
+    return ""
+
+
+def _reason(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "unexpected answer"

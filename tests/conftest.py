@@ -1,13 +1,35 @@
-"""Shared test settings. HYPOTHESIS_PROFILE=thorough runs the properties 30 times longer."""
+"""Shared test settings.
+
+- Hypothesis: HYPOTHESIS_PROFILE=thorough runs the properties thirty times longer.
+- ``@pytest.mark.virtual_time``: the test runs in `VirtualTimeLoop`, where waiting is free.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.virtual_time import VirtualTimeLoop
 
 settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "virtual_time: run in an event loop whose clock skips every wait"
+    )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, type[VirtualTimeLoop]] | None:
+    if item.get_closest_marker("virtual_time") is not None:
+        return {"virtual_time": VirtualTimeLoop}
+    return None

@@ -29,7 +29,7 @@ from gupshup_async.messages._parts import (
     TextHeader,
     VideoHeader,
 )
-from gupshup_async.messages._payload import build_payload, normalize_recipient
+from gupshup_async.messages._payload import build_payload, encode_payload, normalize_recipient
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -57,6 +57,7 @@ __all__ = [
     "VideoHeader",
     "VoiceCallMessage",
     "build_payload",
+    "encode_payload",
     "normalize_recipient",
     "parse_interactive",
 ]

@@ -5,6 +5,7 @@ fields we do not model, so that a document read and written back is the same doc
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,13 @@ from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages._rules import type_name
 
 JSON = dict[str, Any]
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dump_json(document: Any) -> bytes:
+    """Compact UTF-8 JSON, as the request body carries it."""
+    return _encoder.encode(document).encode()
 
 
 def strict_equal(a: object, b: object) -> bool:

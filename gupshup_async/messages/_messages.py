@@ -14,7 +14,7 @@ import attrs
 
 from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import _rules as rules
-from gupshup_async.messages._json import JSON, Reader, leftover, merge
+from gupshup_async.messages._json import JSON, Reader, dump_json, leftover, merge
 from gupshup_async.messages._parts import (
     HEADER_TYPES,
     UNREADABLE,
@@ -58,10 +58,12 @@ def _to_product_sections(value: Iterable[ProductSection]) -> tuple[ProductSectio
     return as_tuple(value, lambda section: section)  # type: ignore[no-any-return]
 
 
+@attrs.frozen
 class _Message:
     """What every message type shares: header, body and footer, the checks, JSON in and out."""
 
-    __slots__ = ()
+    # The request's interactive JSON, made once however many recipients get the message.
+    _encoded: bytes | None = attrs.field(init=False, default=None, eq=False, hash=False, repr=False)
 
     TYPE: ClassVar[str]
     HEADERS: ClassVar[tuple[type[Header], ...]] = ()
@@ -81,6 +83,16 @@ class _Message:
     def to_interactive(self) -> JSON:
         """Meta's ``interactive`` object: keys only for what is set, in Meta's shapes."""
         return merge(self._fields_json(), self.extra)
+
+    def encoded(self) -> bytes:
+        """`to_interactive` as compact UTF-8 JSON, computed once and kept: a message is
+        immutable, so it is the same for every recipient and every attempt.
+        """
+        encoded = self._encoded
+        if encoded is None:
+            encoded = dump_json(self.to_interactive())
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
     # The frame: header, body, footer ------------------------------------------------------
 

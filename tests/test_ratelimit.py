@@ -1,0 +1,134 @@
+"""The limiter in virtual time (looptime): rates, bursts, pauses, recipients. No real sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gupshup_async import RateLimit, TokenBucketLimiter
+from tests.virtual_time import VirtualTimeLoop
+
+pytestmark = pytest.mark.virtual_time  # waits run in virtual time: instant and exact
+
+
+async def send_times(limiter: TokenBucketLimiter, recipients: list[str]) -> list[float]:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def one(recipient: str) -> None:
+        await limiter.acquire(recipient)
+        times.append(loop.time())
+
+    await asyncio.gather(*(one(r) for r in recipients))
+    return sorted(times)
+
+
+def largest_count_in_window(times: list[float], window: float) -> int:
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.parametrize("rate", [10.0, 80.0, 500.0])
+async def test_achieved_rate_is_within_two_percent(rate: float) -> None:
+    limiter = RateLimit(per_second=rate).limiter()
+    times = await send_times(limiter, [f"r{i}" for i in range(int(rate * 10))])
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert achieved == pytest.approx(rate, rel=0.02)
+    # Never more than the rate in any second, from the very start: no start-up burst.
+    assert largest_count_in_window(times, 1.0) <= rate + 1
+
+
+async def test_no_start_up_burst_beyond_the_configured_burst() -> None:
+    times = await send_times(RateLimit(per_second=10, burst=3).limiter(), ["a"] * 30)
+    assert sum(t == times[0] for t in times) == 3
+    assert largest_count_in_window(times, 1.0) <= 10 + 3
+
+
+async def test_a_rate_limit_pauses_everyone_and_halves_the_rate() -> None:
+    limiter = RateLimit(per_second=10).limiter()
+    loop = asyncio.get_running_loop()
+    await limiter.acquire("a")
+    limiter.rate_limited(5.0)
+    limiter.rate_limited(5.0)  # the same episode, seen by another task: one decrease
+    assert limiter.rate == 5.0
+    start = loop.time()
+    times = await send_times(limiter, ["b", "c", "d", "e", "f"])
+    assert times[0] - start >= 5.0
+    # Five sends at the lowered rate after the pause: one every 0.2 s, not a burst.
+    assert times[-1] - times[0] == pytest.approx(0.8, abs=0.05)
+
+
+async def test_the_rate_climbs_back_but_never_above_the_configured_rate() -> None:
+    limiter = RateLimit(per_second=10).limiter()
+    await limiter.acquire("a")
+    limiter.rate_limited(0.1)
+    assert limiter.rate == 5.0
+    for _ in range(10):
+        limiter.succeeded()
+    assert 5.0 < limiter.rate < 10.0
+    for _ in range(100):
+        limiter.succeeded()
+    assert limiter.rate == 10.0
+
+
+async def test_repeated_rate_limits_keep_lowering_to_a_floor() -> None:
+    limiter = RateLimit(per_second=64).limiter()
+    loop = asyncio.get_running_loop()
+    for _ in range(10):
+        limiter.rate_limited(0.01)
+        await asyncio.sleep(0.02)  # a new episode each time
+    assert limiter.rate == 1.0
+    del loop
+
+
+async def test_per_recipient_interval_spaces_one_recipient_only() -> None:
+    limiter = RateLimit(per_second=100, per_recipient_interval=6.0).limiter()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.gather(limiter.acquire("a"), limiter.acquire("b"), limiter.acquire("c"))
+    assert loop.time() - start < 0.1
+    await limiter.acquire("a")
+    assert loop.time() - start == pytest.approx(6.0, abs=0.05)
+
+
+async def test_a_pair_rate_limit_holds_that_recipient_only() -> None:
+    limiter = RateLimit(per_second=100).limiter()
+    loop = asyncio.get_running_loop()
+    limiter.recipient_limited("slow", 3.0)
+    start = loop.time()
+    await limiter.acquire("fast")
+    assert loop.time() - start < 0.1
+    await limiter.acquire("slow")
+    assert loop.time() - start >= 3.0
+    await limiter.acquire("slow")  # held once, not forever
+    assert loop.time() - start < 3.1
+
+
+async def test_recipient_bookkeeping_is_pruned() -> None:
+    limiter = RateLimit(per_second=1e6, per_recipient_interval=0.001).limiter()
+    for i in range(5000):
+        await limiter.acquire(f"r{i}")
+        if i % 100 == 0:
+            await asyncio.sleep(0.01)
+    assert len(limiter._recipients) < 2100
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"per_second": 0}, {"per_second": -1}, {"burst": 0}, {"per_recipient_interval": 0}],
+)
+async def test_bad_knobs_are_refused(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(fields))):
+        RateLimit(**fields)  # type: ignore[arg-type]
+
+
+async def test_these_tests_wait_in_virtual_time() -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    await asyncio.sleep(3600)
+    assert loop.time() == pytest.approx(3600)

@@ -31,7 +31,7 @@ from gupshup_async import (
     VideoHeader,
     parse_interactive,
 )
-from tests.messages.examples import EXAMPLES
+from gupshup_async._examples import EXAMPLES
 
 
 def texts(max_size: int) -> st.SearchStrategy[str]:

@@ -17,8 +17,8 @@ from gupshup_async import (
     ValidationError,
     parse_interactive,
 )
+from gupshup_async._examples import EXAMPLES
 from gupshup_async.messages import MESSAGE_TYPES
-from tests.messages.examples import EXAMPLES
 
 # A copy of ../shared/reference/meta-openapi-examples (MIT, see its LICENSE).
 META_EXAMPLES = Path(__file__).parents[1] / "data" / "meta-openapi-examples"

@@ -30,7 +30,7 @@ from gupshup_async import (
     VideoHeader,
     parse_interactive,
 )
-from tests.messages.examples import EXAMPLES
+from gupshup_async._examples import EXAMPLES
 
 IMAGE = ImageHeader("https://cdn.example.com/a.png")
 

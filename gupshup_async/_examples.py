@@ -1,4 +1,4 @@
-"""One realistic, valid message of every type, shared by the message tests."""
+"""One realistic, valid message of every type: for the demo, the docs and the tests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,23 @@
+"""A local Gupshup look-alike: the demo's, the tests' and the benchmarks' server."""
+
+from gupshup_async.sandbox._rules import (
+    SANDBOX_APP_ID,
+    SANDBOX_TOKEN,
+    Account,
+    Answer,
+    Faults,
+    Processed,
+    SandboxRules,
+)
+from gupshup_async.sandbox._server import Sandbox
+
+__all__ = [
+    "SANDBOX_APP_ID",
+    "SANDBOX_TOKEN",
+    "Account",
+    "Answer",
+    "Faults",
+    "Processed",
+    "Sandbox",
+    "SandboxRules",
+]

@@ -1,0 +1,328 @@
+"""What the sandbox answers, decided without I/O: from a request to an `Answer`.
+
+It answers as Gupshup's v3 message endpoint does (../reference/gupshup-partner-api.md): 200 with
+a message id, 401 for a wrong token, 400 for billing off, unknown app or app not on cloud, a
+Meta-style 400 for a message our own validation refuses, and 429 above the configured rate. On
+top, seeded faults: 503 or 429 or a dropped connection before processing, a 500 or a dropped
+connection after processing, and slow answers.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from gupshup_async.errors import ValidationError
+from gupshup_async.messages import normalize_recipient, parse_interactive
+
+__all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules"]
+
+SANDBOX_APP_ID = "sandbox-app"
+SANDBOX_TOKEN = "sandbox-token-0000"
+
+
+def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a probability from 0 to 1, got {value!r}")
+
+
+@attrs.frozen
+class Faults:
+    """Probabilities, per request, of each injected fault (they add up to at most 1)."""
+
+    unavailable: float = attrs.field(default=0.0, validator=_probability)  # 503, not processed
+    rate_limited: float = attrs.field(default=0.0, validator=_probability)  # 429, not processed
+    drop_before: float = attrs.field(default=0.0, validator=_probability)  # closed, not processed
+    error_after: float = attrs.field(default=0.0, validator=_probability)  # processed, then 500
+    drop_after: float = attrs.field(default=0.0, validator=_probability)  # processed, then closed
+    slow: float = attrs.field(default=0.0, validator=_probability)  # processed, answered late
+    slow_seconds: float = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        if self._cumulative()[-1] > 1.0 + 1e-9:
+            raise ValueError("fault probabilities add up to more than 1")
+
+    def _cumulative(self) -> list[float]:
+        total, out = 0.0, []
+        for p in (
+            self.unavailable,
+            self.rate_limited,
+            self.drop_before,
+            self.error_after,
+            self.drop_after,
+            self.slow,
+        ):
+            total += p
+            out.append(total)
+        return out
+
+    @classmethod
+    def safe(cls, rate: float) -> Faults:
+        """Faults after which nothing was processed: a retry cannot duplicate."""
+        return cls(unavailable=rate / 3, rate_limited=rate / 3, drop_before=rate / 3)
+
+
+FAULT_KINDS = ("unavailable", "rate_limited", "drop_before", "error_after", "drop_after", "slow")
+
+
+@attrs.frozen
+class Answer:
+    """What to do with one request: answer ``status`` with ``body`` (after ``delay`` seconds),
+    or close the connection without answering (``status`` 0).
+    """
+
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+    @property
+    def drops_connection(self) -> bool:
+        return self.status == 0
+
+
+@attrs.frozen
+class Processed:
+    """One message the sandbox accepted as sent."""
+
+    seq: int
+    message_id: str
+    to: str
+    interactive_type: str
+    body_text: str | None
+
+
+class Account:
+    """What was processed, in order, per recipient: the ground truth for "exactly once"."""
+
+    def __init__(self) -> None:
+        self.processed: list[Processed] = []
+        self.answers: collections.Counter[int] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()
+
+    def by_recipient(self) -> dict[str, list[Processed]]:
+        grouped: dict[str, list[Processed]] = {}
+        for item in self.processed:
+            grouped.setdefault(item.to, []).append(item)
+        return grouped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "processed": len(self.processed),
+            "answers": {str(k): v for k, v in sorted(self.answers.items())},
+            "faults": dict(sorted(self.faults.items())),
+            "by_recipient": {
+                to: [{"message_id": p.message_id, "seq": p.seq, "body": p.body_text} for p in items]
+                for to, items in self.by_recipient().items()
+            },
+        }
+
+
+def _json(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def gupshup_error(message: str) -> bytes:
+    return _json({"status": "error", "message": message})
+
+
+def meta_error(code: int, message: str, details: str) -> bytes:
+    return _json(
+        {
+            "error": {
+                "message": message,
+                "type": "OAuthException",
+                "code": code,
+                "error_data": {"messaging_product": "whatsapp", "details": details},
+                "fbtrace_id": "sandbox",
+            }
+        }
+    )
+
+
+_UNAUTHORIZED = Answer(401, gupshup_error("Authentication Failed"))
+_INVALID_APP = Answer(400, gupshup_error("Invalid App Details"))
+_BILLING = Answer(400, gupshup_error("Callback Billing must be enabled for this API"))
+_NOT_ON_CLOUD = Answer(
+    400,
+    gupshup_error(
+        "The provided app is not of the expected type for this API. "
+        "Please ensure that the app is on cloud."
+    ),
+)
+_UNAVAILABLE = Answer(503, gupshup_error("Service Unavailable"))
+_SERVER_ERROR = Answer(
+    500,
+    gupshup_error(
+        "Internal server error. Please try again later and If Issue still persist than "
+        "contact Gupshup Dev Support"
+    ),
+)
+_DROP = Answer(0)
+_NOT_FOUND = Answer(404, gupshup_error("Not Found"))
+
+
+class SandboxRules:
+    """The sandbox's behaviour, apart from sockets. ``now`` is passed in, never read."""
+
+    def __init__(
+        self,
+        *,
+        apps: Mapping[str, str] | None = None,
+        billing_disabled: frozenset[str] = frozenset(),
+        not_on_cloud: frozenset[str] = frozenset(),
+        rate: float | None = None,
+        retry_after: float | None = None,
+        faults: Faults = Faults(),
+        seed: int = 0,
+        validate: bool = True,
+    ) -> None:
+        self.apps = dict(apps) if apps is not None else {SANDBOX_APP_ID: SANDBOX_TOKEN}
+        self.billing_disabled = billing_disabled
+        self.not_on_cloud = not_on_cloud
+        self.rate = rate
+        self.retry_after = retry_after
+        self.faults = faults
+        self._thresholds = faults._cumulative()
+        self._random = random.Random(seed)
+        self.validate = validate
+        self.account = Account()
+        self._window: collections.deque[float] = collections.deque()
+        self._checked: dict[bytes, Answer | None] = {}
+        self._prefix = f"gs-{seed:x}-"
+
+    # One request ------------------------------------------------------------------------
+
+    def answer(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> Answer:
+        answer = self._answer(method, path, headers, body, now)
+        self.account.answers[answer.status] += 1
+        return answer
+
+    def _answer(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> Answer:
+        if method == "GET" and path == "/sandbox/account":
+            return Answer(200, _json(self.account.to_json()))
+        app_id = _app_of(path)
+        if method != "POST" or app_id is None:
+            return _NOT_FOUND
+        if app_id not in self.apps:
+            return _INVALID_APP
+        if headers.get("authorization") != self.apps[app_id]:
+            return _UNAUTHORIZED
+        if app_id in self.billing_disabled:
+            return _BILLING
+        if app_id in self.not_on_cloud:
+            return _NOT_ON_CLOUD
+        fault = self._draw_fault()
+        if fault in ("unavailable", "rate_limited", "drop_before"):
+            self.account.faults[fault] += 1
+            return {"unavailable": _UNAVAILABLE, "drop_before": _DROP}.get(fault, self._too_many())
+        if self._over_rate(now):
+            return self._too_many()
+        refused, to, message = self._check(body)
+        if refused is not None:
+            return refused
+        self._window.append(now)
+        accepted = self._process(to, message)
+        if fault is not None:
+            self.account.faults[fault] += 1
+        if fault == "error_after":
+            return _SERVER_ERROR
+        if fault == "drop_after":
+            return _DROP
+        if fault == "slow":
+            return attrs.evolve(accepted, delay=self.faults.slow_seconds)
+        return accepted
+
+    def _draw_fault(self) -> str | None:
+        if not self._thresholds[-1]:
+            return None
+        u = self._random.random()
+        for kind, threshold in zip(FAULT_KINDS, self._thresholds, strict=True):
+            if u < threshold:
+                return kind
+        return None
+
+    def _over_rate(self, now: float) -> bool:
+        if self.rate is None:
+            return False
+        window = self._window
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        return len(window) >= self.rate
+
+    def _too_many(self) -> Answer:
+        headers: tuple[tuple[str, str], ...] = ()
+        if self.retry_after is not None:
+            headers = (("Retry-After", f"{self.retry_after:g}"),)
+        return Answer(429, gupshup_error("Too Many Requests"), headers)
+
+    def _check(self, body: bytes) -> tuple[Answer | None, str, Mapping[str, Any]]:
+        """Refuse what WhatsApp would; the message's verdict is cached by its JSON."""
+        try:
+            request = json.loads(body)
+            to = normalize_recipient(request["to"])
+            message = request["interactive"]
+            envelope_ok = (
+                request.get("messaging_product") == "whatsapp"
+                and request.get("recipient_type", "individual") == "individual"
+                and request.get("type") == "interactive"
+            )
+        except (ValueError, KeyError, TypeError, ValidationError):
+            return _invalid("the request body is not a v3 interactive message"), "", {}
+        if not envelope_ok:
+            return _invalid("messaging_product, recipient_type or type is wrong"), "", {}
+        if self.validate:
+            key = body[body.find(b'"interactive"') :]
+            if key not in self._checked:
+                if len(self._checked) > 1024:
+                    self._checked.clear()
+                self._checked[key] = _verdict(message)
+            refused = self._checked[key]
+            if refused is not None:
+                return refused, to, message
+        return None, to, message
+
+    def _process(self, to: str, message: Mapping[str, Any]) -> Answer:
+        seq = len(self.account.processed) + 1
+        message_id = f"{self._prefix}{seq}"
+        body = message.get("body") if isinstance(message, Mapping) else None
+        text = body.get("text") if isinstance(body, Mapping) else None
+        kind = message.get("type") if isinstance(message, Mapping) else None
+        self.account.processed.append(
+            Processed(seq, message_id, to, str(kind), text if isinstance(text, str) else None)
+        )
+        return Answer(
+            200,
+            b'{"messages":[{"id":"%s"}],"messaging_product":"whatsapp",'
+            b'"contacts":[{"input":"%s","wa_id":"%s"}]}'
+            % (message_id.encode(), to.encode(), to.encode()),
+        )
+
+
+def _app_of(path: str) -> str | None:
+    # /partner/app/{app_id}/v3/message
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) == 6 and parts[1:3] == ["partner", "app"] and parts[4:] == ["v3", "message"]:
+        return parts[3] or None
+    return None
+
+
+def _invalid(details: str) -> Answer:
+    return Answer(400, meta_error(100, "(#100) Invalid parameter", details))
+
+
+def _verdict(message: object) -> Answer | None:
+    try:
+        parse_interactive(message)  # type: ignore[arg-type]
+    except ValidationError as refused:
+        return _invalid(str(refused))
+    return None

@@ -22,7 +22,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test]", "mypy>=1.11")
+    session.install("-e", ".[test,cli]", "mypy>=1.11")
     session.run("mypy", "--strict", PACKAGE)
 
 

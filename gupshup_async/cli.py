@@ -35,27 +35,34 @@ from gupshup_async.sandbox import Faults, Sandbox
 
 __all__ = ["cli", "main"]
 
-err = Console(stderr=True)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The entry point: one line on stderr for any error, never a traceback."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="gupshup-async",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
-        err.print("gupshup-async: interrupted")
+        _fail("interrupted")
         return 130
     except click.ClickException as problem:
         ctx = getattr(problem, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        err.print(f"gupshup-async: error: {problem.format_message()}{hint}", highlight=False)
+        _fail(f"error: {problem.format_message()}{hint}")
         return problem.exit_code
     except GupshupError as failure:
-        err.print(f"gupshup-async: {_describe(failure)}", highlight=False, markup=False)
+        _fail(_describe(failure))
         return 1
     return 0
+
+
+def _fail(message: str) -> None:
+    # click.echo, not rich: one line, never wrapped or marked up.
+    click.echo(f"gupshup-async: {' '.join(message.split())}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -308,7 +315,7 @@ def sandbox_command(
     try:
         asyncio.run(_serve(server))
     except KeyboardInterrupt:
-        err.print("sandbox stopped")
+        click.echo("sandbox stopped", err=True)
 
 
 def _app(value: str) -> tuple[str, str]:

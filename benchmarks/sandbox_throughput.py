@@ -1,0 +1,108 @@
+"""How fast the sandbox answers, against how fast GupshupClient sends: the sandbox must never
+be what limits a benchmark (target: at least 3x the client's throughput, one core each).
+
+    python benchmarks/sandbox_throughput.py [--seconds 5] [--connections 50]
+
+The sandbox runs in its own process pinned to CPU 0; the load runs here, pinned to CPU 1.
+The load is a raw asyncio keep-alive client (one request in flight per connection, no
+pipelining, a prebuilt request), so it measures the server, not a client library. Then
+GupshupClient sends to the same sandbox, rate limit off. Both figures come from the same run:
+the ratio is what counts on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+
+from gupshup_async import ButtonMessage, GupshupClient
+from gupshup_async.messages import encode_payload
+from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+
+MESSAGE = ButtonMessage("Your order has shipped. How was the delivery?", ["Great", "Not great"])
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {cpu})
+
+
+async def raw_load(port: int, seconds: float, connections: int) -> float:
+    body = encode_payload("919876543210", MESSAGE)
+    request = (
+        b"POST /partner/app/%s/v3/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (SANDBOX_APP_ID.encode(), SANDBOX_TOKEN.encode(), len(body), body)
+    )
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return done / (time.perf_counter() - start)
+
+
+async def client_load(base_url: str, seconds: float, concurrency: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with GupshupClient(
+        SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url, rate_limit=None
+    ) as client:
+
+        async def worker(n: int) -> None:
+            nonlocal done
+            i = 0
+            while time.perf_counter() < deadline:
+                await client.send(f"+9170{n:04d}{i:04d}", MESSAGE)
+                i += 1
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: pin(0),
+    )
+    try:
+        assert server.stdout is not None
+        port = int(re.search(r":(\d+)", server.stdout.readline()).group(1))  # type: ignore[union-attr]
+        pin(1)
+        raw = asyncio.run(raw_load(port, args.seconds, args.connections))
+        ours = asyncio.run(client_load(f"http://127.0.0.1:{port}", args.seconds, args.connections))
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"{'load':<34}{'requests/s':>12}")
+    print(f"{'raw asyncio keep-alive client':<34}{raw:>12,.0f}")
+    print(f"{'GupshupClient (rate limit off)':<34}{ours:>12,.0f}")
+    print(f"sandbox headroom over GupshupClient: {raw / ours:.1f}x (target >= 3x)")
+
+
+if __name__ == "__main__":
+    main()

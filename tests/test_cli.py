@@ -1,0 +1,156 @@
+"""The command line through its real entry points, in subprocesses, against a sandbox process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+
+COMMAND = [sys.executable, "-m", "gupshup_async"]
+SCRIPT = Path(sys.executable).with_name("gupshup-async")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    process = subprocess.Popen(
+        [*COMMAND, "sandbox", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:\d+", line)
+    assert found, line
+    yield found.group(0)
+    process.terminate()
+    process.wait(timeout=10)
+    process.stdout.close()
+
+
+def test_the_installed_script_and_the_module_are_the_same_program() -> None:
+    assert SCRIPT.exists()
+    for argv in ([str(SCRIPT), "--help"], [*COMMAND, "--help"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0
+        for command in ("demo", "send", "sandbox"):
+            assert command in done.stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "send", "sandbox"])
+def test_every_command_has_help(command: str) -> None:
+    done = run(command, "--help")
+    assert done.returncode == 0
+    assert "Usage:" in done.stdout
+
+
+def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
+    done = run("demo", "--messages", "300", "--rate", "2000")
+    assert done.returncode == 0, done.stderr
+    for kind in ("button", "list", "cta_url", "flow", "carousel", "voice_call"):
+        assert kind in done.stdout
+    assert re.search(r"sent\s+│\s+300\b", done.stdout)
+    assert "rate achieved" in done.stdout
+    assert "processed by the sandbox" in done.stdout
+
+
+def test_send_buttons_prints_the_message_id(sandbox_url: str) -> None:
+    done = run(
+        "send",
+        "--to",
+        "+91 98765 43210",
+        "--body",
+        "Table for two?",
+        "--button",
+        "yes:Book it",
+        "--button",
+        "no:Not now",
+        "--base-url",
+        sandbox_url,
+        env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"gs-\w+-\d+\n", done.stdout)
+
+
+def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
+    from gupshup_async._examples import EXAMPLES
+
+    template = tmp_path / "list.json"
+    template.write_text(json.dumps({"interactive": EXAMPLES["list"].to_interactive()}))
+    done = run(
+        "send",
+        "--to",
+        "919876543210",
+        "--message",
+        str(template),
+        "--app-id",
+        SANDBOX_APP_ID,
+        "--token",
+        SANDBOX_TOKEN,
+        "--base-url",
+        sandbox_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("gs-")
+
+
+@pytest.mark.parametrize(
+    ("args", "says", "code"),
+    [
+        (["send", "--body", "Hi", "--button", "a:A"], "Missing option '--to'", 2),
+        (["send", "--to", "12", "--body", "Hi", "--button", "a:A"], "to: is not", 1),
+        (
+            ["send", "--to", "919876543210", "--body", "Hi", "--button", "a:" + "x" * 21],
+            "interactive.action.buttons[0].reply.title: must be at most 20 characters",
+            1,
+        ),
+        (["send", "--to", "919876543210", "--body", "Hi", "--button", "nocolon"], "ID:TITLE", 2),
+        (["send", "--to", "919876543210"], "give --message FILE.json, or --body", 2),
+        (["demo", "--fail-rate", "3"], "--fail-rate", 2),
+        (["nonsense"], "No such command", 2),
+    ],
+)
+def test_bad_input_is_one_line_not_a_traceback(args: list[str], says: str, code: int) -> None:
+    done = run(*args, env={"GUPSHUP_APP_ID": "app", "GUPSHUP_APP_TOKEN": "token-123456"})
+    assert done.returncode == code
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert says in done.stderr
+
+
+def test_a_refused_send_says_why_in_one_line(sandbox_url: str) -> None:
+    done = run(
+        "send",
+        "--to",
+        "919876543210",
+        "--body",
+        "Hi",
+        "--button",
+        "a:A",
+        "--base-url",
+        sandbox_url,
+        env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": "wrong-token-0000"},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "gupshup-async: send failed: AuthenticationError: HTTP 401: Authentication Failed"
+    )
+    assert "wrong-token-0000" not in done.stderr

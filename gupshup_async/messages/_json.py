@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages._rules import type_name
 
 JSON = dict[str, Any]
+_T = TypeVar("_T")
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -94,6 +95,18 @@ class Reader:
         else:
             self.problem(path, f"must be a JSON array, got {type_name(value)}")
         return []
+
+    def each(
+        self, value: object, path: str, read: Callable[[Mapping[str, Any], str, int], _T]
+    ) -> list[_T]:
+        """``read(object, its path, its index)`` for each object of the array ``value``."""
+        found: list[_T] = []
+        for index, item in enumerate(self.array(value, path)):
+            where = f"{path}[{index}]"
+            obj = self.mapping(item, where)
+            if obj is not None:
+                found.append(read(obj, where, index))
+        return found
 
     def constant(self, parent: Mapping[str, Any], key: str, expected: str, path: str) -> None:
         found = parent.get(key)

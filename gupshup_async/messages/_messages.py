@@ -303,11 +303,9 @@ class ListMessage(_Message):
 
     @classmethod
     def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        sections: list[Section] = []
-        for i, item in enumerate(reader.array(action.get("sections"), f"{path}.sections")):
-            section = reader.mapping(item, f"{path}.sections[{i}]")
-            if section is not None:
-                sections.append(Section._read(section, f"{path}.sections[{i}]", reader))
+        sections = reader.each(
+            action.get("sections"), f"{path}.sections", lambda o, p, _: Section._read(o, p, reader)
+        )
         return {"button": action.get("button"), "sections": tuple(sections)}
 
 
@@ -513,13 +511,11 @@ class ProductListMessage(_Message):
 
     @classmethod
     def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        product_sections: list[ProductSection] = []
-        for i, item in enumerate(reader.array(action.get("sections"), f"{path}.sections")):
-            section = reader.mapping(item, f"{path}.sections[{i}]")
-            if section is not None:
-                product_sections.append(
-                    ProductSection._read(section, f"{path}.sections[{i}]", reader)
-                )
+        product_sections = reader.each(
+            action.get("sections"),
+            f"{path}.sections",
+            lambda o, p, _: ProductSection._read(o, p, reader),
+        )
         return {"catalog_id": action.get("catalog_id"), "sections": product_sections}
 
 
@@ -822,11 +818,11 @@ class CarouselMessage(_Message):
 
     @classmethod
     def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        cards: list[CarouselCard] = []
-        for i, item in enumerate(reader.array(action.get("cards"), f"{path}.cards")):
-            card = reader.mapping(item, f"{path}.cards[{i}]")
-            if card is not None:
-                cards.append(CarouselCard._read(card, i, f"{path}.cards[{i}]", reader))
+        cards = reader.each(
+            action.get("cards"),
+            f"{path}.cards",
+            lambda o, p, i: CarouselCard._read(o, i, p, reader),
+        )
         return {"cards": cards}
 
 

@@ -239,12 +239,7 @@ def check_buttons(
 
 
 def read_buttons(value: object, path: str, reader: Reader, kind: str = "reply") -> Any:
-    buttons: list[ReplyButton] = []
-    for i, item in enumerate(reader.array(value, path)):
-        obj = reader.mapping(item, f"{path}[{i}]")
-        if obj is not None:
-            buttons.append(ReplyButton._read(obj, f"{path}[{i}]", reader, kind))
-    return buttons
+    return reader.each(value, path, lambda o, p, _: ReplyButton._read(o, p, reader, kind))
 
 
 # List rows and sections ---------------------------------------------------------------------
@@ -319,11 +314,7 @@ class Section:
 
     @classmethod
     def _read(cls, obj: Mapping[str, Any], path: str, reader: Reader) -> Section:
-        rows: list[Row] = []
-        for i, item in enumerate(reader.array(obj.get("rows"), f"{path}.rows")):
-            row = reader.mapping(item, f"{path}.rows[{i}]")
-            if row is not None:
-                rows.append(Row._read(row, f"{path}.rows[{i}]", reader))
+        rows = reader.each(obj.get("rows"), f"{path}.rows", lambda o, p, _: Row._read(o, p, reader))
         return with_leftover(cls(obj.get("title"), rows), obj)
 
 
@@ -378,10 +369,9 @@ class ProductSection:
 
     @classmethod
     def _read(cls, obj: Mapping[str, Any], path: str, reader: Reader) -> ProductSection:
-        items: list[ProductItem] = []
-        where = f"{path}.product_items"
-        for i, item in enumerate(reader.array(obj.get("product_items"), where)):
-            product = reader.mapping(item, f"{where}[{i}]")
-            if product is not None:
-                items.append(ProductItem._read(product, f"{where}[{i}]", reader))
+        items = reader.each(
+            obj.get("product_items"),
+            f"{path}.product_items",
+            lambda o, p, _: ProductItem._read(o, p, reader),
+        )
         return with_leftover(cls(obj.get("title"), items), obj)

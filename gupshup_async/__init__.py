@@ -1,6 +1,7 @@
 """gupshup-async: send WhatsApp interactive messages through Gupshup's Partner API v3."""
 
 from gupshup_async.auth import StaticToken, TokenProvider
+from gupshup_async.bulk import BulkRun, BulkStats, Outcome, Recipient
 from gupshup_async.client import GupshupClient, SendHooks, SendResult
 from gupshup_async.errors import (
     APIError,
@@ -15,6 +16,7 @@ from gupshup_async.errors import (
     TransportError,
     ValidationError,
 )
+from gupshup_async.journal import EarlierOutcome, Journal
 from gupshup_async.messages import (
     AddressMessage,
     ButtonMessage,
@@ -54,22 +56,27 @@ __all__ = [
     "AppNotOnCloudError",
     "AuthenticationError",
     "BillingNotEnabledError",
+    "BulkRun",
+    "BulkStats",
     "ButtonMessage",
     "CarouselCard",
     "CarouselMessage",
     "CatalogMessage",
     "CtaUrlMessage",
     "DocumentHeader",
+    "EarlierOutcome",
     "FlowMessage",
     "GupshupClient",
     "GupshupError",
     "Header",
     "ImageHeader",
     "InvalidAppError",
+    "Journal",
     "Limiter",
     "ListMessage",
     "LocationRequestMessage",
     "Message",
+    "Outcome",
     "Problem",
     "ProductItem",
     "ProductListMessage",
@@ -77,6 +84,7 @@ __all__ = [
     "ProductSection",
     "RateLimit",
     "RateLimitError",
+    "Recipient",
     "ReplyButton",
     "RetryPolicy",
     "Row",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,7 @@ import httpx
 import tenacity
 
 from gupshup_async.auth import StaticToken, TokenProvider
+from gupshup_async.bulk import BulkRun, Item
 from gupshup_async.errors import (
     APIError,
     AuthenticationError,
@@ -27,6 +29,7 @@ from gupshup_async.errors import (
     TransportError,
     error_from_response,
 )
+from gupshup_async.journal import Journal
 from gupshup_async.messages import Message, encode_payload, normalize_recipient
 from gupshup_async.policy import RetryPolicy, parse_retry_after
 from gupshup_async.ratelimit import Limiter, RateLimit
@@ -165,6 +168,26 @@ class GupshupClient:
             await self._http.aclose()
 
     # Sending ------------------------------------------------------------------------------
+
+    def send_many(
+        self,
+        items: Iterable[Item] | AsyncIterable[Item],
+        *,
+        concurrency: int = 32,
+        journal: Journal | str | os.PathLike[str] | None = None,
+    ) -> BulkRun:
+        """Send many messages; outcomes come back as they finish, exactly one per item.
+
+        ``items``: ``(to, message)`` pairs, sync or async, read lazily; ``to`` may be a
+        `Recipient` carrying your own key. Messages to one recipient leave in the order given,
+        one at a time; different recipients go in parallel, ``concurrency`` at a time. After an
+        error that would fail every item (authentication, billing, unknown app), nothing more
+        is sent: the remaining items end at once with that error. ``journal`` (a path or a
+        `Journal`) records every item so that a rerun skips what was done; see "Bulk sends".
+        """
+        if journal is not None and not isinstance(journal, Journal):
+            journal = Journal(journal)
+        return BulkRun(self, items, concurrency=concurrency, journal=journal)
 
     async def send(self, to: str, message: Message) -> SendResult:
         """Send ``message`` to ``to`` and return once it was accepted.

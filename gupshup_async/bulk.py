@@ -1,0 +1,332 @@
+"""send_many: streaming fan-out with order per recipient, one outcome per item, and a journal.
+
+Items are pulled lazily by a bounded pool of workers. A worker that pulls an item for a
+recipient already being sent to queues it behind that recipient and pulls the next one, so one
+slow recipient never holds up the pool; the worker sending to a recipient drains its queue in
+order. At most ``4 * concurrency`` items are held at once, however long the input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from gupshup_async.errors import (
+    AppNotOnCloudError,
+    AuthenticationError,
+    BillingNotEnabledError,
+    GupshupError,
+    InvalidAppError,
+    ValidationError,
+)
+from gupshup_async.messages import Message, encode_payload, normalize_recipient
+
+if TYPE_CHECKING:
+    from gupshup_async.client import GupshupClient, SendResult
+    from gupshup_async.journal import Journal
+
+__all__ = ["BulkRun", "BulkStats", "Outcome", "Recipient"]
+
+
+@attrs.frozen
+class Recipient:
+    """A recipient with a key of your choosing (a customer id, a row number): the key names the
+    item in outcomes and in the journal, so a rerun recognises it.
+    """
+
+    to: str
+    key: str | None = None
+
+
+#: An item: ``(to, message)``; ``to`` a number or a `Recipient`; ``message`` a message, or the
+#: `ValidationError` that making it raised (a bad template row), which becomes its outcome.
+Item = tuple[str | Recipient, Message | ValidationError]
+
+
+@attrs.frozen
+class Outcome:
+    """What became of one item. Exactly one per item, in the order they finish."""
+
+    to: str
+    message: Message | None
+    key: str
+    result: SendResult | None = None
+    error: GupshupError | None = None
+    #: True when nothing was sent now because the journal says it was dealt with before.
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def attempts(self) -> int:
+        if self.result is not None:
+            return self.result.attempts
+        return self.error.attempts if self.error is not None else 0
+
+
+@attrs.define
+class BulkStats:
+    """Live counts of a run, for a progress bar."""
+
+    started: float = attrs.field(factory=time.monotonic)
+    done: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0  # attempts beyond the first, over all items
+    ambiguous: int = 0  # items that may have been delivered more than once, or not known
+
+    @property
+    def rate(self) -> float:
+        """Items finished per second so far."""
+        return self.done / max(time.monotonic() - self.started, 1e-9)
+
+    def count(self, outcome: Outcome) -> None:
+        self.done += 1
+        if outcome.skipped:
+            self.skipped += 1
+        if outcome.ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.retried += max(outcome.attempts - 1, 0)
+        error = outcome.error
+        result = outcome.result
+        if (error is not None and error.ambiguous) or (
+            result is not None and result.ambiguous_attempts
+        ):
+            self.ambiguous += 1
+
+
+# After one of these, every other item would fail the same way: stop sending.
+_FATAL = (AuthenticationError, BillingNotEnabledError, InvalidAppError, AppNotOnCloudError)
+
+
+@attrs.frozen
+class _Job:
+    index: int
+    to: str  # normalised, or as given when it could not be
+    key: str
+    message: Message | None
+    error: GupshupError | None  # refused before sending
+
+
+class BulkRun:
+    """An async iterator of `Outcome`s, and an async context manager that stops the run on exit.
+
+    ::
+
+        async with client.send_many(items, concurrency=32) as run:
+            async for outcome in run:
+                ...
+            print(run.stats.ok, run.stats.failed)
+
+    Stopping early (``break``, an exception, cancellation) cancels the workers; an item whose
+    request may have left is recorded as ambiguous in the journal.
+    """
+
+    def __init__(
+        self,
+        client: GupshupClient,
+        items: Iterable[Item] | AsyncIterable[Item],
+        *,
+        concurrency: int,
+        journal: Journal | None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.stats = BulkStats()
+        self._client = client
+        self._items = items
+        self._concurrency = concurrency
+        self._journal = journal
+        self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=2 * concurrency)
+        self._slots = asyncio.Semaphore(4 * concurrency)
+        self._pull_lock = asyncio.Lock()
+        self._queued: dict[str, collections.deque[_Job]] = {}
+        self._in_flight: set[str] = set()
+        self._fatal: GupshupError | None = None
+        self._index = 0
+        self._iterator: Any = None
+        self._exhausted = False
+        self._workers: list[asyncio.Task[None]] = []
+        self._closer: asyncio.Task[None] | None = None
+        self._crash: BaseException | None = None
+        self._finished = False
+
+    # The consumer's side -------------------------------------------------------------------
+
+    def __aiter__(self) -> BulkRun:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        if not self._workers and not self._finished:
+            await self._start()
+        outcome = await self._outcomes.get() if not self._finished else None
+        if outcome is None:
+            self._finished = True
+            await self._stop()
+            if self._crash is not None:
+                raise RuntimeError("send_many stopped on an internal error") from self._crash
+            raise StopAsyncIteration
+        return outcome
+
+    async def __aenter__(self) -> BulkRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop sending. What was in flight is recorded as ambiguous in the journal."""
+        self._finished = True
+        await self._stop()
+
+    # The workers ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self._journal is not None:
+            await self._journal.open()
+        items = self._items
+        self._iterator = aiter(items) if isinstance(items, AsyncIterable) else iter(items)
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
+            for n in range(self._concurrency)
+        ]
+        self._closer = asyncio.create_task(self._close_when_done(), name="gupshup-bulk-done")
+
+    async def _close_when_done(self) -> None:
+        finished = await asyncio.gather(*self._workers, return_exceptions=True)
+        crashes = [
+            f
+            for f in finished
+            if isinstance(f, BaseException) and not isinstance(f, asyncio.CancelledError)
+        ]
+        if crashes:  # a bug, not a failed send: never end as if every item were accounted for
+            self._crash = crashes[0]
+        if self._journal is not None and not self._finished:
+            await self._journal.flush()
+        await self._outcomes.put(None)
+
+    async def _stop(self) -> None:
+        for task in (*self._workers, *([self._closer] if self._closer else [])):
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._closer is not None:
+            await asyncio.gather(self._closer, return_exceptions=True)
+        if self._journal is not None:
+            for key in self._in_flight:
+                self._journal.ambiguous(key, "stopped while the request was in flight")
+            self._in_flight.clear()
+            await self._journal.close()
+            self._journal = None
+
+    async def _work(self) -> None:
+        while True:
+            await self._slots.acquire()
+            job = await self._pull()
+            if job is None:
+                self._slots.release()
+                return
+            if job.to in self._queued:  # someone is sending to this recipient: queue behind
+                self._queued[job.to].append(job)
+                continue
+            self._queued[job.to] = collections.deque()
+            await self._chain(job)
+
+    async def _chain(self, job: _Job | None) -> None:
+        """Send ``job``, then everything queued behind it for the same recipient, in order."""
+        while job is not None:
+            outcome = await self._outcome_of(job)
+            self._slots.release()
+            self.stats.count(outcome)
+            await self._outcomes.put(outcome)
+            waiting = self._queued[job.to]
+            if waiting:
+                job = waiting.popleft()
+            else:
+                del self._queued[job.to]
+                job = None
+
+    async def _pull(self) -> _Job | None:
+        async with self._pull_lock:
+            if self._exhausted:
+                return None
+            try:
+                if isinstance(self._iterator, AsyncIterator):
+                    item = await anext(self._iterator)
+                else:
+                    item = next(self._iterator)
+            except (StopIteration, StopAsyncIteration):
+                self._exhausted = True
+                return None
+            index = self._index
+            self._index += 1
+        return _job(index, item)
+
+    async def _outcome_of(self, job: _Job) -> Outcome:
+        def done(**fields: Any) -> Outcome:
+            return Outcome(job.to, job.message, job.key, **fields)
+
+        journal = self._journal
+        if job.error is not None:
+            if journal is not None:
+                journal.failed(job.key, job.to, job.error)
+            return done(error=job.error)
+        if journal is not None:
+            earlier = journal.earlier(job.key)
+            if earlier is not None:
+                return done(**earlier)
+        if self._fatal is not None:
+            return done(error=self._fatal)
+        assert job.message is not None
+        body = encode_payload(job.to, job.message)
+        if journal is not None:
+            await journal.in_flight(job.key, job.to)
+        self._in_flight.add(job.key)
+        try:
+            result = await self._client.send_encoded(job.to, body)
+        except GupshupError as error:
+            self._in_flight.discard(job.key)
+            if isinstance(error, _FATAL) and self._fatal is None:
+                self._fatal = error
+            if journal is not None:
+                journal.failed(job.key, job.to, error)
+            return done(error=error)
+        self._in_flight.discard(job.key)
+        if journal is not None:
+            journal.sent(job.key, job.to, result)
+        return done(result=result)
+
+
+def _job(index: int, item: Item) -> _Job:
+    try:
+        target, message = item
+    except (TypeError, ValueError):
+        problem = ValidationError.at("item", f"must be a (to, message) pair, got {item!r:.60}")
+        return _Job(index, "", str(index), None, problem)
+    recipient = target if isinstance(target, Recipient) else Recipient(target)
+    key = recipient.key if recipient.key is not None else str(index)
+    if isinstance(message, ValidationError):
+        return _Job(index, str(recipient.to), key, None, message)
+    try:
+        to = normalize_recipient(recipient.to)
+    except ValidationError as refused:
+        return _Job(index, str(recipient.to), key, message, refused)
+    if not hasattr(message, "encoded"):
+        not_a_message = f"must be a message, got {message!r:.60}"
+        return _Job(index, to, key, None, ValidationError.at("interactive", not_a_message))
+    return _Job(index, to, key, message, None)

@@ -80,7 +80,8 @@ class BulkStats:
     done: int = 0
     ok: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # dealt with in an earlier run, per the journal: not sent now
+    already_sent: int = 0  # of those, the ones that were sent
     retried: int = 0  # attempts beyond the first, over all items
     ambiguous: int = 0  # items that may have been delivered more than once, or not known
 
@@ -93,6 +94,7 @@ class BulkStats:
         self.done += 1
         if outcome.skipped:
             self.skipped += 1
+            self.already_sent += outcome.ok
         if outcome.ok:
             self.ok += 1
         else:

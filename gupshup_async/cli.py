@@ -1,4 +1,4 @@
-"""The command line: ``gupshup-async demo | send | sandbox`` (click for arguments, rich for
+"""The command line: ``gupshup-async demo | send | bulk | sandbox`` (click for arguments, rich for
 progress and tables; both come with the ``cli`` extra).
 """
 
@@ -16,7 +16,14 @@ from typing import Any
 try:
     import click
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 except ImportError as missing:  # pragma: no cover - depends on how it was installed
     raise SystemExit(
@@ -26,12 +33,15 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
 
 from gupshup_async import __version__
 from gupshup_async._examples import EXAMPLES
+from gupshup_async.bulk import BulkStats, Outcome
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks, SendResult
 from gupshup_async.errors import APIError, GupshupError, ValidationError
+from gupshup_async.journal import Journal
 from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.templates import MessageTemplate, read_rows, template_items
 
 __all__ = ["cli", "main"]
 
@@ -262,6 +272,153 @@ async def _send_one(
 ) -> SendResult:
     async with GupshupClient(app_id, token, base_url=base_url) as client:
         return await client.send(to, message)
+
+
+# bulk -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("recipients", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--message",
+    "template_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON template; {column} placeholders are filled from each row.",
+)
+@click.option("--rate", default=10.0, show_default=True, help="Requests per second.")
+@click.option("--concurrency", default=32, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite journal for resuming (default: RECIPIENTS.journal.db).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Results, JSON lines.")
+@click.option("--retry-failed", is_flag=True, help="Send again what failed in an earlier run.")
+@click.option(
+    "--resend-ambiguous",
+    is_flag=True,
+    help="Send again what was in flight when an earlier run stopped (may duplicate).",
+)
+@click.option("--app-id", envvar="GUPSHUP_APP_ID", required=True, help="Or GUPSHUP_APP_ID.")
+@click.option("--token", envvar="GUPSHUP_APP_TOKEN", required=True, help="Or GUPSHUP_APP_TOKEN.")
+@click.option("--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True)
+def bulk(
+    recipients: Path,
+    template_file: Path,
+    rate: float,
+    concurrency: int,
+    journal: Path | None,
+    out: Path | None,
+    retry_failed: bool,
+    resend_ambiguous: bool,
+    app_id: str,
+    token: str,
+    base_url: str,
+) -> None:
+    """Send a templated message to every row of RECIPIENTS (.csv or .jsonl).
+
+    Run the same command again to resume: what was sent is skipped.
+    """
+    try:
+        template = MessageTemplate.load(template_file)
+    except (OSError, ValueError) as bad:
+        raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
+    journal = journal or recipients.with_name(recipients.name + ".journal.db")
+    total = _count_rows(recipients)
+    book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
+    items = template_items(template, read_rows(recipients))
+    out_file = out.open("w", encoding="utf-8") if out is not None else None
+    try:
+        stats = asyncio.run(
+            _bulk_run(app_id, token, base_url, rate, concurrency, items, book, total, out_file)
+        )
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again to resume (journal: {journal})")
+        raise SystemExit(130) from None
+    finally:
+        if out_file is not None:
+            out_file.close()
+    _bulk_summary(Console(), stats, journal)
+    if stats.failed:
+        raise SystemExit(1)
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return lines - 1 if path.suffix.lower() == ".csv" else lines
+
+
+async def _bulk_run(
+    app_id: str,
+    token: str,
+    base_url: str,
+    rate: float,
+    concurrency: int,
+    items: Any,
+    journal: Journal,
+    total: int,
+    out_file: Any,
+) -> BulkStats:
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>6.1f}/s ok {task.fields[ok]} failed {task.fields[failed]}"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    async with GupshupClient(
+        app_id, token, base_url=base_url, rate_limit=RateLimit(rate), max_connections=concurrency
+    ) as client:
+        run = client.send_many(items, concurrency=concurrency, journal=journal)
+        with progress:
+            task = progress.add_task("bulk", total=total, rate=0.0, ok=0, failed=0)
+            async with run:
+                async for outcome in run:
+                    if out_file is not None:
+                        out_file.write(json.dumps(_outcome_json(outcome)) + "\n")
+                    stats = run.stats
+                    progress.update(
+                        task,
+                        completed=stats.done,
+                        rate=stats.rate,
+                        ok=stats.ok,
+                        failed=stats.failed,
+                    )
+        return run.stats
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    result, error = outcome.result, outcome.error
+    return {
+        "key": outcome.key,
+        "to": outcome.to,
+        "ok": outcome.ok,
+        "skipped": outcome.skipped,
+        "message_id": result.message_id if result is not None else None,
+        "attempts": outcome.attempts,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+        "ambiguous": bool(error is not None and error.ambiguous),
+    }
+
+
+def _bulk_summary(out: Console, stats: BulkStats, journal: Path) -> None:
+    table = Table("", "", title="Bulk summary", show_header=False)
+    for label, value in (
+        ("items", stats.done),
+        ("sent", stats.ok - stats.already_sent),
+        ("sent in an earlier run (skipped)", stats.already_sent),
+        ("failed", stats.failed),
+        ("retries", stats.retried),
+        ("may have gone twice or not at all", stats.ambiguous),
+    ):
+        table.add_row(label, str(value))
+    table.add_row("rate achieved", f"{stats.rate:.1f} items/s")
+    table.add_row("journal", str(journal))
+    out.print(table)
 
 
 # sandbox ----------------------------------------------------------------------------------

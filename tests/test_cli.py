@@ -154,3 +154,54 @@ def test_a_refused_send_says_why_in_one_line(sandbox_url: str) -> None:
         "gupshup-async: send failed: AuthenticationError: HTTP 401: Authentication Failed"
     )
     assert "wrong-token-0000" not in done.stderr
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> tuple[Path, Path]:
+    rows = ["to,name,order_id"]
+    rows += [f"+9170{i:08d},Customer {i},A{i:05d}" for i in range(120)]
+    rows += [
+        "not-a-number,Nobody,B1",
+        "+919876543210,,B2",
+        "+919876543211,Someone Long Named Here,B3",
+    ]
+    recipients = tmp_path / "recipients.csv"
+    recipients.write_text("\n".join(rows) + "\n")
+    template = tmp_path / "template.json"
+    template.write_text(
+        json.dumps(
+            {
+                "type": "button",
+                "body": {"text": "Hi {name}, order {order_id} has shipped."},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": "ok-{order_id}", "title": "{name}"}}
+                    ]
+                },
+            }
+        )
+    )
+    return recipients, template
+
+
+def test_bulk_sends_a_template_resumes_and_writes_results(
+    sandbox_url: str, campaign: tuple[Path, Path], tmp_path: Path
+) -> None:
+    recipients, template = campaign
+    out = tmp_path / "results.jsonl"
+    args = ["bulk", str(recipients), "--message", str(template), "--rate", "500"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
+    first = run(*args, "--out", str(out))
+    assert first.returncode == 1  # some rows could not be sent
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == 123
+    failed = {r["key"]: r["error"] for r in results if not r["ok"]}
+    assert set(failed) == {"row-121", "row-122", "row-123"}
+    assert "to: must be a phone number" in failed["row-121"]
+    assert "buttons[0].reply.title: must not be empty" in failed["row-122"]  # no name
+    assert "buttons[0].reply.title: must be at most 20 characters" in failed["row-123"]
+    assert "sent" in first.stdout
+    second = run(*args, "--out", str(out))
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sum(r["skipped"] and r["ok"] for r in again) == 120  # nothing sent twice
+    assert re.search(r"sent in an earlier run \(skipped\)\s+│\s+120", second.stdout)

@@ -78,8 +78,10 @@ def main() -> None:
         n = args.journal_items
         without = asyncio.run(campaign(n, None))
         with_journal = asyncio.run(campaign(n, str(Path(scratch) / "j.db")))
-    print(f"journal: {with_journal:,.0f} items/s with, {without:,.0f} without: "
-          f"{with_journal / without:.2f}x")
+    print(
+        f"journal: {with_journal:,.0f} items/s with, {without:,.0f} without: "
+        f"{with_journal / without:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +208,28 @@ def test_bulk_sends_a_template_resumes_and_writes_results(
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert sum(r["skipped"] and r["ok"] for r in again) == 120  # nothing sent twice
     assert re.search(r"sent in an earlier run \(skipped\)\s+│\s+120", second.stdout)
+
+
+def test_bulk_stops_cleanly_on_ctrl_c_and_says_how_to_resume(
+    sandbox_url: str, campaign: tuple[Path, Path], tmp_path: Path
+) -> None:
+    recipients, template = campaign
+    args = ["bulk", str(recipients), "--message", str(template), "--rate", "20"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
+    process = subprocess.Popen(
+        [*COMMAND, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # under way: about 40 of 123 sent at 20 a second
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "run the same command again to resume" in stderr
+    journal = sqlite3.connect(recipients.with_name("recipients.csv.journal.db"))
+    states = dict(journal.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
+    journal.close()
+    assert 10 < states.get("sent", 0) < 120
+    assert "in_flight" not in states  # what was in flight was closed off as ambiguous

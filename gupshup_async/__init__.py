@@ -1,6 +1,6 @@
 """gupshup-async: send WhatsApp interactive messages through Gupshup's Partner API v3."""
 
-from gupshup_async.auth import StaticToken, TokenProvider
+from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
 from gupshup_async.bulk import BulkRun, BulkStats, Outcome, Recipient
 from gupshup_async.client import GupshupClient, SendHooks, SendResult
 from gupshup_async.errors import (
@@ -97,6 +97,7 @@ __all__ = [
     "LocationRequestMessage",
     "Message",
     "Outcome",
+    "PartnerCredentials",
     "Problem",
     "ProductItem",
     "ProductListMessage",

@@ -8,9 +8,16 @@ cause one refresh between them.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import asyncio
+import time
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
-__all__ = ["StaticToken", "TokenProvider", "mask"]
+import httpx
+
+from gupshup_async.errors import AuthenticationError, TransportError
+
+__all__ = ["PartnerCredentials", "StaticToken", "TokenProvider", "mask"]
 
 
 @runtime_checkable
@@ -48,3 +55,158 @@ class StaticToken:
 
     def __repr__(self) -> str:
         return f"StaticToken({mask(self._token)!r})"
+
+
+class PartnerCredentials:
+    """App tokens fetched with partner credentials, cached, and refreshed once on a 401.
+
+    Logs in (``POST /partner/account/login`` with the email and client secret, form-encoded;
+    the secret's field is ``secret`` in Gupshup's current docs and ``password`` in older ones:
+    both are tried), then fetches the app token (``GET /partner/app/{app_id}/token/``). The
+    partner token is kept for ``partner_token_ttl`` seconds (Gupshup's live 24 hours), the app
+    token until a 401. Refreshes are single-flight: a thousand sends that see the same 401
+    cause one refresh between them, which matters because the token endpoints allow about ten
+    calls a minute.
+    """
+
+    _FIELDS = ("secret", "password")
+
+    def __init__(
+        self,
+        app_id: str,
+        email: str,
+        secret: str,
+        *,
+        base_url: str = "https://partner.gupshup.io",
+        partner_token_ttl: float = 23 * 3600.0,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        for name, value in (("app_id", app_id), ("email", email), ("secret", secret)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string")
+        self.app_id = app_id
+        self.email = email
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self._ttl = partner_token_ttl
+        self._http = http_client
+        self._owns_http = http_client is None
+        self._lock = asyncio.Lock()
+        self._app_token: str | None = None
+        self._partner_token: str | None = None
+        self._partner_expires = 0.0
+        self._field: str | None = None  # the secret's field name that worked
+        #: Calls made to the token endpoints, for monitoring their ten-a-minute budget.
+        self.token_requests = 0
+
+    def __repr__(self) -> str:
+        return f"PartnerCredentials(app_id={self.app_id!r}, email={self.email!r})"
+
+    async def token(self) -> str:
+        token = self._app_token
+        if token is not None:
+            return token
+        async with self._lock:
+            if self._app_token is None:
+                self._app_token = await self._fetch_app_token()
+            return self._app_token
+
+    async def refresh(self, rejected: str) -> str | None:
+        async with self._lock:
+            if self._app_token is not None and self._app_token != rejected:
+                return self._app_token  # another task refreshed it meanwhile
+            self._app_token = None
+            self._app_token = await self._fetch_app_token(force_login=True)
+            return self._app_token
+
+    async def aclose(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # The token endpoints ---------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        return self._http
+
+    async def _fetch_app_token(self, *, force_login: bool = False) -> str:
+        partner = await self._partner(force=force_login)
+        response = await self._request(
+            "GET",
+            f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
+            headers={"Authorization": partner},
+        )
+        if response.status_code == 401 and not force_login:
+            partner = await self._partner(force=True)
+            response = await self._request(
+                "GET",
+                f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
+                headers={"Authorization": partner},
+            )
+        token = _nested_token(response)
+        if token is None:
+            raise _refused("fetching the app token", response)
+        return token
+
+    async def _partner(self, *, force: bool) -> str:
+        now = time.monotonic()
+        if not force and self._partner_token is not None and now < self._partner_expires:
+            return self._partner_token
+        fields = (self._field,) if self._field else self._FIELDS
+        response: httpx.Response | None = None
+        for field in fields:
+            assert field is not None
+            response = await self._request(
+                "POST",
+                f"{self.base_url}/partner/account/login",
+                data={"email": self.email, field: self._secret},
+            )
+            token = _flat_token(response)
+            if token is not None:
+                self._field = field
+                self._partner_token = token
+                self._partner_expires = now + self._ttl
+                return token
+        assert response is not None
+        raise _refused("logging in", response)
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.token_requests += 1
+        try:
+            return await self._client().request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            # from None: the request behind httpx's error holds the secret.
+            raise TransportError(
+                f"{type(exc).__name__} while fetching a token", ambiguous=False
+            ) from None
+
+
+def _flat_token(response: httpx.Response) -> str | None:
+    data = _json_of(response)
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if response.is_success and isinstance(token, str) and token else None
+
+
+def _nested_token(response: httpx.Response) -> str | None:
+    data = _json_of(response)
+    inner = data.get("token") if isinstance(data, dict) else None
+    token = inner.get("token") if isinstance(inner, dict) else inner
+    return token if response.is_success and isinstance(token, str) and token else None
+
+
+def _json_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _refused(doing: str, response: httpx.Response) -> AuthenticationError:
+    # Built from the status and Gupshup's message only: never from the request, which holds
+    # the secret.
+    data = _json_of(response)
+    said = data.get("message") if isinstance(data, dict) else None
+    message = f"{doing} failed: {said if isinstance(said, str) else response.reason_phrase}"
+    return AuthenticationError(message, status_code=response.status_code)

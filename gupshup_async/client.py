@@ -19,7 +19,7 @@ import attrs
 import httpx
 import tenacity
 
-from gupshup_async.auth import StaticToken, TokenProvider
+from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
 from gupshup_async.bulk import BulkRun, Item
 from gupshup_async.errors import (
     APIError,
@@ -131,6 +131,7 @@ class GupshupClient:
             rate_limit.limiter() if isinstance(rate_limit, RateLimit) else rate_limit
         )
         self._hooks = hooks
+        self._owns_provider = False  # a provider made by from_env is closed with the client
         self._url = f"{self.base_url}/partner/app/{quote(app_id, safe='')}/v3/message"
         self._owns_http = http_client is None
         self._timeout: httpx.Timeout | None = None if timeout is None else httpx.Timeout(timeout)
@@ -142,6 +143,36 @@ class GupshupClient:
             self._timeout = None  # already the client's own
         self._http = http_client
         self._closed = False
+
+    @classmethod
+    def from_env(cls, **options: Any) -> GupshupClient:
+        """A client configured from the environment: ``GUPSHUP_APP_ID`` and either
+        ``GUPSHUP_APP_TOKEN`` or partner credentials (``GUPSHUP_PARTNER_EMAIL`` and
+        ``GUPSHUP_PARTNER_SECRET``); ``GUPSHUP_BASE_URL`` if set. ``options`` go to the
+        constructor.
+        """
+        env = os.environ
+        app_id = env.get("GUPSHUP_APP_ID", "")
+        if not app_id:
+            raise ValueError("GUPSHUP_APP_ID is not set")
+        options.setdefault("base_url", env.get("GUPSHUP_BASE_URL") or DEFAULT_BASE_URL)
+        token: str | TokenProvider
+        if env.get("GUPSHUP_APP_TOKEN"):
+            token = env["GUPSHUP_APP_TOKEN"]
+        elif env.get("GUPSHUP_PARTNER_EMAIL") and env.get("GUPSHUP_PARTNER_SECRET"):
+            token = PartnerCredentials(
+                app_id,
+                env["GUPSHUP_PARTNER_EMAIL"],
+                env["GUPSHUP_PARTNER_SECRET"],
+                base_url=options["base_url"],
+            )
+        else:
+            raise ValueError(
+                "set GUPSHUP_APP_TOKEN, or GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET"
+            )
+        client = cls(app_id, token, **options)
+        client._owns_provider = True
+        return client
 
     @property
     def limiter(self) -> Limiter | None:
@@ -166,6 +197,8 @@ class GupshupClient:
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
+        if self._owns_provider and isinstance(self._provider, PartnerCredentials):
+            await self._provider.aclose()
 
     # Sending ------------------------------------------------------------------------------
 

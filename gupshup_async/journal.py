@@ -88,6 +88,7 @@ class Journal:
         self._reader: sqlite3.Connection | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._resuming = False
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -112,10 +113,11 @@ class Journal:
     async def close(self) -> None:
         if self._writer is None:
             return
-        await self.flush()
+        self._closing = True
+        self._wake.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            await self._flusher  # it writes what is pending, then stops
+        await self.flush()
         writer, self._writer = self._writer, None
         await self._in_thread(writer.close)
         if self._reader is not None:
@@ -191,14 +193,18 @@ class Journal:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Write everything recorded so far."""
+        """Write everything recorded so far, and wait until it is committed."""
         while self._pending or self._waiters:
             await self._write_batch()
+        # The writer thread commits in order: once this no-op has run, so has every commit
+        # submitted before it, including one the flusher may still be waiting on.
+        await self._in_thread(_nothing)
 
     async def _flush_forever(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
-            await asyncio.sleep(self._flush_interval)  # let a batch gather: one commit for many
+            if not self._closing:
+                await asyncio.sleep(self._flush_interval)  # let a batch gather: one commit
             await self._write_batch()
 
     async def _write_batch(self) -> None:
@@ -206,7 +212,9 @@ class Journal:
         batch, self._pending = self._pending, []
         waiters, self._waiters = self._waiters, []
         if batch:
-            await self._in_thread(self._commit, batch)
+            # Shielded: were the waiting task cancelled, asyncio would cancel the executor's
+            # work item too, and a batch not yet started would never be written.
+            await asyncio.shield(self._in_thread(self._commit, batch))
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -228,3 +236,7 @@ class Journal:
         assert self._writer is not None
         row = self._writer.execute("SELECT recipient FROM items WHERE key = ?", (key,)).fetchone()
         return row[0] if row else ""
+
+
+def _nothing() -> None:
+    pass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -269,3 +270,16 @@ def test_a_campaign_killed_mid_run_resumes_without_duplicates(
         assert set(counts) == set(numbers)  # none missed
         assert max(counts.values()) <= 2
         assert len(twice) <= 16
+
+
+async def test_the_journal_holds_every_final_state_when_the_run_ends(tmp_path: Path) -> None:
+    # A batch still queued for the writer thread when the run closed used to be dropped.
+    async with Sandbox(faults=Faults(unavailable=0.3), seed=2) as sandbox:
+        async with client_for(sandbox, retry=RetryPolicy(max_attempts=1)) as client:
+            for trial in range(12):
+                path = tmp_path / f"run-{trial}.db"
+                items = [(f"+9170000{n:05d}", message(n)) for n in range(40)]
+                outcomes = await collect(client.send_many(items, journal=path))
+                with sqlite3.connect(path) as db:
+                    states = dict(db.execute("SELECT key, state FROM items").fetchall())
+                assert states == {o.key: "sent" if o.ok else "failed" for o in outcomes}

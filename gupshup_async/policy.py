@@ -12,6 +12,9 @@ from gupshup_async.errors import GupshupError, ValidationError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
+#: False while `gupshup_async.testing.no_waiting` is active: retries then do not wait.
+WAITING = True
+
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value < 0:
@@ -65,6 +68,8 @@ class RetryPolicy:
         rand: Callable[[], float] = random.random,
     ) -> float:
         """Seconds to wait after attempt number ``attempt`` failed with ``error``."""
+        if not WAITING:
+            return 0.0
         asked = getattr(error, "retry_after", None)
         if asked is not None:
             return float(min(asked, self.max_retry_after))

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, settings
 
 from tests.virtual_time import VirtualTimeLoop
 
+pytest_plugins = ["gupshup_async.testing"]  # the gupshup_mock fixture, as users get it
+
 settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -1,0 +1,153 @@
+"""Helpers for testing your own code that sends through gupshup-async.
+
+::
+
+    from gupshup_async.testing import gupshup_mock
+
+    async def test_checkout_sends_a_confirmation() -> None:
+        with gupshup_mock() as gupshup:
+            await checkout(order)                       # your code, using a GupshupClient
+        assert gupshup.sent[0].message.body == "Your order is confirmed."
+
+`gupshup_mock` (a context manager, and a pytest fixture of the same name: add
+``pytest_plugins = ["gupshup_async.testing"]`` to your ``conftest.py``) intercepts requests to
+the v3 message endpoint with respx, answers like Gupshup (a message id per send), records what
+was sent with the parsed message objects, and can be told to fail: ``gupshup.fail(503, 503)``
+makes the next two requests answer 503, ``gupshup.fail(httpx.ConnectError("refused"))`` drops
+one. While it is active, retries do not wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import httpx
+
+from gupshup_async import policy
+from gupshup_async.messages import Message, parse_interactive
+
+if TYPE_CHECKING:
+    import respx
+
+__all__ = ["GupshupMock", "SentMessage", "gupshup_mock", "no_waiting"]
+
+_PATH = re.compile(r"/partner/app/(?P<app_id>[^/]+)/v3/message$")
+_BODIES = {
+    400: {"status": "error", "message": "Invalid App Details"},
+    401: {"status": "error", "message": "Authentication Failed"},
+    403: {"status": "error", "message": "Forbidden Access"},
+    429: {"status": "error", "message": "Too Many Requests"},
+    500: {"status": "error", "message": "Internal server error. Please try again later"},
+    503: {"status": "error", "message": "Service Unavailable"},
+}
+
+
+@attrs.frozen
+class SentMessage:
+    """One request the mock answered with success."""
+
+    app_id: str
+    to: str
+    message: Message
+    message_id: str
+    payload: dict[str, Any] = attrs.field(eq=False, repr=False)
+
+
+class GupshupMock:
+    """What `gupshup_mock` yields: the record of what was sent, and the script of failures."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.sent: list[SentMessage] = []
+        self.requests: list[httpx.Request] = []
+        self._script: list[int | httpx.Response | Exception] = []
+        self._ids = itertools.count(1)
+        router.post(url__regex=_PATH.pattern).mock(side_effect=self._answer)
+
+    def fail(self, *answers: int | httpx.Response | Exception) -> None:
+        """Answer the next requests with these, in order: an HTTP status (with Gupshup's body
+        for it), a whole `httpx.Response`, or an exception to raise (``httpx.ReadTimeout``...).
+        """
+        self._script.extend(answers)
+
+    def to(self, number: str) -> list[SentMessage]:
+        """What was sent to ``number`` (as normalised: digits only)."""
+        return [sent for sent in self.sent if sent.to == number]
+
+    def _answer(self, request: httpx.Request, app_id: str) -> httpx.Response:
+        self.requests.append(request)
+        if self._script:
+            scripted = self._script.pop(0)
+            if isinstance(scripted, Exception):
+                raise scripted
+            if isinstance(scripted, httpx.Response):
+                return scripted
+            return httpx.Response(scripted, json=_BODIES.get(scripted, {"status": "error"}))
+        payload = json.loads(request.content)
+        message_id = f"gs-mock-{next(self._ids)}"
+        self.sent.append(
+            SentMessage(
+                app_id=app_id,
+                to=payload["to"],
+                message=parse_interactive(payload["interactive"]),
+                message_id=message_id,
+                payload=payload,
+            )
+        )
+        return httpx.Response(
+            200,
+            json={
+                "messages": [{"id": message_id}],
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": payload["to"], "wa_id": payload["to"]}],
+            },
+        )
+
+
+@contextlib.contextmanager
+def no_waiting() -> Iterator[None]:
+    """Retries do not wait (their backoff and Retry-After become 0) while this is active."""
+    previous = policy.WAITING
+    policy.WAITING = False
+    try:
+        yield
+    finally:
+        policy.WAITING = previous
+
+
+@contextlib.contextmanager
+def gupshup_mock(*, wait: bool = False) -> Iterator[GupshupMock]:
+    """Intercept Gupshup's v3 message endpoint (any base URL, any app) for the block.
+
+    Other requests are refused by respx, as in any respx mock: a test never reaches the
+    network by accident. ``wait=True`` keeps the retries' real waits.
+    """
+    try:
+        import respx
+    except ImportError:  # pragma: no cover - depends on how it was installed
+        raise ImportError("gupshup_mock needs respx: pip install respx") from None
+    with respx.mock(assert_all_called=False) as router:
+        mock = GupshupMock(router)
+        if wait:
+            yield mock
+        else:
+            with no_waiting():
+                yield mock
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover
+    pass
+else:
+
+    @pytest.fixture(name="gupshup_mock")
+    def _gupshup_mock_fixture() -> Iterator[GupshupMock]:
+        """The `gupshup_mock` context manager as a pytest fixture."""
+        with gupshup_mock() as mock:
+            yield mock

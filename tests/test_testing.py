@@ -1,0 +1,73 @@
+"""The helpers users test their own code with: they must be as honest as the real thing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from gupshup_async import (
+    AuthenticationError,
+    ButtonMessage,
+    GupshupClient,
+    ListMessage,
+    RetryPolicy,
+    ValidationError,
+)
+from gupshup_async.testing import GupshupMock, gupshup_mock, no_waiting
+
+MESSAGE = ButtonMessage("Your order is confirmed.", [("ok", "Thanks")])
+
+
+async def checkout(client: GupshupClient, phone: str) -> str:
+    """Stands for a user's own code."""
+    return (await client.send(phone, MESSAGE)).message_id
+
+
+async def test_three_lines_to_test_your_own_code() -> None:
+    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
+        with gupshup_mock() as gupshup:
+            message_id = await checkout(client, "+91 98765 43210")
+    assert gupshup.sent[0].message == MESSAGE
+    assert gupshup.sent[0].message_id == message_id
+    assert gupshup.sent[0].to == "919876543210"
+    assert gupshup.to("919876543210")[0].app_id == "app-1"
+
+
+async def test_scripted_failures_are_answered_in_order_and_retries_do_not_wait() -> None:
+    loop = asyncio.get_running_loop()
+    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
+        with gupshup_mock() as gupshup:
+            gupshup.fail(503, httpx.ConnectError("refused"), 429)
+            start = loop.time()
+            result = await client.send("+91 98765 43210", MESSAGE)
+            assert loop.time() - start < 0.5  # four attempts, no backoff
+            gupshup.fail(401)
+            with pytest.raises(AuthenticationError):
+                await client.send("+91 98765 43210", MESSAGE)
+    assert result.attempts == 4
+    assert len(gupshup.requests) == 5
+    assert len(gupshup.sent) == 1
+
+
+def test_the_fixture_is_the_same_helper(gupshup_mock: GupshupMock) -> None:
+    assert isinstance(gupshup_mock, GupshupMock)
+    assert gupshup_mock.sent == []
+
+
+async def test_messages_are_recorded_as_objects_of_their_type() -> None:
+    menu = ListMessage("Pick", "Menu", [("a", "Apple")])
+    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
+        with gupshup_mock() as gupshup:
+            await client.send("+91 98765 43210", menu)
+    assert isinstance(gupshup.sent[0].message, ListMessage)
+    assert gupshup.sent[0].message.sections[0].rows[0].id == "a"
+
+
+def test_no_waiting_makes_every_wait_zero() -> None:
+    policy = RetryPolicy(initial_delay=10)
+    error = ValidationError.at("to", "x")
+    with no_waiting():
+        assert policy.wait(error, 3) == 0.0
+    assert 0.0 <= policy.wait(error, 3) <= 40.0

@@ -95,6 +95,7 @@ class Processed:
     to: str
     interactive_type: str
     body_text: str | None
+    app_id: str = SANDBOX_APP_ID
 
 
 class Account:
@@ -231,7 +232,7 @@ class SandboxRules:
         if refused is not None:
             return refused
         self._window.append(now)
-        accepted = self._process(to, message)
+        accepted = self._process(app_id, to, message)
         if fault is not None:
             self.account.faults[fault] += 1
         if fault == "error_after":
@@ -291,14 +292,16 @@ class SandboxRules:
                 return refused, to, message
         return None, to, message
 
-    def _process(self, to: str, message: Mapping[str, Any]) -> Answer:
+    def _process(self, app_id: str, to: str, message: Mapping[str, Any]) -> Answer:
         seq = len(self.account.processed) + 1
         message_id = f"{self._prefix}{seq}"
         body = message.get("body") if isinstance(message, Mapping) else None
         text = body.get("text") if isinstance(body, Mapping) else None
         kind = message.get("type") if isinstance(message, Mapping) else None
         self.account.processed.append(
-            Processed(seq, message_id, to, str(kind), text if isinstance(text, str) else None)
+            Processed(
+                seq, message_id, to, str(kind), text if isinstance(text, str) else None, app_id
+            )
         )
         return Answer(
             200,
@@ -326,3 +329,65 @@ def _verdict(message: object) -> Answer | None:
     except ValidationError as refused:
         return _invalid(str(refused))
     return None
+
+
+# Webhook callbacks (Gupshup's version 3, Meta's envelope) --------------------------------
+
+
+def _envelope(app_id: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "gs_app_id": app_id,
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "sandbox-waba", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def status_event(
+    app_id: str, processed: Processed, status: str, timestamp: int, *, failed_code: int = 131026
+) -> dict[str, Any]:
+    """The status callback Gupshup would post for a message it accepted."""
+    entry: dict[str, Any] = {
+        "id": processed.message_id,
+        "gs_id": processed.message_id,
+        "status": status,
+        "timestamp": str(timestamp),
+        "recipient_id": processed.to,
+    }
+    if status == "failed":
+        entry["errors"] = [
+            {
+                "code": failed_code,
+                "title": "Message undeliverable",
+                "message": "Message undeliverable",
+                "error_data": {"details": "the sandbox was told this number cannot receive"},
+            }
+        ]
+    return _envelope(app_id, {"messaging_product": "whatsapp", "statuses": [entry]})
+
+
+def reply_event(
+    app_id: str,
+    processed: Processed,
+    reply_id: str,
+    title: str,
+    timestamp: int,
+    *,
+    kind: str = "button_reply",
+    description: str | None = None,
+) -> dict[str, Any]:
+    """The inbound message Gupshup would post when the user taps a button or picks a row."""
+    reply: dict[str, Any] = {"id": reply_id, "title": title}
+    if description is not None:
+        reply["description"] = description
+    message = {
+        "from": processed.to,
+        "id": f"wamid.sandbox-reply-{processed.seq}-{reply_id}",
+        "timestamp": str(timestamp),
+        "type": "interactive",
+        "context": {"from": "sandbox-business", "id": processed.message_id},
+        "interactive": {"type": kind, kind: reply},
+    }
+    contacts = [{"profile": {"name": "Sandbox User"}, "wa_id": processed.to}]
+    return _envelope(
+        app_id, {"messaging_product": "whatsapp", "contacts": contacts, "messages": [message]}
+    )

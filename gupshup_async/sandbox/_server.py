@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
+from typing import Any
+
+import httpx
 
 from gupshup_async.sandbox._rules import (
     SANDBOX_APP_ID,
@@ -18,7 +21,10 @@ from gupshup_async.sandbox._rules import (
     Account,
     Answer,
     Faults,
+    Processed,
     SandboxRules,
+    reply_event,
+    status_event,
 )
 
 __all__ = ["Sandbox"]
@@ -76,7 +82,11 @@ class _Connection(asyncio.Protocol):
                 return
             body = bytes(buffer[end + 4 : total])
             del buffer[:total]
-            answer = self._sandbox.rules.answer(method, target, headers, body, time.monotonic())
+            sandbox = self._sandbox
+            seen = len(sandbox.account.processed)
+            answer = sandbox.rules.answer(method, target, headers, body, time.monotonic())
+            if sandbox.callback_url is not None and len(sandbox.account.processed) > seen:
+                sandbox._report(sandbox.account.processed[seen:])
             close = headers.get("connection", "").lower() == "close"
             if answer.drops_connection:
                 self.close()
@@ -142,6 +152,11 @@ class Sandbox:
     requests per second (sliding one-second window) above which it answers 429, with a
     ``Retry-After`` of ``retry_after`` seconds when set; ``faults`` and ``seed`` inject
     failures; ``validate=False`` accepts any interactive object.
+
+    With ``callback_url``, it posts version-3 status callbacks for every message it accepts
+    (``statuses``, ``status_delay`` seconds apart; ``sent`` then ``failed`` for numbers in
+    ``undeliverable``), with ``callback_headers`` (the subscription's ``meta`` headers), and
+    `tap` posts a user's tap on a button or list row.
     """
 
     app_id = SANDBOX_APP_ID
@@ -160,7 +175,19 @@ class Sandbox:
         faults: Faults = Faults(),  # noqa: B008  (frozen)
         seed: int = 0,
         validate: bool = True,
+        callback_url: str | None = None,
+        callback_headers: Mapping[str, str] | None = None,
+        statuses: Sequence[str] = ("sent", "delivered", "read"),
+        undeliverable: frozenset[str] | set[str] = frozenset(),
+        status_delay: float = 0.01,
     ) -> None:
+        self.callback_url = callback_url
+        self.callback_headers = dict(callback_headers or {})
+        self.statuses = tuple(statuses)
+        self.undeliverable = frozenset(undeliverable)
+        self.status_delay = status_delay
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
         self.host = host
         self.port = port
         self.rules = SandboxRules(
@@ -193,7 +220,61 @@ class Sandbox:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
+    async def tap(
+        self,
+        message_id: str,
+        reply_id: str,
+        title: str | None = None,
+        *,
+        kind: str = "button_reply",
+        description: str | None = None,
+    ) -> None:
+        """Post the callback of the user tapping button (or list row, ``kind="list_reply"``)
+        ``reply_id`` of the message ``message_id`` (a message the sandbox accepted).
+        """
+        processed = next((p for p in self.account.processed if p.message_id == message_id), None)
+        if processed is None:
+            raise LookupError(f"the sandbox accepted no message {message_id!r}")
+        event = reply_event(
+            processed.app_id,
+            processed,
+            reply_id,
+            title if title is not None else reply_id,
+            int(time.time()),
+            kind=kind,
+            description=description,
+        )
+        await self._post(event)
+
+    def _report(self, processed: Sequence[Processed]) -> None:
+        for item in processed:
+            task = asyncio.get_running_loop().create_task(self._statuses(item))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+
+    async def _statuses(self, item: Processed) -> None:
+        statuses = ("sent", "failed") if item.to in self.undeliverable else self.statuses
+        for status in statuses:
+            await asyncio.sleep(self.status_delay)
+            await self._post(status_event(item.app_id, item, status, int(time.time())))
+
+    async def _post(self, event: Mapping[str, Any]) -> None:
+        if self.callback_url is None:
+            raise RuntimeError("the sandbox has no callback_url")
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        try:
+            await self._http.post(self.callback_url, json=event, headers=self.callback_headers)
+        except httpx.HTTPError:
+            self.account.faults["callback_failed"] += 1
+
     async def stop(self) -> None:
+        for task in list(self._callbacks):
+            task.cancel()
+        await asyncio.gather(*self._callbacks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         if self._server is None:
             return
         self._server.close()

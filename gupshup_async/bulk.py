@@ -12,11 +12,11 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gupshup_async._closing import AsyncClosing
 from gupshup_async.errors import (
     AppNotOnCloudError,
     AuthenticationError,
@@ -121,7 +121,7 @@ class _Job:
     error: GupshupError | None  # refused before sending
 
 
-class BulkRun:
+class BulkRun(AsyncClosing):
     """An async iterator of `Outcome`s, and an async context manager that stops the run on exit.
 
     ::
@@ -180,17 +180,6 @@ class BulkRun:
                 raise RuntimeError("send_many stopped on an internal error") from self._crash
             raise StopAsyncIteration
         return outcome
-
-    async def __aenter__(self) -> BulkRun:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop sending. What was in flight is recorded as ambiguous in the journal."""

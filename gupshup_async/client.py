@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ import attrs
 import httpx
 import tenacity
 
+from gupshup_async._closing import AsyncClosing
 from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
 from gupshup_async.bulk import BulkRun, Item
 from gupshup_async.errors import (
@@ -87,7 +87,7 @@ class _Tally:
     next_wait: float = 0.0
 
 
-class GupshupClient:
+class GupshupClient(AsyncClosing):
     """Sends interactive messages through Gupshup's Partner API v3.
 
     ::
@@ -180,17 +180,6 @@ class GupshupClient:
 
     def __repr__(self) -> str:
         return f"GupshupClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> GupshupClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connections, when the HTTP client is ours. Idempotent."""

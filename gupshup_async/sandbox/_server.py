@@ -10,11 +10,11 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from gupshup_async._closing import AsyncClosing
 from gupshup_async.sandbox._rules import (
     SANDBOX_APP_ID,
     SANDBOX_TOKEN,
@@ -137,7 +137,7 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
     return method, target, headers
 
 
-class Sandbox:
+class Sandbox(AsyncClosing):
     """A local Gupshup look-alike on 127.0.0.1, for demos, tests and benchmarks.
 
     ::
@@ -287,12 +287,7 @@ class Sandbox:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         await self.stop()
 
     def __repr__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -222,14 +223,26 @@ def test_bulk_stops_cleanly_on_ctrl_c_and_says_how_to_resume(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)  # under way: about 40 of 123 sent at 20 a second
+    journal_path = recipients.with_name("recipients.csv.journal.db")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until it is well under way, however slow the machine
+        time.sleep(0.2)
+        if journal_path.exists():
+            with contextlib.closing(sqlite3.connect(journal_path)) as db:
+                try:
+                    (sent,) = db.execute(
+                        "SELECT COUNT(*) FROM items WHERE state = 'sent'"
+                    ).fetchone()
+                except sqlite3.OperationalError:  # not created yet
+                    continue
+            if sent >= 20:
+                break
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "Traceback" not in stderr
     assert "run the same command again to resume" in stderr
-    journal = sqlite3.connect(recipients.with_name("recipients.csv.journal.db"))
-    states = dict(journal.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
-    journal.close()
-    assert 10 < states.get("sent", 0) < 120
+    with contextlib.closing(sqlite3.connect(journal_path)) as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
+    assert 20 <= states.get("sent", 0) < 120
     assert "in_flight" not in states  # what was in flight was closed off as ambiguous

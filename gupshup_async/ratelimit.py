@@ -71,18 +71,32 @@ class Limiter(Protocol):
 
 
 class _Bucket(AsyncLimiter):
-    """aiolimiter's bucket, minus floating-point dust: after a leak its level can stay 1e-16
-    above a whole number, and with a coarse or frozen clock (Windows' 15 ms ticks, a test's
-    virtual time) the limiter then re-arms a timer for "now" forever instead of letting the
-    next waiter through.
+    """aiolimiter's leaky bucket, with two changes to how it drains:
+
+    - It keeps a little credit below empty. aiolimiter stops draining at 0, so every moment a
+      waiter wakes late (event-loop latency, a millisecond or two) is capacity lost for good:
+      measured here, a bucket of 1 at 80/s achieved 69/s. Carrying up to ``_CREDIT`` seconds
+      of lateness (at least half a token) forward keeps the long-run rate exact, at the price
+      of at most that much extra in a short window, never a whole second's worth.
+    - No floating-point dust: a level 1e-16 above a whole number would make it re-arm a timer
+      for "now" forever under a coarse or frozen clock (Windows' 15 ms ticks, virtual time).
     """
 
-    __slots__ = ()
+    __slots__ = ("_credit",)
+
+    def __init__(self, max_rate: float, time_period: float) -> None:
+        super().__init__(max_rate, time_period)
+        self._credit = max(0.5, _CREDIT * self._rate_per_sec)
 
     def _leak(self) -> None:
-        super()._leak()
-        self._level = round(self._level, 9)
+        now = self._loop.time()
+        drained = self._level - (now - self._last_check) * self._rate_per_sec
+        self._level = round(max(drained, -self._credit), 9)
+        self._last_check = now
 
+
+# Lateness carried forward by the bucket, in seconds.
+_CREDIT = 0.01
 
 # After a 429 the rate halves (not below this share of the configured rate), and every success
 # gives back this share of it: about 25 successes from half speed to full.

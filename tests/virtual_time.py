@@ -16,6 +16,9 @@ _STUCK_AFTER = 5.0  # real seconds with no timer and no I/O: a deadlock, not a w
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    #: Seconds every timer fires late, as on a real, busy event loop (0: exactly on time).
+    lateness = 0.0
+
     def __init__(self) -> None:
         super().__init__(selectors.DefaultSelector())
         self._virtual_now = 0.0
@@ -30,7 +33,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 if not ready:
                     raise RuntimeError("virtual time: nothing scheduled and no I/O: deadlock")
                 return ready  # type: ignore[no-any-return]
-            self._virtual_now += timeout
+            self._virtual_now += timeout + self.lateness
             return []
 
         self._selector.select = select  # type: ignore[attr-defined]

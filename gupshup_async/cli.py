@@ -8,7 +8,6 @@ import asyncio
 import collections
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -152,8 +151,7 @@ async def _bulk(
         [("good", "Great"), ("bad", "Not great")],
         footer="Reply any time",
     )
-    numbers = iter(f"+9170{i:08d}" for i in range(total))  # "9170…": the bulk's own numbers
-    results: list[SendResult] = []
+    items = ((f"+9170{i:08d}", message) for i in range(total))  # "9170…": the bulk's own numbers
     failures: collections.Counter[str] = collections.Counter()
     progress = Progress(
         TextColumn("bulk"),
@@ -163,36 +161,25 @@ async def _bulk(
         TimeElapsedColumn(),
         console=out,
     )
-    started = time.perf_counter()
     with progress:
         task = progress.add_task("bulk", total=total, rate=0.0)
-
-        async def worker() -> None:
-            for number in numbers:
-                try:
-                    results.append(await client.send(number, message))
-                except GupshupError as failure:
-                    failures[_reason(failure)] += 1
-                done = len(results) + sum(failures.values())
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=done, rate=rate)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {"results": results, "failures": failures, "seconds": time.perf_counter() - started}
+        async with client.send_many(items, concurrency=concurrency) as run:
+            async for outcome in run:
+                if outcome.error is not None:
+                    failures[_reason(outcome.error)] += 1
+                progress.update(task, completed=run.stats.done, rate=run.stats.rate)
+    return {"stats": run.stats, "failures": failures}
 
 
 def _print_summary(out: Console, summary: dict[str, Any], tally: _Tally, sandbox: Sandbox) -> None:
-    results: list[SendResult] = summary["results"]
+    stats: BulkStats = summary["stats"]
     failures: collections.Counter[str] = summary["failures"]
-    seconds: float = summary["seconds"]
     table = Table("", "", title="Bulk summary", show_header=False)
-    table.add_row("sent", str(len(results)))
-    table.add_row("failed", str(sum(failures.values())))
+    table.add_row("sent", str(stats.ok))
+    table.add_row("failed", str(stats.failed))
     table.add_row("retries", str(sum(tally.retries.values())))
-    table.add_row("rate achieved", f"{len(results) / seconds:.0f} messages/s")
-    table.add_row(
-        "maybe twice (ambiguous retries)", str(sum(r.ambiguous_attempts > 0 for r in results))
-    )
+    table.add_row("rate achieved", f"{stats.rate:.0f} messages/s")
+    table.add_row("maybe twice (ambiguous retries)", str(stats.ambiguous))
     table.add_row("processed by the sandbox", str(len(sandbox.account.processed)))
     bulk = [items for to, items in sandbox.account.by_recipient().items() if to.startswith("9170")]
     table.add_row("bulk recipients processed twice", str(sum(len(items) > 1 for items in bulk)))

@@ -25,7 +25,8 @@ from gupshup_async.errors import (
     InvalidAppError,
     ValidationError,
 )
-from gupshup_async.messages import Message, encode_payload, normalize_recipient
+from gupshup_async.messages import Message, normalize_recipient
+from gupshup_async.messages._payload import encode_normalized
 
 if TYPE_CHECKING:
     from gupshup_async.client import GupshupClient, SendResult
@@ -284,7 +285,7 @@ class BulkRun(AsyncClosing):
         if self._fatal is not None:
             return done(error=self._fatal)
         assert job.message is not None
-        body = encode_payload(job.to, job.message)
+        body = encode_normalized(job.to, job.message)
         if journal is not None:
             await journal.in_flight(job.key, job.to)
         self._in_flight.add(job.key)

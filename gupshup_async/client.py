@@ -30,7 +30,8 @@ from gupshup_async.errors import (
     error_from_response,
 )
 from gupshup_async.journal import Journal
-from gupshup_async.messages import Message, encode_payload, normalize_recipient
+from gupshup_async.messages import Message, normalize_recipient
+from gupshup_async.messages._payload import encode_normalized
 from gupshup_async.policy import RetryPolicy, parse_retry_after
 from gupshup_async.ratelimit import Limiter, RateLimit
 
@@ -219,7 +220,7 @@ class GupshupClient(AsyncClosing):
         ``attempts`` and ``ambiguous_attempts``.
         """
         recipient = normalize_recipient(to)
-        return await self.send_encoded(recipient, encode_payload(recipient, message))
+        return await self.send_encoded(recipient, encode_normalized(recipient, message))
 
     async def send_encoded(self, recipient: str, body: bytes) -> SendResult:
         """Send a request body made by `encode_payload` for ``recipient`` (as normalised)."""

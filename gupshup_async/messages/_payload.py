@@ -58,7 +58,14 @@ _ENVELOPE = (
 
 def encode_payload(to: str, message: Message) -> bytes:
     """`build_payload` as the bytes sent: the message's JSON is made once and reused."""
-    return _ENVELOPE % (normalize_recipient(to).encode(), message.encoded())
+    return encode_normalized(normalize_recipient(to), message)
+
+
+def encode_normalized(recipient: str, message: Message) -> bytes:
+    """`encode_payload` for a recipient `normalize_recipient` already gave: the send path
+    normalises once, to know who it is sending to, and does not pay for it twice.
+    """
+    return _ENVELOPE % (recipient.encode(), message.encoded())
 
 
 def build_payload(to: str, message: Message) -> dict[str, Any]:

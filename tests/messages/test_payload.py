@@ -54,3 +54,12 @@ def test_impossible_numbers_are_refused_at_to(written: str) -> None:
 def test_a_non_string_recipient_is_refused() -> None:
     with pytest.raises(ValidationError, match="must be a phone number string, got int"):
         normalize_recipient(919876543210)
+
+
+def test_the_bytes_sent_are_the_payload() -> None:
+    import json
+
+    from gupshup_async.messages import encode_payload
+
+    for written in ("+91 98765 43210", "919876543210"):
+        assert json.loads(encode_payload(written, MESSAGE)) == build_payload(written, MESSAGE)

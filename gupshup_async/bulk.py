@@ -155,7 +155,8 @@ class BulkRun(AsyncClosing):
         self._slots = asyncio.Semaphore(4 * concurrency)
         self._pull_lock = asyncio.Lock()
         self._queued: dict[str, collections.deque[_Job]] = {}
-        self._in_flight: set[str] = set()
+        self._committing: set[str] = set()  # keys whose in-flight mark is being made durable
+        self._in_flight: set[str] = set()  # keys whose request may have left
         self._fatal: GupshupError | None = None
         self._index = 0
         self._iterator: Any = None
@@ -220,8 +221,11 @@ class BulkRun(AsyncClosing):
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
         if self._journal is not None:
+            for key in self._committing:
+                self._journal.unsent(key, "stopped before its request left")
             for key in self._in_flight:
                 self._journal.ambiguous(key, "stopped while the request was in flight")
+            self._committing.clear()
             self._in_flight.clear()
             await self._journal.close()
             self._journal = None
@@ -287,7 +291,9 @@ class BulkRun(AsyncClosing):
         assert job.message is not None
         body = encode_normalized(job.to, job.message)
         if journal is not None:
+            self._committing.add(job.key)
             await journal.in_flight(job.key, job.to)
+            self._committing.discard(job.key)
         self._in_flight.add(job.key)
         try:
             result = await self._client.send_encoded(job.to, body)

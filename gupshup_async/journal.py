@@ -177,6 +177,10 @@ class Journal:
             key, recipient, state, None, f"{type(error).__name__}: {error}", error.attempts
         )
 
+    def unsent(self, key: str, reason: str) -> None:
+        """The run stopped before ``key``'s request left: it failed, and was not delivered."""
+        self._record(key, "", "failed", None, reason, 0)
+
     def ambiguous(self, key: str, reason: str) -> None:
         self._record(key, "", "ambiguous", None, reason, 0)
 

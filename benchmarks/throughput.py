@@ -1,0 +1,337 @@
+"""Messages per second and client CPU per message: send_many against raw aiohttp and raw httpx.
+
+    python benchmarks/throughput.py [--rounds 3] [--messages 20000] [--concurrency 100]
+                                    [--server minimal|sandbox] [--clients ...]
+
+A server runs in its own process pinned to CPU 0: ``minimal`` answers every POST with a fixed
+Gupshup-shaped 202 (so the clients, not the server, are what is measured), ``sandbox`` is the
+library's sandbox (which also validates every message). Each client runs in a fresh process
+pinned to CPU 1, one after the other, in rounds whose order rotates, and sends the same
+campaign: one personalised button message per recipient, distinct recipients.
+
+- ``aiohttp``: what a user would write by hand: a pool of workers pulling from one iterator,
+  ``session.post(url, json=payload)``, ``await response.json()``.
+- ``httpx``: the same with ``httpx.AsyncClient`` and its default transport.
+- ``send_many``: ``GupshupClient.send_many`` with the default retry policy and the rate limit
+  off; every message object is built (and so validated) per item, inside the measured run.
+- ``send_many+limiter``: the same with the limiter on at a rate too high to throttle.
+
+The table gives medians over rounds; the ratios are what count on a shared, noisy machine.
+Latency is per request (from the request leaving to its answer being read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from gupshup_async import ButtonMessage, GupshupClient, RateLimit, SendHooks, SendResult
+from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+
+CLIENTS = ("aiohttp", "httpx", "send_many", "send_many+limiter")
+PATH = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
+ANSWER = (
+    b'{"messages":[{"id":"gBEGkYiEB1VXAglK1ZEqA1YKPrU"}],"contacts":[{"wa_id":"919876543210"}]}'
+)
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {cpu})
+
+
+# The minimal server ---------------------------------------------------------------------------
+
+
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
+class _Fixed(asyncio.Protocol):
+    """HTTP/1.1 keep-alive, Content-Length bodies, one fixed answer: as fast as asyncio goes."""
+
+    answer = (
+        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+    )
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            match = _LENGTH.search(buffer, 0, end + 2)
+            total = end + 4 + (int(match.group(1)) if match else 0)
+            if len(buffer) < total:
+                break
+            buffer = buffer[total:]
+            self.transport.write(self.answer)
+        self.buffer = buffer
+
+
+async def serve_minimal() -> None:
+    server = await asyncio.get_running_loop().create_server(_Fixed, "127.0.0.1", 0, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    await server.serve_forever()
+
+
+# The clients ------------------------------------------------------------------------------
+
+
+def campaign(total: int) -> Iterator[tuple[str, str]]:
+    for n in range(total):
+        yield f"+9170{n:08d}", f"Hi customer {n}, your order has shipped. How was the delivery?"
+
+
+def payload(to: str, text: str) -> dict[str, Any]:
+    """The request body a hand-written client builds per message."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to.lstrip("+"),
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": text},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": "great", "title": "Great"}},
+                    {"type": "reply", "reply": {"id": "not-great", "title": "Not great"}},
+                ]
+            },
+        },
+    }
+
+
+async def pool(
+    total: int, concurrency: int, post: Callable[[dict[str, Any]], Awaitable[str]]
+) -> list[float]:
+    """A pool of workers pulling from one iterator: what a careful hand-written client does."""
+    items = campaign(total)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for to, text in items:
+            body = payload(to, text)
+            start = time.perf_counter()
+            message_id = await post(body)
+            latencies.append(time.perf_counter() - start)
+            assert message_id
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def run_aiohttp(base_url: str, total: int, concurrency: int) -> list[float]:
+    import aiohttp
+
+    url = base_url + PATH
+    headers = {"Authorization": SANDBOX_TOKEN}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def post(body: dict[str, Any]) -> str:
+            async with session.post(url, json=body, headers=headers) as response:
+                response.raise_for_status()
+                data = await response.json()
+                return str(data["messages"][0]["id"])
+
+        return await pool(total, concurrency, post)
+
+
+async def run_httpx(base_url: str, total: int, concurrency: int) -> list[float]:
+    import httpx
+
+    url = base_url + PATH
+    headers = {"Authorization": SANDBOX_TOKEN}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+
+        async def post(body: dict[str, Any]) -> str:
+            response = await client.post(url, json=body, headers=headers)
+            response.raise_for_status()
+            return str(response.json()["messages"][0]["id"])
+
+        return await pool(total, concurrency, post)
+
+
+class _Clock(SendHooks):
+    """Request latency through the client's hooks: from the attempt leaving to its result."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.latencies: list[float] = []
+
+    def attempt(self, to: str, attempt: int) -> None:
+        self.started[to] = time.perf_counter()
+
+    def success(self, result: SendResult) -> None:
+        self.latencies.append(time.perf_counter() - self.started.pop(result.to))
+
+
+async def run_send_many(
+    base_url: str, total: int, concurrency: int, *, limiter: bool
+) -> list[float]:
+    clock = _Clock()
+    rate_limit = RateLimit(per_second=10_000_000.0) if limiter else None
+    items = (
+        (to, ButtonMessage(text, [("great", "Great"), ("not-great", "Not great")]))
+        for to, text in campaign(total)
+    )
+    async with GupshupClient(
+        SANDBOX_APP_ID,
+        SANDBOX_TOKEN,
+        base_url=base_url,
+        rate_limit=rate_limit,
+        max_connections=concurrency,
+        hooks=clock,
+    ) as client:
+        async with client.send_many(items, concurrency=concurrency) as run:
+            async for outcome in run:
+                assert outcome.ok, outcome.error
+    return clock.latencies
+
+
+def child(name: str, base_url: str, total: int, concurrency: int) -> None:
+    runs: dict[str, Callable[[], Awaitable[list[float]]]] = {
+        "aiohttp": lambda: run_aiohttp(base_url, total, concurrency),
+        "httpx": lambda: run_httpx(base_url, total, concurrency),
+        "send_many": lambda: run_send_many(base_url, total, concurrency, limiter=False),
+        "send_many+limiter": lambda: run_send_many(base_url, total, concurrency, limiter=True),
+    }
+    cpu, wall = time.process_time(), time.perf_counter()
+    latencies = asyncio.run(runs[name]())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    assert len(latencies) == total, (name, len(latencies))
+    latencies.sort()
+    print(
+        json.dumps(
+            {
+                "per_s": total / wall,
+                "cpu_us": cpu / total * 1e6,
+                "p50_ms": latencies[len(latencies) // 2] * 1e3,
+                "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+# The conductor --------------------------------------------------------------------------
+
+
+def start_server(kind: str) -> tuple[subprocess.Popen[str], str]:
+    if kind == "sandbox":
+        command = [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"]
+    else:
+        command = [sys.executable, __file__, "--serve"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=lambda: pin(0))
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    port = re.search(r"127\.0\.0\.1:(\d+)", line)
+    if port is None:
+        server.terminate()
+        raise SystemExit(f"the {kind} server did not start: {line!r}")
+    return server, f"http://127.0.0.1:{port.group(1)}"
+
+
+def measure(name: str, base_url: str, total: int, concurrency: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--run", name, "--base-url", base_url]
+    command += ["--messages", str(total), "--concurrency", str(concurrency)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, preexec_fn=lambda: pin(1)
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument(
+        "--httpx-messages", type=int, default=5_000, help="raw httpx is slow: fewer for it"
+    )
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--server", choices=("minimal", "sandbox"), default="minimal")
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve_minimal())
+        return
+    if args.run:
+        child(args.run, args.base_url, args.messages, args.concurrency)
+        return
+
+    names = [name for name in args.clients.split(",") if name]
+    unknown = set(names) - set(CLIENTS)
+    if unknown:
+        raise SystemExit(f"unknown clients: {', '.join(sorted(unknown))}")
+    server, base_url = start_server(args.server)
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    try:
+        for round_ in range(args.rounds):
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in order:
+                total = args.httpx_messages if name == "httpx" else args.messages
+                results[name].append(measure(name, base_url, total, args.concurrency))
+                print(f"round {round_ + 1}: {name:<18} {results[name][-1]}", file=sys.stderr)
+    finally:
+        server.terminate()
+        server.wait()
+    report(results, args)
+
+
+def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    median = {
+        name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for name, runs in results.items()
+    }
+    print(
+        f"\n{args.server} server on CPU 0, each client on CPU 1; concurrency {args.concurrency}; "
+        f"{args.messages:,} messages ({args.httpx_messages:,} for httpx); "
+        f"medians of {args.rounds} rounds\n"
+    )
+    header = f"| {'client':<18} | msgs/s | CPU us/msg | p50 ms | p99 ms | peak RSS MiB |"
+    baselines = [b for b in ("aiohttp", "httpx") if b in median]
+    header += "".join(f" vs {b} (msgs/s, CPU) |" for b in baselines)
+    print(header)
+    print("|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|")
+    for name, m in median.items():
+        line = (
+            f"| {name:<18} | {m['per_s']:>6,.0f} | {m['cpu_us']:>10,.0f} | {m['p50_ms']:>6.1f} "
+            f"| {m['p99_ms']:>6.1f} | {m['rss_mib']:>12.1f} |"
+        )
+        for b in baselines:
+            speed = m["per_s"] / median[b]["per_s"]
+            cpu = median[b]["cpu_us"] / m["cpu_us"]
+            line += f" {speed:.2f}x, {cpu:.2f}x |"
+        print(line)
+    print("\nCPU ratio: the baseline's CPU per message over this client's (above 1: cheaper).")
+
+
+if __name__ == "__main__":
+    main()

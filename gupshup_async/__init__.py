@@ -47,6 +47,7 @@ from gupshup_async.messages import (
 )
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
+from gupshup_async.transport import HTTP1Transport
 from gupshup_async.webhooks import (
     ButtonReply,
     ConnectivityCheck,
@@ -85,6 +86,7 @@ __all__ = [
     "FlowReply",
     "GupshupClient",
     "GupshupError",
+    "HTTP1Transport",
     "Header",
     "ImageHeader",
     "InboundMessage",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
+import urllib.request
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +36,7 @@ from gupshup_async.messages import Message, normalize_recipient
 from gupshup_async.messages._payload import encode_normalized
 from gupshup_async.policy import RetryPolicy, parse_retry_after
 from gupshup_async.ratelimit import Limiter, RateLimit
+from gupshup_async.transport import HTTP1Transport, intercepted
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks", "SendResult"]
 
@@ -140,10 +143,19 @@ class GupshupClient(AsyncClosing):
             limits = httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             )
-            http_client = httpx.AsyncClient(timeout=self._timeout or DEFAULT_TIMEOUT, limits=limits)
+            # httpx ignores proxies from the environment once given a transport: where one
+            # applies, keep httpx's own transport, which honours it.
+            transport = None if _proxied(self._url) else HTTP1Transport(limits=limits)
+            http_client = httpx.AsyncClient(
+                timeout=self._timeout or DEFAULT_TIMEOUT, limits=limits, transport=transport
+            )
             self._timeout = None  # already the client's own
         self._http = http_client
         self._closed = False
+        url = httpx.URL(self._url)
+        self._httpx_url = url
+        self._origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        self._head: tuple[str, bytes] = ("", b"")  # (token, request head up to Content-Length)
 
     @classmethod
     def from_env(cls, **options: Any) -> GupshupClient:
@@ -283,6 +295,44 @@ class GupshupClient(AsyncClosing):
             return result
 
     async def _post(self, recipient: str, body: bytes, tally: _Tally) -> SendResult:
+        lane = self._fast_lane()
+        if lane is None:
+            return await self._post_through_httpx(recipient, body, tally)
+        timeout = (self._timeout or self._http.timeout).as_dict()
+        request = b"%s%d\r\n\r\n%s" % (self._head_for(tally.token), len(body), body)
+        try:
+            status, headers, content = await lane.exchange(self._origin, request, timeout)
+        except httpx.TransportError as exc:
+            raise transport_error(exc) from exc
+        if _encoded(headers):
+            content = httpx.Response(status, headers=headers, content=content).content
+        if 200 <= status < 300:
+            return _accepted(recipient, status, content, tally)
+        wait = parse_retry_after(_header(headers, b"retry-after"), time.time())
+        raise error_from_response(status, content, wait)
+
+    def _fast_lane(self) -> HTTP1Transport | None:
+        """Our transport, when the request can skip httpx's client layer and lose nothing:
+        no event hooks, auth, cookies or params to apply, and no test double listening.
+        """
+        http = self._http
+        if http.is_closed or intercepted():
+            return None
+        transport = http._transport_for_url(self._httpx_url)  # mounts: proxies, respx
+        if not isinstance(transport, HTTP1Transport):
+            return None
+        hooks = http.event_hooks
+        if hooks["request"] or hooks["response"] or http.auth or http.cookies or http.params:
+            return None
+        return transport
+
+    def _head_for(self, token: str) -> bytes:
+        """The request head up to the Content-Length value, made once per token."""
+        if self._head[0] != token or not self._head[1]:
+            self._head = (token, _request_head(self._httpx_url, self._http.headers, token))
+        return self._head[1]
+
+    async def _post_through_httpx(self, recipient: str, body: bytes, tally: _Tally) -> SendResult:
         headers = {"Authorization": tally.token, "Content-Type": "application/json"}
         try:
             if self._timeout is None:
@@ -353,6 +403,66 @@ class GupshupClient(AsyncClosing):
         if self._hooks is not None:
             self._hooks.failure(recipient, error)
         return error
+
+
+# Headers the fast lane writes itself, whatever the AsyncClient's defaults say.
+_OWN_HEADERS = frozenset(
+    {
+        b"host",
+        b"authorization",
+        b"content-type",
+        b"content-length",
+        b"transfer-encoding",
+        b"accept-encoding",
+        b"connection",
+    }
+)
+
+
+def _request_head(url: httpx.URL, defaults: httpx.Headers, token: str) -> bytes:
+    try:
+        authorization = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise transport_error(httpx.LocalProtocolError("the token is not ASCII")) from None
+    pairs = [
+        (b"Host", url.netloc),
+        (b"Authorization", authorization),
+        (b"Content-Type", b"application/json"),
+        (b"Accept-Encoding", b"identity"),
+    ]
+    pairs += [pair for pair in defaults.raw if pair[0].lower() not in _OWN_HEADERS]
+    if any(_UNSAFE.search(name) or _UNSAFE.search(value) for name, value in pairs):
+        # A line break would let a value write headers of its own.
+        raise transport_error(httpx.LocalProtocolError("a header contains a line break"))
+    lines = b"".join(b"%s: %s\r\n" % pair for pair in pairs)
+    return b"POST %s HTTP/1.1\r\n%sContent-Length: " % (url.raw_path, lines)
+
+
+_UNSAFE = re.compile(rb"[\r\n\0]")
+
+
+def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-encoding" and value.lower() not in (b"", b"identity"):
+            return True
+    return False
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _proxied(url: str) -> bool:
+    """Whether a proxy from the environment (HTTPS_PROXY, ALL_PROXY...) applies to ``url``."""
+    parsed = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(parsed.scheme) or proxies.get("all")):
+        return False
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return not bypass(parsed.host, proxies)
 
 
 def _accepted(recipient: str, status: int, content: bytes, tally: _Tally) -> SendResult:

@@ -1,0 +1,475 @@
+"""HTTP1Transport: a lean HTTP/1.1 keep-alive transport for httpx, and the client's fast lane.
+
+httpx's default transport (httpcore) costs about a millisecond of CPU per request under load,
+and httpx's client layer (URL merging, header models, cookies, hooks, response objects) a few
+hundred microseconds more: more than everything else a send does, validation included. This
+module keeps the public seam (an ``httpx.AsyncClient``) and takes the cost out underneath:
+
+- `HTTP1Transport` is an ``httpx.AsyncBaseTransport`` on asyncio's Protocol API: a pool of
+  keep-alive connections per origin, responses framed by Content-Length, chunked encoding or
+  the connection closing. Any ``httpx.AsyncClient`` can use it for any request.
+- `HTTP1Transport.post` is the lane `GupshupClient` takes when the client's transport for the
+  API's URL is one of these: a request head built once per token, the body written as it is,
+  the answer returned as ``(status, headers, body)`` without httpx objects.
+
+It speaks HTTP/1.1 only (no HTTP/2, no proxies: `GupshupClient` keeps httpx's default
+transport when a proxy applies). While a test patches httpx's or httpcore's transports (respx,
+pytest-httpx), requests go through httpx's own transport instead, so mocks see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpcore
+import httpx
+
+__all__ = ["HTTP1Transport", "RawResponse"]
+
+_MAX_HEAD = 64 * 1024
+_MAX_BODY = 16 * 1024 * 1024
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+#: status, headers (lower-cased names, as bytes), body.
+RawResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+# What respx and pytest-httpx replace while they mock; compared by identity on every request.
+_HTTPCORE_POOL = httpcore.AsyncConnectionPool.handle_async_request
+_HTTPX_TRANSPORT = httpx.AsyncHTTPTransport.handle_async_request
+
+
+def intercepted() -> bool:
+    """Whether a test double has patched httpx's or httpcore's transport (respx, pytest-httpx)."""
+    return (
+        httpcore.AsyncConnectionPool.handle_async_request is not _HTTPCORE_POOL
+        or httpx.AsyncHTTPTransport.handle_async_request is not _HTTPX_TRANSPORT
+    )
+
+
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+class HTTP1Transport(httpx.AsyncBaseTransport):
+    """An HTTP/1.1 keep-alive transport: ``httpx.AsyncClient(transport=HTTP1Transport())``.
+
+    - ``verify``: True (certifi's CAs, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), False, or an
+      ``ssl.SSLContext``.
+    - ``limits``: ``max_connections`` per origin, ``max_keepalive_connections`` kept idle,
+      ``keepalive_expiry`` seconds before an idle connection is closed rather than reused.
+
+    Timeouts come with each request, from the client: connect, pool (waiting for a free
+    connection) and read (waiting for the answer, from the moment the request is written).
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        limits: httpx.Limits = httpx.Limits(),  # noqa: B008  (never mutated)
+    ) -> None:
+        self._verify = verify
+        self._ssl: ssl.SSLContext | None = None
+        self._limits = limits
+        self._pools: dict[Origin, _Pool] = {}
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"HTTP1Transport(max_connections={self._limits.max_connections})"
+
+    # The httpx seam ------------------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if intercepted():
+            return await self._httpx_transport().handle_async_request(request)
+        url = request.url
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
+        for name, value in request.headers.raw:
+            if name.lower() not in (b"content-length", b"transfer-encoding"):
+                head.append(b"%s: %s\r\n" % (name, value))
+        if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            head.append(b"Content-Length: %d\r\n" % len(body))
+        head.append(b"\r\n")
+        status, headers, content = await self.exchange(
+            origin, b"".join(head) + body, request.extensions.get("timeout", {})
+        )
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+    # The fast lane -------------------------------------------------------------------------
+
+    async def exchange(
+        self, origin: Origin, request: bytes, timeout: Mapping[str, float | None]
+    ) -> RawResponse:
+        """Write ``request`` (a whole HTTP/1.1 request) to a connection to ``origin`` and read
+        the answer. Raises httpx's transport errors, as httpx's own transport does.
+        """
+        if self._closed:
+            raise RuntimeError("this HTTP1Transport is closed")
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = _Pool(origin, self._limits, self._ssl_for(origin))
+        connection = await pool.acquire(timeout.get("pool"), timeout.get("connect"))
+        reusable = False
+        try:
+            response, reusable = await connection.exchange(request, timeout.get("read"))
+        finally:
+            pool.release(connection, reusable)
+        return response
+
+    def _ssl_for(self, origin: Origin) -> ssl.SSLContext | None:
+        if origin[0] != "https":
+            if origin[0] != "http":
+                raise httpx.UnsupportedProtocol(
+                    f"HTTP1Transport speaks http and https, not {origin[0]}"
+                )
+            return None
+        if self._ssl is None:
+            verify = self._verify
+            context = (
+                verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+            )
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl = context
+        return self._ssl
+
+    def _httpx_transport(self) -> httpx.AsyncHTTPTransport:
+        if self._fallback is None:
+            limits = self._limits
+            verify = self._verify if isinstance(self._verify, (bool, ssl.SSLContext)) else True
+            self._fallback = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        return self._fallback
+
+
+class _Pool:
+    """Connections to one origin: idle ones reused last-in first-out, a queue of waiters."""
+
+    def __init__(self, origin: Origin, limits: httpx.Limits, context: ssl.SSLContext | None):
+        self._origin = origin
+        self._ssl = context
+        self._max = limits.max_connections or 1_000_000
+        self._max_idle = (
+            limits.max_keepalive_connections
+            if limits.max_keepalive_connections is not None
+            else self._max
+        )
+        self._expiry = limits.keepalive_expiry
+        self._idle: list[_Connection] = []
+        self._open = 0  # connections open or opening
+        self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
+
+    async def acquire(
+        self, pool_timeout: float | None, connect_timeout: float | None
+    ) -> _Connection:
+        idle = self._idle
+        while idle:
+            connection = idle.pop()
+            if connection.fresh(self._expiry):
+                return connection
+            self._drop(connection)
+        if self._open >= self._max:
+            handed = await self._wait(pool_timeout)
+            if handed is not None:
+                return handed
+        self._open += 1
+        try:
+            return await self._connect(connect_timeout)
+        except BaseException:
+            self._open -= 1
+            self._wake(None)
+            raise
+
+    async def _wait(self, timeout: float | None) -> _Connection | None:
+        """Wait for a connection handed over by `release`, or (None) room to open one."""
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("no connection became free in time") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()  # handed over as we were cancelled: pass it on
+                if handed is None:
+                    self._wake(None)
+                else:
+                    self.release(handed, True)
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    async def _connect(self, timeout: float | None) -> _Connection:
+        _, host, port = self._origin
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(
+                    _Connection,
+                    host,
+                    port,
+                    ssl=self._ssl,
+                    server_hostname=host if self._ssl is not None else None,
+                ),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(f"connecting to {host}:{port}: {exc}") from None
+        return connection
+
+    def release(self, connection: _Connection, reusable: bool) -> None:
+        if not reusable or connection.closed:
+            self._drop(connection)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        if len(self._idle) < self._max_idle:
+            connection.idle_since = time.monotonic()
+            self._idle.append(connection)
+        else:
+            self._drop(connection)
+
+    def _drop(self, connection: _Connection) -> None:
+        connection.close()
+        self._open -= 1
+        self._wake(None)
+
+    def _wake(self, handed: None) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(handed)
+                return
+
+    def close(self) -> None:
+        for connection in self._idle:
+            connection.close()
+        self._idle.clear()
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: one request at a time, its answer framed as it arrives."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._answer: asyncio.Future[tuple[RawResponse, bool]] | None = None
+        self.closed = False
+        self.idle_since = 0.0
+
+    # asyncio's side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        answer = self._answer
+        if answer is None:  # bytes nobody asked for: the connection cannot be trusted
+            self.close()
+            return
+        if answer.done():
+            return
+        try:
+            framed = _frame(self._buffer, eof=False)
+        except httpx.TransportError as exc:
+            answer.set_exception(exc)
+            return
+        if framed is not None:
+            answer.set_result(framed)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too: HTTP/1.1 has no use for a half-open connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        answer = self._answer
+        if answer is None or answer.done():
+            return
+        try:
+            framed = _frame(self._buffer, eof=True) if exc is None else None
+        except httpx.TransportError as error:
+            answer.set_exception(error)
+            return
+        if framed is not None:
+            answer.set_result(framed)
+        elif not self._buffer:
+            answer.set_exception(
+                httpx.RemoteProtocolError("the server closed the connection without answering")
+            )
+        else:
+            answer.set_exception(
+                httpx.ReadError("the connection closed in the middle of the answer")
+            )
+
+    # the pool's side
+
+    def fresh(self, expiry: float | None) -> bool:
+        if self.closed or self._transport is None or self._transport.is_closing():
+            return False
+        return expiry is None or time.monotonic() - self.idle_since < expiry
+
+    def close(self) -> None:
+        if self._transport is not None and not self.closed:
+            self.closed = True
+            self._transport.close()
+
+    async def exchange(
+        self, request: bytes, read_timeout: float | None
+    ) -> tuple[RawResponse, bool]:
+        """Send one request, return its answer and whether the connection can be reused."""
+        assert self._transport is not None
+        loop = asyncio.get_running_loop()
+        self._buffer.clear()
+        answer = self._answer = loop.create_future()
+        self._transport.write(request)
+        timer = None
+        if read_timeout is not None:
+            timer = loop.call_later(read_timeout, _expire, answer)
+        try:
+            response, keep_alive = await answer
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._answer = None
+        return response, keep_alive and not self.closed
+
+
+def _expire(answer: asyncio.Future[Any]) -> None:
+    if not answer.done():
+        answer.set_exception(httpx.ReadTimeout("no answer within the read timeout"))
+
+
+def _frame(buffer: bytearray, *, eof: bool) -> tuple[RawResponse, bool] | None:
+    """One whole response from the start of ``buffer`` and whether the connection stays open;
+    None while more bytes are needed. 1xx interim answers are skipped.
+    """
+    start = 0
+    while True:
+        end = buffer.find(b"\r\n\r\n", start)
+        if end < 0:
+            if len(buffer) - start > _MAX_HEAD:
+                raise httpx.RemoteProtocolError("the answer's head is too large")
+            return None
+        lines = bytes(buffer[start:end]).split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        code = rest[:3]
+        if (
+            not version.startswith(b"HTTP/1.")
+            or not code.isdigit()
+            or (len(rest) > 3 and rest[3:4] != b" ")
+        ):
+            raise httpx.RemoteProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+        status = int(code)
+        headers: list[tuple[bytes, bytes]] = []
+        for line in lines[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon or not name or name != name.strip():
+                raise httpx.RemoteProtocolError(f"malformed header line: {line[:80]!r}")
+            headers.append((name.lower(), value.strip()))
+        body_start = end + 4
+        if 100 <= status < 200:
+            start = body_start
+            continue
+        break
+    keep_alive = version == b"HTTP/1.1"
+    length: int | None = None
+    chunked = False
+    for name, value in headers:
+        if name == b"connection":
+            tokens = {token.strip().lower() for token in value.split(b",")}
+            if b"close" in tokens:
+                keep_alive = False
+            elif b"keep-alive" in tokens:
+                keep_alive = True
+        elif name == b"transfer-encoding":
+            chunked = value.lower().endswith(b"chunked")
+        elif name == b"content-length":
+            if not value.isdigit() or (length is not None and int(value) != length):
+                raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:40]!r}")
+            length = int(value)
+    if status in _NO_BODY_STATUSES:
+        body = b""
+        consumed = body_start
+    elif chunked:
+        dechunked = _dechunk(buffer, body_start)
+        if dechunked is None:
+            if eof:
+                raise httpx.ReadError("the connection closed in the middle of the answer")
+            return None
+        body, consumed = dechunked
+    elif length is not None:
+        if length > _MAX_BODY:
+            raise httpx.RemoteProtocolError("the answer's body is too large")
+        consumed = body_start + length
+        if len(buffer) < consumed:
+            if eof:
+                raise httpx.ReadError("the connection closed in the middle of the answer")
+            return None
+        body = bytes(buffer[body_start:consumed])
+    else:  # delimited by the connection closing
+        if not eof:
+            if len(buffer) - body_start > _MAX_BODY:
+                raise httpx.RemoteProtocolError("the answer's body is too large")
+            return None
+        body = bytes(buffer[body_start:])
+        consumed = len(buffer)
+        keep_alive = False
+    if len(buffer) > consumed:  # bytes past the answer: never reuse this connection
+        keep_alive = False
+    return (status, headers, body), keep_alive
+
+
+def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    parts: list[bytes] = []
+    size_total = 0
+    position = start
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise httpx.RemoteProtocolError(f"bad chunk size: {size_text[:20]!r}") from None
+        size_total += size
+        if size_total > _MAX_BODY:
+            raise httpx.RemoteProtocolError("the answer's body is too large")
+        if size == 0:  # then trailers, if any, and an empty line
+            if buffer[line_end + 2 : line_end + 4] == b"\r\n":
+                return b"".join(parts), line_end + 4
+            trailers_end = buffer.find(b"\r\n\r\n", line_end + 2)
+            return None if trailers_end < 0 else (b"".join(parts), trailers_end + 4)
+        chunk_end = line_end + 2 + size
+        if len(buffer) < chunk_end + 2:
+            return None
+        if buffer[chunk_end : chunk_end + 2] != b"\r\n":
+            raise httpx.RemoteProtocolError("a chunk does not end where its size says")
+        parts.append(bytes(buffer[line_end + 2 : chunk_end]))
+        position = chunk_end + 2

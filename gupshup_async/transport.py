@@ -24,7 +24,6 @@ import collections
 import ssl
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import httpcore
 import httpx
@@ -279,6 +278,10 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._answer: asyncio.Future[tuple[RawResponse, bool]] | None = None
+        # One timer per connection, moved on lazily: a timer per request costs a heap push
+        # and a cancelled entry, for a timeout that almost never fires.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.idle_since = 0.0
 
@@ -335,6 +338,9 @@ class _Connection(asyncio.Protocol):
         return expiry is None or time.monotonic() - self.idle_since < expiry
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None and not self.closed:
             self.closed = True
             self._transport.close()
@@ -348,21 +354,29 @@ class _Connection(asyncio.Protocol):
         self._buffer.clear()
         answer = self._answer = loop.create_future()
         self._transport.write(request)
-        timer = None
         if read_timeout is not None:
-            timer = loop.call_later(read_timeout, _expire, answer)
+            self._deadline = loop.time() + read_timeout
+            timer = self._timer
+            if timer is None or timer.when() > self._deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:
             response, keep_alive = await answer
         finally:
-            if timer is not None:
-                timer.cancel()
             self._answer = None
         return response, keep_alive and not self.closed
 
-
-def _expire(answer: asyncio.Future[Any]) -> None:
-    if not answer.done():
-        answer.set_exception(httpx.ReadTimeout("no answer within the read timeout"))
+    def _check_deadline(self) -> None:
+        self._timer = None
+        answer = self._answer
+        if answer is None or answer.done():
+            return  # idle: the next request arms the timer again
+        loop = answer.get_loop()
+        if loop.time() >= self._deadline:
+            answer.set_exception(httpx.ReadTimeout("no answer within the read timeout"))
+        else:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
 
 
 def _frame(buffer: bytearray, *, eof: bool) -> tuple[RawResponse, bool] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 import urllib.request
 from collections.abc import AsyncIterable, Iterable, Mapping
@@ -36,7 +35,7 @@ from gupshup_async.messages import Message, normalize_recipient
 from gupshup_async.messages._payload import encode_normalized
 from gupshup_async.policy import RetryPolicy, parse_retry_after
 from gupshup_async.ratelimit import Limiter, RateLimit
-from gupshup_async.transport import HTTP1Transport, intercepted
+from gupshup_async.transport import HTTP1Transport, check_header, intercepted
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks", "SendResult"]
 
@@ -431,14 +430,13 @@ def _request_head(url: httpx.URL, defaults: httpx.Headers, token: str) -> bytes:
         (b"Accept-Encoding", b"identity"),
     ]
     pairs += [pair for pair in defaults.raw if pair[0].lower() not in _OWN_HEADERS]
-    if any(_UNSAFE.search(name) or _UNSAFE.search(value) for name, value in pairs):
-        # A line break would let a value write headers of its own.
-        raise transport_error(httpx.LocalProtocolError("a header contains a line break"))
+    try:
+        for name, value in pairs:
+            check_header(name, value)
+    except httpx.LocalProtocolError as exc:
+        raise transport_error(exc) from None
     lines = b"".join(b"%s: %s\r\n" % pair for pair in pairs)
     return b"POST %s HTTP/1.1\r\n%sContent-Length: " % (url.raw_path, lines)
-
-
-_UNSAFE = re.compile(rb"[\r\n\0]")
 
 
 def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:

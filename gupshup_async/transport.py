@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -51,6 +52,18 @@ def intercepted() -> bool:
 
 
 Origin = tuple[str, str, int]  # scheme, host, port
+
+_UNSAFE = re.compile(rb"[\r\n\0]")
+
+
+def check_header(name: bytes, value: bytes) -> None:
+    """Refuse a header that would end the line early: it could write headers of its own.
+    The message never quotes the value (it may be a token).
+    """
+    if _UNSAFE.search(name) or _UNSAFE.search(value) or not name:
+        raise httpx.LocalProtocolError(
+            f"header {name[:40]!r} has a line break or NUL in its name or value"
+        )
 
 
 class HTTP1Transport(httpx.AsyncBaseTransport):
@@ -92,12 +105,16 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
         for name, value in request.headers.raw:
             if name.lower() not in (b"content-length", b"transfer-encoding"):
+                check_header(name, value)
                 head.append(b"%s: %s\r\n" % (name, value))
         if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
             head.append(b"Content-Length: %d\r\n" % len(body))
         head.append(b"\r\n")
         status, headers, content = await self.exchange(
-            origin, b"".join(head) + body, request.extensions.get("timeout", {})
+            origin,
+            b"".join(head) + body,
+            request.extensions.get("timeout", {}),
+            bodiless=request.method == "HEAD",
         )
         return httpx.Response(
             status,
@@ -118,10 +135,16 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
     # The fast lane -------------------------------------------------------------------------
 
     async def exchange(
-        self, origin: Origin, request: bytes, timeout: Mapping[str, float | None]
+        self,
+        origin: Origin,
+        request: bytes,
+        timeout: Mapping[str, float | None],
+        *,
+        bodiless: bool = False,
     ) -> RawResponse:
         """Write ``request`` (a whole HTTP/1.1 request) to a connection to ``origin`` and read
-        the answer. Raises httpx's transport errors, as httpx's own transport does.
+        the answer (``bodiless``: the answer to a HEAD request, which has no body whatever its
+        headers say). Raises httpx's transport errors, as httpx's own transport does.
         """
         if self._closed:
             raise RuntimeError("this HTTP1Transport is closed")
@@ -131,7 +154,7 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
         connection = await pool.acquire(timeout.get("pool"), timeout.get("connect"))
         reusable = False
         try:
-            response, reusable = await connection.exchange(request, timeout.get("read"))
+            response, reusable = await connection.exchange(request, timeout.get("read"), bodiless)
         finally:
             pool.release(connection, reusable)
         return response
@@ -280,6 +303,7 @@ class _Connection(asyncio.Protocol):
         self._answer: asyncio.Future[tuple[RawResponse, bool]] | None = None
         # One timer per connection, moved on lazily: a timer per request costs a heap push
         # and a cancelled entry, for a timeout that almost never fires.
+        self._bodiless = False
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self.closed = False
@@ -296,10 +320,11 @@ class _Connection(asyncio.Protocol):
         if answer is None:  # bytes nobody asked for: the connection cannot be trusted
             self.close()
             return
-        if answer.done():
+        if answer.done():  # more bytes after a whole answer: do not reuse
+            self.close()
             return
         try:
-            framed = _frame(self._buffer, eof=False)
+            framed = _frame(self._buffer, eof=False, bodiless=self._bodiless)
         except httpx.TransportError as exc:
             answer.set_exception(exc)
             return
@@ -314,8 +339,11 @@ class _Connection(asyncio.Protocol):
         answer = self._answer
         if answer is None or answer.done():
             return
+        if exc is not None:
+            answer.set_exception(httpx.ReadError(f"the connection broke: {exc}"))
+            return
         try:
-            framed = _frame(self._buffer, eof=True) if exc is None else None
+            framed = _frame(self._buffer, eof=True, bodiless=self._bodiless)
         except httpx.TransportError as error:
             answer.set_exception(error)
             return
@@ -346,12 +374,13 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
     async def exchange(
-        self, request: bytes, read_timeout: float | None
+        self, request: bytes, read_timeout: float | None, bodiless: bool
     ) -> tuple[RawResponse, bool]:
         """Send one request, return its answer and whether the connection can be reused."""
         assert self._transport is not None
         loop = asyncio.get_running_loop()
         self._buffer.clear()
+        self._bodiless = bodiless
         answer = self._answer = loop.create_future()
         self._transport.write(request)
         if read_timeout is not None:
@@ -379,7 +408,7 @@ class _Connection(asyncio.Protocol):
             self._timer = loop.call_at(self._deadline, self._check_deadline)
 
 
-def _frame(buffer: bytearray, *, eof: bool) -> tuple[RawResponse, bool] | None:
+def _frame(buffer: bytearray, *, eof: bool, bodiless: bool) -> tuple[RawResponse, bool] | None:
     """One whole response from the start of ``buffer`` and whether the connection stays open;
     None while more bytes are needed. 1xx interim answers are skipped.
     """
@@ -427,7 +456,7 @@ def _frame(buffer: bytearray, *, eof: bool) -> tuple[RawResponse, bool] | None:
             if not value.isdigit() or (length is not None and int(value) != length):
                 raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:40]!r}")
             length = int(value)
-    if status in _NO_BODY_STATUSES:
+    if bodiless or status in _NO_BODY_STATUSES:
         body = b""
         consumed = body_start
     elif chunked:

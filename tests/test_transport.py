@@ -173,6 +173,23 @@ async def test_chunked_answers_with_trailers(server: Scripted, http: httpx.Async
     assert server.connections == 1
 
 
+async def test_the_answer_to_head_has_no_body(server: Scripted, http: httpx.AsyncClient) -> None:
+    server.script = [b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", reply("200 OK", "next")]
+    response = await http.head(server.url, timeout=1.0)
+    assert (response.status_code, response.content) == (200, b"")
+    assert (await http.get(server.url)).text == "next"
+    assert server.connections == 1
+
+
+async def test_a_header_that_would_break_the_request_never_leaves(
+    server: Scripted, http: httpx.AsyncClient
+) -> None:
+    with pytest.raises(httpx.LocalProtocolError) as caught:
+        await http.get(server.url, headers={"X-Note": "secret\r\nX-Evil: 1"})
+    assert "secret" not in str(caught.value)
+    assert server.requests == []
+
+
 async def test_interim_answers_are_skipped(server: Scripted, http: httpx.AsyncClient) -> None:
     server.script = [b"HTTP/1.1 100 Continue\r\n\r\n" + reply("201 Created", "made")]
     response = await http.post(server.url, content=b"x")

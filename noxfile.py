@@ -42,3 +42,15 @@ def docs(session: nox.Session) -> None:
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks: throughput against raw aiohttp and httpx, the limiter, bulk memory.
+
+    ``nox -s bench -- --rounds 5`` passes options to benchmarks/throughput.py.
+    """
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/throughput.py", *session.posargs)
+    session.run("python", "benchmarks/limiter.py")
+    session.run("python", "benchmarks/bulk_memory.py")

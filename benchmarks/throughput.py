@@ -9,6 +9,9 @@ library's sandbox (which also validates every message). Each client runs in a fr
 pinned to CPU 1, one after the other, in rounds whose order rotates, and sends the same
 campaign: one personalised button message per recipient, distinct recipients.
 
+- ``asyncio``: the ceiling: a raw keep-alive client on asyncio streams, one request in flight
+  per connection, the same body per message, the answer's JSON parsed. No HTTP library goes
+  faster without pipelining; it also shows the server is not the limit.
 - ``aiohttp``: what a user would write by hand: a pool of workers pulling from one iterator,
   ``session.post(url, json=payload)``, ``await response.json()``.
 - ``httpx``: the same with ``httpx.AsyncClient`` and its default transport.
@@ -38,7 +41,7 @@ from typing import Any
 from gupshup_async import ButtonMessage, GupshupClient, RateLimit, SendHooks, SendResult
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 
-CLIENTS = ("aiohttp", "httpx", "send_many", "send_many+limiter")
+CLIENTS = ("asyncio", "aiohttp", "httpx", "send_many", "send_many+limiter")
 PATH = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
 ANSWER = (
     b'{"messages":[{"id":"gBEGkYiEB1VXAglK1ZEqA1YKPrU"}],"contacts":[{"wa_id":"919876543210"}]}'
@@ -140,6 +143,31 @@ async def pool(
     return latencies
 
 
+async def run_asyncio(base_url: str, total: int, concurrency: int) -> list[float]:
+    host, port = base_url.removeprefix("http://").split(":")
+    head = f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {SANDBOX_TOKEN}\r\n"
+    head += "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    items = campaign(total)
+    latencies: list[float] = []
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for to, text in items:
+            body = json.dumps(payload(to, text)).encode()
+            start = time.perf_counter()
+            writer.write((head % len(body)).encode() + body)
+            answer = await reader.readuntil(b"\r\n\r\n")
+            length = _LENGTH.search(answer)
+            assert length is not None
+            data = json.loads(await reader.readexactly(int(length.group(1))))
+            latencies.append(time.perf_counter() - start)
+            assert data["messages"][0]["id"]
+        writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return latencies
+
+
 async def run_aiohttp(base_url: str, total: int, concurrency: int) -> list[float]:
     import aiohttp
 
@@ -212,6 +240,7 @@ async def run_send_many(
 
 def child(name: str, base_url: str, total: int, concurrency: int) -> None:
     runs: dict[str, Callable[[], Awaitable[list[float]]]] = {
+        "asyncio": lambda: run_asyncio(base_url, total, concurrency),
         "aiohttp": lambda: run_aiohttp(base_url, total, concurrency),
         "httpx": lambda: run_httpx(base_url, total, concurrency),
         "send_many": lambda: run_send_many(base_url, total, concurrency, limiter=False),

@@ -199,6 +199,7 @@ class _Pool:
         self._idle: list[_Connection] = []
         self._open = 0  # connections open or opening
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
+        self._closed = False
 
     async def acquire(
         self, pool_timeout: float | None, connect_timeout: float | None
@@ -262,7 +263,7 @@ class _Pool:
         return connection
 
     def release(self, connection: _Connection, reusable: bool) -> None:
-        if not reusable or connection.closed:
+        if not reusable or connection.closed or self._closed:
             self._drop(connection)
             return
         while self._waiters:
@@ -289,6 +290,8 @@ class _Pool:
                 return
 
     def close(self) -> None:
+        """Close the idle connections; those in use close when they come back."""
+        self._closed = True
         for connection in self._idle:
             connection.close()
         self._idle.clear()
@@ -378,6 +381,9 @@ class _Connection(asyncio.Protocol):
     ) -> tuple[RawResponse, bool]:
         """Send one request, return its answer and whether the connection can be reused."""
         assert self._transport is not None
+        if self.closed or self._transport.is_closing():
+            # Closed by the server as it opened: nothing was written, so nothing was sent.
+            raise httpx.ConnectError("the connection closed before the request was written")
         loop = asyncio.get_running_loop()
         self._buffer.clear()
         self._bodiless = bodiless

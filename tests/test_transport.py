@@ -50,10 +50,11 @@ class Scripted:
     """A server that reads whole requests and answers each with the next scripted reply."""
 
     def __init__(self) -> None:
-        self.script: list[bytes | None] = []
+        self.script: list[bytes | float | None] = []
         self.default: bytes | None = OK
         self.requests: list[bytes] = []
         self.connections = 0
+        self.closed = 0
         self.close_after_each = False
         self.port = 0
         self.scheme = "http"
@@ -79,6 +80,9 @@ class Scripted:
                         length = int(line.split(b":")[1])
                 self.requests.append(head + await reader.readexactly(length))
                 answer = self.script.pop(0) if self.script else self.default
+                if isinstance(answer, float):  # answer late
+                    await asyncio.sleep(answer)
+                    answer = self.default
                 if answer is SILENT:
                     await reader.read()  # until the client gives up and closes
                     return
@@ -91,6 +95,7 @@ class Scripted:
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         finally:
+            self.closed += 1
             writer.close()
 
     async def stop(self) -> None:
@@ -257,6 +262,19 @@ async def test_the_pool_holds_its_size_and_times_out(server: Scripted) -> None:
         await asyncio.gather(*stuck, return_exceptions=True)
         # Cancelling a request closes its connection and frees its place in the pool.
         assert (await http.get(server.url)).status_code == 202
+
+
+async def test_closing_leaves_no_connection_open(server: Scripted) -> None:
+    transport = HTTP1Transport()
+    http = httpx.AsyncClient(transport=transport)
+    server.script = [0.1]
+    late = asyncio.ensure_future(http.get(server.url))  # busy when we close
+    await asyncio.sleep(0.02)
+    await http.get(server.url)  # idle when we close
+    await http.aclose()
+    assert (await late).status_code == 202  # a request in flight still gets its answer
+    await asyncio.sleep(0.05)
+    assert server.closed == server.connections == 2
 
 
 async def test_a_closed_transport_refuses() -> None:

@@ -3,8 +3,8 @@ messaging anyone twice.
 
 Each item is recorded by its key: ``in_flight`` before its request leaves, then ``sent`` (with
 the message id), ``failed`` (with the error) or ``ambiguous``. The ``in_flight`` mark is
-committed before the request is sent (many marks share one commit, so this costs a few
-milliseconds of latency, not throughput); the final states are written in batches without
+committed before the request is sent (the marks that arrive while one commit runs share the
+next, so this costs about a commit's time of latency, and batches grow with the load); the final states are written in batches without
 waiting. A crash at any moment leaves a consistent file (SQLite transactions, WAL): an item
 whose final state was lost stays ``in_flight``, and the next run reports it as ambiguous
 instead of sending it again.
@@ -74,7 +74,7 @@ class Journal:
         *,
         retry_failed: bool = False,
         resend_ambiguous: bool = False,
-        flush_interval: float = 0.005,
+        flush_interval: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.retry_failed = retry_failed
@@ -208,7 +208,9 @@ class Journal:
         while not self._closing:
             await self._wake.wait()
             if not self._closing:
-                await asyncio.sleep(self._flush_interval)  # let a batch gather: one commit
+                # Let what this tick records join the batch. Commits then run back to back:
+                # what arrives during one is the next one's batch, so batches grow with load.
+                await asyncio.sleep(self._flush_interval)
             await self._write_batch()
 
     async def _write_batch(self) -> None:

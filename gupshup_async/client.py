@@ -304,7 +304,10 @@ class GupshupClient(AsyncClosing):
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         if _encoded(headers):
-            content = httpx.Response(status, headers=headers, content=content).content
+            try:
+                content = httpx.Response(status, headers=headers, content=content).content
+            except httpx.DecodingError as exc:
+                raise transport_error(exc) from exc
         if 200 <= status < 300:
             return _accepted(recipient, status, content, tally)
         wait = parse_retry_after(_header(headers, b"retry-after"), time.time())
@@ -340,7 +343,7 @@ class GupshupClient(AsyncClosing):
                 response = await self._http.post(
                     self._url, content=body, headers=headers, timeout=self._timeout
                 )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport errors, and answers that cannot be decoded
             raise transport_error(exc) from exc
         if response.is_success:
             return _accepted(recipient, response.status_code, response.content, tally)
@@ -511,8 +514,10 @@ _OUR_MISTAKE: tuple[type[httpx.TransportError], ...] = (
 )
 
 
-def transport_error(exc: httpx.TransportError) -> TransportError:
-    """Our error for httpx's: ambiguous when the request may have reached the server whole."""
+def transport_error(exc: httpx.RequestError) -> TransportError:
+    """Our error for httpx's: ambiguous when the request may have reached the server whole
+    (an answer that could not be decoded came from a server that had the request).
+    """
     kind = type(exc).__name__
     detail = str(exc) or kind
     if isinstance(exc, _OUR_MISTAKE):

@@ -167,12 +167,11 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
                 )
             return None
         if self._ssl is None:
-            verify = self._verify
-            context = (
-                verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
-            )
-            context.set_alpn_protocols(["http/1.1"])
-            self._ssl = context
+            if isinstance(self._verify, ssl.SSLContext):
+                self._ssl = self._verify  # yours, used as it is
+            else:
+                self._ssl = httpx.create_ssl_context(self._verify)
+                self._ssl.set_alpn_protocols(["http/1.1"])
         return self._ssl
 
     def _httpx_transport(self) -> httpx.AsyncHTTPTransport:

@@ -360,6 +360,22 @@ async def test_a_gzipped_answer_on_the_fast_lane(server: Scripted) -> None:
         assert (await client.send("+91 98765 43210", MESSAGE)).message_id == "gs-1"
 
 
+@pytest.mark.parametrize("lane", ["fast", "httpx"])
+async def test_an_answer_that_cannot_be_decoded_is_ambiguous(server: Scripted, lane: str) -> None:
+    server.script = [reply("202 Accepted", b"not gzip at all", "Content-Encoding: gzip")]
+    hooks = {"response": [_nothing]} if lane == "httpx" else {}
+    http = httpx.AsyncClient(transport=HTTP1Transport(), event_hooks=hooks)
+    policy = RetryPolicy(max_attempts=1)
+    async with http, gupshup(server, http_client=http, retry=policy) as client:
+        with pytest.raises(TransportError, match="DecodingError") as caught:
+            await client.send("+91 98765 43210", MESSAGE)
+    assert caught.value.ambiguous
+
+
+async def _nothing(response: httpx.Response) -> None:
+    pass
+
+
 async def test_no_answer_is_ambiguous_and_a_refusal_is_not(server: Scripted) -> None:
     server.script = [CLOSE]
     async with gupshup(server, retry=RetryPolicy(max_attempts=1)) as client:

@@ -4,10 +4,10 @@ messaging anyone twice.
 Each item is recorded by its key: ``in_flight`` before its request leaves, then ``sent`` (with
 the message id), ``failed`` (with the error) or ``ambiguous``. The ``in_flight`` mark is
 committed before the request is sent (the marks that arrive while one commit runs share the
-next, so this costs about a commit's time of latency, and batches grow with the load); the final states are written in batches without
-waiting. A crash at any moment leaves a consistent file (SQLite transactions, WAL): an item
-whose final state was lost stays ``in_flight``, and the next run reports it as ambiguous
-instead of sending it again.
+next, so this costs about a commit's time of latency, and batches grow with the load); the
+final states are written in batches without waiting. A crash at any moment leaves a
+consistent file (SQLite transactions, WAL): an item whose final state was lost stays
+``in_flight``, and the next run reports it as ambiguous instead of sending it again.
 """
 
 from __future__ import annotations

@@ -77,6 +77,15 @@ class _Message:
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
         self._check(problems)
+        if not problems:
+            # Encoded now, once: what extra fields carry is only known to be JSON when it is
+            # written, and a message must fail here, not when it is sent.
+            document = self.to_interactive()
+            try:
+                object.__setattr__(self, "_encoded", dump_json(document))
+            except (TypeError, ValueError) as exc:
+                problem = rules.json_problem(document, PATH)
+                problems.append(problem or Problem(PATH, f"cannot be written as JSON: {exc}"))
         if problems:
             raise ValidationError(problems)
 
@@ -863,6 +872,10 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
 _BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGE_TYPES}
 
 
+def _covered(path: str, seen: list[str]) -> bool:
+    return any(s == path or s.startswith((f"{path}.", f"{path}[")) for s in seen)
+
+
 def parse_interactive(document: Mapping[str, Any]) -> Message:
     """Read Meta's ``interactive`` object into a message, checking every rule.
 
@@ -882,8 +895,9 @@ def parse_interactive(document: Mapping[str, Any]) -> Message:
     try:
         message = cls(**fields)
     except ValidationError as refused:
-        # Where the reader found a wrong shape, the checks see only its consequence.
-        seen = {problem.path for problem in reader.problems}
-        reader.raise_if_any([p for p in refused.errors if p.path not in seen])
+        # Where the reader found a wrong shape, the checks see only its consequence: drop
+        # what they say at the reader's paths and above them.
+        seen = [problem.path for problem in reader.problems]
+        reader.raise_if_any([p for p in refused.errors if not _covered(p.path, seen)])
     reader.raise_if_any()
     return with_leftover(message, doc)

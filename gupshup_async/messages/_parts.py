@@ -131,7 +131,8 @@ UNREADABLE: Any = type("Unreadable", (), {"__slots__": (), "__repr__": lambda _:
 def check_header(
     out: list[Problem], path: str, header: object, allowed: tuple[type[Header], ...]
 ) -> None:
-    if header is UNREADABLE:
+    if header is UNREADABLE:  # parse_interactive reports why, at a path beneath this one
+        out.append(Problem(path, "could not be read"))
         return
     if not isinstance(header, HEADER_TYPES):
         out.append(Problem(path, f"must be a header object, got {rules.type_name(header)}"))

@@ -7,6 +7,7 @@ number where a string belongs) and never raise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -162,11 +163,37 @@ def integer(out: list[Problem], path: str, value: object, low: int, high: int) -
 
 
 def is_json_value(value: Any) -> bool:
-    """True for what `json.dumps` writes without help: checked on free-form user data."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
+    """True for what JSON can hold exactly: checked on free-form user data."""
+    return json_problem(value, "") is None
+
+
+def json_problem(value: Any, path: str) -> Problem | None:
+    """The first place in ``value`` that JSON cannot hold exactly, or None: an object that is
+    not a JSON type, a key that is not a string, NaN or infinity, a lone surrogate.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return None
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return Problem(path, f"is not valid Unicode (a lone surrogate): {show(value)}")
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else Problem(path, f"must be finite, got {value}")
     if isinstance(value, (list, tuple)):
-        return all(is_json_value(v) for v in value)
+        for i, item in enumerate(value):
+            problem = json_problem(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+        return None
     if isinstance(value, Mapping):
-        return all(isinstance(k, str) and is_json_value(v) for k, v in value.items())
-    return False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return Problem(path, f"has a key that is not a string: {show(key)}")
+            problem = json_problem(item, f"{path}.{key}" if path else key)
+            if problem is not None:
+                return problem
+        return None
+    return Problem(path, f"must be a JSON value, got {type_name(value)} {show(value)}")

@@ -357,3 +357,41 @@ def test_validation_error_pickles() -> None:
     copy = pickle.loads(pickle.dumps(caught.value))
     assert copy.errors == caught.value.errors
     assert str(copy) == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "path", "says"),
+    [
+        (lambda: ButtonMessage("Hi", ["A"], extra={"x": float("nan")}), "interactive.x", "finite"),
+        (
+            lambda: ButtonMessage("Hi", ["A"], extra={"x": {"y": [1, object()]}}),
+            "interactive.x.y[1]",
+            "must be a JSON value, got object",
+        ),
+        (
+            lambda: ButtonMessage("Hi \ud800", ["A"]),
+            "interactive.body.text",
+            "lone surrogate",
+        ),
+        (
+            lambda: FlowMessage(
+                "Body",
+                "Open",
+                flow_id="1",
+                flow_action="navigate",
+                screen="S",
+                data={"v": float("inf")},
+            ),
+            "interactive.action.parameters.flow_action_payload.data",
+            "JSON values only",
+        ),
+    ],
+)
+def test_what_json_cannot_hold_is_refused_when_the_message_is_made(
+    make: Any, path: str, says: str
+) -> None:
+    """Not when it is sent: a bad value in a campaign's template fails its row, up front."""
+    with pytest.raises(ValidationError) as caught:
+        make()
+    assert caught.value.path == path
+    assert says in str(caught.value)

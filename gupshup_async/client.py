@@ -492,7 +492,7 @@ def _accepted(recipient: str, status: int, content: bytes, tally: _Tally) -> Sen
 
 def _wa_id(data: Mapping[str, Any], recipient: str) -> str | None:
     contacts = data.get("contacts")
-    if isinstance(contacts, list) and contacts and isinstance(contacts[0], Mapping):
+    if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
         wa_id = contacts[0].get("wa_id")
         if isinstance(wa_id, str):
             return wa_id

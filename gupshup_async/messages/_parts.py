@@ -22,6 +22,8 @@ def copy_extra(value: Mapping[str, Any]) -> dict[str, Any]:
     """A converter for ``extra``, the overlay of fields we do not model (kept on read, written
     back as they were): a copy, so the caller's dict cannot change the message later.
     """
+    if type(value) is dict:  # the usual case, without the cost of an ABC check
+        return value.copy()
     return dict(value) if isinstance(value, Mapping) else value
 
 

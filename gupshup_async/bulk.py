@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -160,6 +160,7 @@ class BulkRun(AsyncClosing):
         self._fatal: GupshupError | None = None
         self._index = 0
         self._iterator: Any = None
+        self._sync = True
         self._exhausted = False
         self._workers: list[asyncio.Task[None]] = []
         self._closer: asyncio.Task[None] | None = None
@@ -194,7 +195,8 @@ class BulkRun(AsyncClosing):
         if self._journal is not None:
             await self._journal.open()
         items = self._items
-        self._iterator = aiter(items) if isinstance(items, AsyncIterable) else iter(items)
+        self._sync = not isinstance(items, AsyncIterable)
+        self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
         self._workers = [
             asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
             for n in range(self._concurrency)
@@ -258,36 +260,39 @@ class BulkRun(AsyncClosing):
                 job = None
 
     async def _pull(self) -> _Job | None:
-        async with self._pull_lock:
+        if self._sync:  # next() runs without yielding: no other worker can interleave
             if self._exhausted:
                 return None
             try:
-                if isinstance(self._iterator, AsyncIterator):
-                    item = await anext(self._iterator)
-                else:
-                    item = next(self._iterator)
-            except (StopIteration, StopAsyncIteration):
+                item = next(self._iterator)
+            except StopIteration:
                 self._exhausted = True
                 return None
-            index = self._index
-            self._index += 1
+        else:
+            async with self._pull_lock:  # anext() may yield: one puller at a time
+                if self._exhausted:
+                    return None
+                try:
+                    item = await anext(self._iterator)
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    return None
+        index = self._index
+        self._index += 1
         return _job(index, item)
 
     async def _outcome_of(self, job: _Job) -> Outcome:
-        def done(**fields: Any) -> Outcome:
-            return Outcome(job.to, job.message, job.key, **fields)
-
         journal = self._journal
         if job.error is not None:
             if journal is not None:
                 journal.failed(job.key, job.to, job.error)
-            return done(error=job.error)
+            return Outcome(job.to, job.message, job.key, error=job.error)
         if journal is not None:
             earlier = journal.earlier(job.key)
             if earlier is not None:
-                return done(**earlier)
+                return Outcome(job.to, job.message, job.key, **earlier)
         if self._fatal is not None:
-            return done(error=self._fatal)
+            return Outcome(job.to, job.message, job.key, error=self._fatal)
         assert job.message is not None
         body = encode_normalized(job.to, job.message)
         if journal is not None:
@@ -303,11 +308,11 @@ class BulkRun(AsyncClosing):
                 self._fatal = error
             if journal is not None:
                 journal.failed(job.key, job.to, error)
-            return done(error=error)
+            return Outcome(job.to, job.message, job.key, error=error)
         self._in_flight.discard(job.key)
         if journal is not None:
             journal.sent(job.key, job.to, result)
-        return done(result=result)
+        return Outcome(job.to, job.message, job.key, result=result)
 
 
 def _job(index: int, item: Item) -> _Job:
@@ -316,14 +321,16 @@ def _job(index: int, item: Item) -> _Job:
     except (TypeError, ValueError):
         problem = ValidationError.at("item", f"must be a (to, message) pair, got {item!r:.60}")
         return _Job(index, "", str(index), None, problem)
-    recipient = target if isinstance(target, Recipient) else Recipient(target)
-    key = recipient.key if recipient.key is not None else str(index)
+    if isinstance(target, Recipient):
+        written, key = target.to, target.key if target.key is not None else str(index)
+    else:
+        written, key = target, str(index)
     if isinstance(message, ValidationError):
-        return _Job(index, str(recipient.to), key, None, message)
+        return _Job(index, str(written), key, None, message)
     try:
-        to = normalize_recipient(recipient.to)
+        to = normalize_recipient(written)
     except ValidationError as refused:
-        return _Job(index, str(recipient.to), key, message, refused)
+        return _Job(index, str(written), key, message, refused)
     if not hasattr(message, "encoded"):
         not_a_message = f"must be a message, got {message!r:.60}"
         return _Job(index, to, key, None, ValidationError.at("interactive", not_a_message))

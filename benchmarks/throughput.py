@@ -15,6 +15,8 @@ campaign: one personalised button message per recipient, distinct recipients.
 - ``aiohttp``: what a user would write by hand: a pool of workers pulling from one iterator,
   ``session.post(url, json=payload)``, ``await response.json()``.
 - ``httpx``: the same with ``httpx.AsyncClient`` and its default transport.
+- ``send``: ``GupshupClient.send`` from the same pool of workers as the hand-written loops:
+  the path a request handler takes.
 - ``send_many``: ``GupshupClient.send_many`` with the default retry policy and the rate limit
   off; every message object is built (and so validated) per item, inside the measured run.
 - ``send_many+limiter``: the same with the limiter on at a rate too high to throttle.
@@ -41,7 +43,7 @@ from typing import Any
 from gupshup_async import ButtonMessage, GupshupClient, RateLimit, SendHooks, SendResult
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 
-CLIENTS = ("asyncio", "aiohttp", "httpx", "send_many", "send_many+limiter")
+CLIENTS = ("asyncio", "aiohttp", "httpx", "send", "send_many", "send_many+limiter")
 PATH = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
 ANSWER = (
     b'{"messages":[{"id":"gBEGkYiEB1VXAglK1ZEqA1YKPrU"}],"contacts":[{"wa_id":"919876543210"}]}'
@@ -215,6 +217,29 @@ class _Clock(SendHooks):
         self.latencies.append(time.perf_counter() - self.started.pop(result.to))
 
 
+async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
+    items = campaign(total)
+    latencies: list[float] = []
+    async with GupshupClient(
+        SANDBOX_APP_ID,
+        SANDBOX_TOKEN,
+        base_url=base_url,
+        rate_limit=None,
+        max_connections=concurrency,
+    ) as client:
+
+        async def worker() -> None:
+            for to, text in items:
+                message = ButtonMessage(text, [("great", "Great"), ("not-great", "Not great")])
+                start = time.perf_counter()
+                result = await client.send(to, message)
+                latencies.append(time.perf_counter() - start)
+                assert result.message_id
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
 async def run_send_many(
     base_url: str, total: int, concurrency: int, *, limiter: bool
 ) -> list[float]:
@@ -243,6 +268,7 @@ def child(name: str, base_url: str, total: int, concurrency: int) -> None:
         "asyncio": lambda: run_asyncio(base_url, total, concurrency),
         "aiohttp": lambda: run_aiohttp(base_url, total, concurrency),
         "httpx": lambda: run_httpx(base_url, total, concurrency),
+        "send": lambda: run_send(base_url, total, concurrency),
         "send_many": lambda: run_send_many(base_url, total, concurrency, limiter=False),
         "send_many+limiter": lambda: run_send_many(base_url, total, concurrency, limiter=True),
     }

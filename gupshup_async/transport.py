@@ -38,15 +38,26 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 #: status, headers (lower-cased names, as bytes), body.
 RawResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
 
-# What respx and pytest-httpx replace while they mock; compared by identity on every request.
+# What respx and pytest-httpx replace while they mock (and tracing instrumentation wraps),
+# compared by identity on every request.
 _HTTPCORE_POOL = httpcore.AsyncConnectionPool.handle_async_request
 _HTTPX_TRANSPORT = httpx.AsyncHTTPTransport.handle_async_request
+# Imported while a mock was already in place, the functions above are the mock's: never trust
+# the fast lane in this process then, or requests would slip past the mock.
+_PATCHED_AT_IMPORT = not (
+    _HTTPCORE_POOL.__module__.startswith("httpcore.")
+    and _HTTPX_TRANSPORT.__module__.startswith("httpx.")
+)
 
 
 def intercepted() -> bool:
-    """Whether a test double has patched httpx's or httpcore's transport (respx, pytest-httpx)."""
+    """Whether something has patched httpx's or httpcore's transport: a test double (respx,
+    pytest-httpx) or tracing instrumentation. Requests then go through httpx's own transport,
+    where it expects to see them.
+    """
     return (
-        httpcore.AsyncConnectionPool.handle_async_request is not _HTTPCORE_POOL
+        _PATCHED_AT_IMPORT
+        or httpcore.AsyncConnectionPool.handle_async_request is not _HTTPCORE_POOL
         or httpx.AsyncHTTPTransport.handle_async_request is not _HTTPX_TRANSPORT
     )
 

@@ -10,6 +10,8 @@ import asyncio
 import gzip
 import json
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -474,3 +476,26 @@ async def test_many_concurrent_sends_share_a_few_connections(server: Scripted) -
         results = await asyncio.gather(*(_sends(client)() for _ in range(200)))
     assert len(results) == 200
     assert server.connections <= 4
+
+
+def test_imported_inside_a_mock_the_mock_still_sees_every_request() -> None:
+    """A lazy import under an active respx mock must not let sends slip past it."""
+    script = """
+import asyncio, respx
+
+async def main():
+    with respx.mock:
+        from gupshup_async import ButtonMessage, GupshupClient  # first import, mocked
+        route = respx.post(url__regex=r".*/v3/message$").respond(
+            200, json={"messages": [{"id": "from-respx"}]}
+        )
+        async with GupshupClient("app", "token", base_url="http://127.0.0.1:9") as client:
+            result = await client.send("+919876543210", ButtonMessage("Hi", ["A"]))
+        assert route.called and result.message_id == "from-respx"
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

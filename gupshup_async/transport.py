@@ -220,33 +220,36 @@ class _Pool:
             if connection.fresh(self._expiry):
                 return connection
             self._drop(connection)
-        if self._open >= self._max:
+        if self._open < self._max:
+            self._open += 1
+        else:
             handed = await self._wait(pool_timeout)
             if handed is not None:
                 return handed
-        self._open += 1
+            # None: a place was kept for us, already counted in _open.
         try:
             return await self._connect(connect_timeout)
         except BaseException:
             self._open -= 1
-            self._wake(None)
+            self._make_room()
             raise
 
     async def _wait(self, timeout: float | None) -> _Connection | None:
-        """Wait for a connection handed over by `release`, or (None) room to open one."""
+        """Wait for a connection handed over by `release`, or (None) a place to open one."""
         waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(waiter, timeout)
-        except asyncio.TimeoutError:
-            raise httpx.PoolTimeout("no connection became free in time") from None
-        except BaseException:
+        except BaseException as exc:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                handed = waiter.result()  # handed over as we were cancelled: pass it on
+                handed = waiter.result()  # given to us as we gave up: pass it on
                 if handed is None:
-                    self._wake(None)
+                    self._open -= 1
+                    self._make_room()
                 else:
                     self.release(handed, True)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise httpx.PoolTimeout("no connection became free in time") from None
             raise
         finally:
             if waiter in self._waiters:
@@ -290,13 +293,15 @@ class _Pool:
     def _drop(self, connection: _Connection) -> None:
         connection.close()
         self._open -= 1
-        self._wake(None)
+        self._make_room()
 
-    def _wake(self, handed: None) -> None:
+    def _make_room(self) -> None:
+        """A place came free: keep it for the first waiter, so no newcomer takes it first."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(handed)
+                self._open += 1
+                waiter.set_result(None)
                 return
 
     def close(self) -> None:

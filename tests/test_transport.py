@@ -57,6 +57,8 @@ class Scripted:
         self.requests: list[bytes] = []
         self.connections = 0
         self.closed = 0
+        self.answering = 0  # requests being answered late, at once
+        self.most_answering = 0
         self.close_after_each = False
         self.port = 0
         self.scheme = "http"
@@ -83,7 +85,10 @@ class Scripted:
                 self.requests.append(head + await reader.readexactly(length))
                 answer = self.script.pop(0) if self.script else self.default
                 if isinstance(answer, float):  # answer late
+                    self.answering += 1
+                    self.most_answering = max(self.most_answering, self.answering)
                     await asyncio.sleep(answer)
+                    self.answering -= 1
                     answer = self.default
                 if answer is SILENT:
                     await reader.read()  # until the client gives up and closes
@@ -264,6 +269,25 @@ async def test_the_pool_holds_its_size_and_times_out(server: Scripted) -> None:
         await asyncio.gather(*stuck, return_exceptions=True)
         # Cancelling a request closes its connection and frees its place in the pool.
         assert (await http.get(server.url)).status_code == 202
+
+
+async def test_a_freed_place_in_the_pool_goes_to_who_waited_for_it(server: Scripted) -> None:
+    """Never more connections than the limit, even when a newcomer asks at the very moment a
+    place comes free: the place was kept for the request that was waiting.
+    """
+    server.default = reply("200 OK", "x", "Connection: close")  # every connection used once
+    server.script = [0.1, 0.1, 0.1]
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(transport=HTTP1Transport(limits=limits)) as http:
+        first = asyncio.ensure_future(http.get(server.url))
+        await asyncio.sleep(0.02)
+        waiting = asyncio.ensure_future(http.get(server.url))
+        await first
+        # In the same step as the first request's place came free:
+        newcomer = await http.get(server.url)
+        assert newcomer.status_code == 200
+        assert (await waiting).status_code == 200
+    assert server.most_answering == 1
 
 
 async def test_closing_leaves_no_connection_open(server: Scripted) -> None:

@@ -1,0 +1,53 @@
+"""The benchmarks still run: small sizes, real processes, the local minimal server.
+
+Their figures are not checked here (timings in tests would be noise); what is checked is that
+each script runs to its table, so `nox -s bench` never finds one broken.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def run(script: str, *options: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_throughput_prints_a_row_per_client() -> None:
+    out = run(
+        "throughput.py",
+        *("--rounds", "1", "--messages", "300", "--concurrency", "10"),
+        *("--clients", "asyncio,send,send_many,send_many+limiter"),
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == [
+        "asyncio",
+        "send",
+        "send_many",
+        "send_many+limiter",
+    ]
+
+
+def test_bulk_memory_prints_rss_per_size_and_the_journal_cost() -> None:
+    out = run("bulk_memory.py", "--sizes", "500,1000", "--journal-items", "300")
+    assert "500" in out
+    assert "1,000" in out
+    assert "journal:" in out
+
+
+def test_limiter_prints_every_rate() -> None:
+    out = run("limiter.py", "--seconds", "0.3")
+    for rate in ("10", "80", "500", "1000"):
+        assert any(line.split()[:1] == [rate] for line in out.splitlines()), out

@@ -457,9 +457,13 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 
 def _proxied(url: str) -> bool:
-    """Whether a proxy from the environment (HTTPS_PROXY, ALL_PROXY...) applies to ``url``."""
+    """Whether httpx would send ``url`` through a proxy it found by itself: from HTTPS_PROXY,
+    ALL_PROXY and the like, or the system's settings on macOS and Windows (``getproxies``, as
+    httpx reads them), unless NO_PROXY exempts the host. When in doubt, yes: httpx's own
+    transport then decides, exactly as it would without us.
+    """
     parsed = httpx.URL(url)
-    proxies = urllib.request.getproxies_environment()
+    proxies = urllib.request.getproxies()
     if not (proxies.get(parsed.scheme) or proxies.get("all")):
         return False
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]

@@ -491,6 +491,16 @@ async def test_a_proxy_from_the_environment_is_used(
     assert server.requests[0].startswith(f"POST {base}/partner/app/{APP}/v3/message ".encode())
 
 
+async def test_no_proxy_exempts_the_api_host(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would refuse, were it used
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with gupshup(server) as client:
+        await client.send("+91 98765 43210", MESSAGE)
+    assert server.requests[0].startswith(f"POST /partner/app/{APP}/v3/message ".encode())
+
+
 def _sends(client: GupshupClient) -> Callable[[], Any]:
     return lambda: client.send("+91 98765 43210", MESSAGE)
 

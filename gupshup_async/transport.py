@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
+import select
 import ssl
 import time
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ __all__ = ["HTTP1Transport", "RawResponse"]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 16 * 1024 * 1024
+_IDLE_CHECK = 1.0  # seconds idle after which a connection's socket is checked before reuse
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 #: status, headers (lower-cased names, as bytes), body.
@@ -381,7 +383,26 @@ class _Connection(asyncio.Protocol):
     def fresh(self, expiry: float | None) -> bool:
         if self.closed or self._transport is None or self._transport.is_closing():
             return False
-        return expiry is None or time.monotonic() - self.idle_since < expiry
+        idle = time.monotonic() - self.idle_since
+        if expiry is not None and idle >= expiry:
+            return False
+        # A server closes idle connections on its own schedule. Its FIN may have arrived
+        # since the event loop last looked: ask the socket before reusing one that sat idle
+        # (one system call; skipped under load, where connections never sit).
+        return idle < _IDLE_CHECK or not self._readable()
+
+    def _readable(self) -> bool:
+        """Whether the socket has something to read while idle: the peer's FIN, or bytes
+        nobody asked for. Either way the connection must not carry a request.
+        """
+        sock = self._transport.get_extra_info("socket") if self._transport else None
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def close(self) -> None:
         if self._timer is not None:

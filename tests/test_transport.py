@@ -20,6 +20,7 @@ import pytest
 import respx
 import trustme
 
+import gupshup_async.transport as transport_module
 from gupshup_async import (
     AuthenticationError,
     ButtonMessage,
@@ -162,6 +163,20 @@ async def test_a_connection_the_server_closes_is_not_reused(
     for _ in range(3):
         assert (await http.get(server.url)).status_code == 202
         await asyncio.sleep(0.01)  # the close reaches the client
+    assert server.connections == 3
+
+
+async def test_a_connection_closed_since_the_loop_last_looked_is_not_reused(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's FIN is in the socket, not yet seen by the event loop: the socket is asked
+    before a connection that sat idle is reused (here: any idle time at all).
+    """
+    monkeypatch.setattr(transport_module, "_IDLE_CHECK", 0.0)
+    server.close_after_each = True
+    async with httpx.AsyncClient(transport=HTTP1Transport()) as http:
+        for _ in range(3):
+            assert (await http.get(server.url)).status_code == 202  # no sleep in between
     assert server.connections == 3
 
 

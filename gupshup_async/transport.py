@@ -238,22 +238,26 @@ class _Pool:
 
     async def _wait(self, timeout: float | None) -> _Connection | None:
         """Wait for a connection handed over by `release`, or (None) a place to open one."""
-        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_Connection | None] = loop.create_future()
         self._waiters.append(waiter)
+        # Not asyncio.wait_for: before Python 3.12 it returns the result and drops the
+        # cancellation when both arrive together, and a cancelled bulk worker would go on.
+        timer = None if timeout is None else loop.call_later(timeout, _pool_timeout, waiter)
         try:
-            return await asyncio.wait_for(waiter, timeout)
-        except BaseException as exc:
+            return await waiter
+        except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                handed = waiter.result()  # given to us as we gave up: pass it on
+                handed = waiter.result()  # given to us as we were cancelled: pass it on
                 if handed is None:
                     self._open -= 1
                     self._make_room()
                 else:
                     self.release(handed, True)
-            if isinstance(exc, asyncio.TimeoutError):
-                raise httpx.PoolTimeout("no connection became free in time") from None
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
@@ -450,6 +454,11 @@ class _Connection(asyncio.Protocol):
             self._timer = loop.call_at(self._deadline, self._check_deadline)
 
 
+def _pool_timeout(waiter: asyncio.Future[_Connection | None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(httpx.PoolTimeout("no connection became free in time"))
+
+
 def _frame(buffer: bytearray, *, eof: bool, bodiless: bool) -> tuple[RawResponse, bool] | None:
     """One whole response from the start of ``buffer`` and whether the connection stays open;
     None while more bytes are needed. 1xx interim answers are skipped.
@@ -457,9 +466,9 @@ def _frame(buffer: bytearray, *, eof: bool, bodiless: bool) -> tuple[RawResponse
     start = 0
     while True:
         end = buffer.find(b"\r\n\r\n", start)
+        if (end if end >= 0 else len(buffer)) - start > _MAX_HEAD:
+            raise httpx.RemoteProtocolError("the answer's head is too large")
         if end < 0:
-            if len(buffer) - start > _MAX_HEAD:
-                raise httpx.RemoteProtocolError("the answer's head is too large")
             return None
         lines = bytes(buffer[start:end]).split(b"\r\n")
         version, _, rest = lines[0].partition(b" ")

@@ -53,7 +53,7 @@ class Scripted:
     """A server that reads whole requests and answers each with the next scripted reply."""
 
     def __init__(self) -> None:
-        self.script: list[bytes | float | None] = []
+        self.script: list[bytes | float | tuple[bytes, ...] | None] = []
         self.default: bytes | None = OK
         self.requests: list[bytes] = []
         self.connections = 0
@@ -96,6 +96,12 @@ class Scripted:
                     return
                 if answer == CLOSE:
                     return
+                if isinstance(answer, tuple):  # in pieces, a moment apart
+                    for piece in answer:
+                        writer.write(piece)
+                        await writer.drain()
+                        await asyncio.sleep(0.01)
+                    continue
                 writer.write(answer)
                 await writer.drain()
                 if self.close_after_each:
@@ -356,6 +362,103 @@ async def test_https_refuses_an_untrusted_certificate(
             await http.get(server.url)
     async with httpx.AsyncClient(transport=HTTP1Transport(verify=False)) as http:
         assert (await http.get(server.url)).status_code == 202  # when told not to check
+
+
+async def test_an_answer_arriving_in_pieces(server: Scripted, http: httpx.AsyncClient) -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    plain = reply("200 OK", "x" * 100)
+    server.script = [
+        tuple(chunked[i : i + 7] for i in range(0, len(chunked), 7)),
+        (plain[:20], plain[20:60], plain[60:]),
+    ]
+    assert (await http.get(server.url)).text == "hello"
+    assert (await http.get(server.url)).text == "x" * 100
+    assert server.connections == 1
+
+
+async def test_http_1_0_answers(server: Scripted, http: httpx.AsyncClient) -> None:
+    server.script = [
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nbye",
+    ]
+    assert (await http.get(server.url)).text == "ok"
+    assert (await http.get(server.url)).text == "bye"  # same connection: keep-alive said so
+    assert (await http.get(server.url)).status_code == 202  # a new one: 1.0 closes by default
+    assert server.connections == 2
+
+
+async def test_bytes_past_the_answer_retire_the_connection(
+    server: Scripted, http: httpx.AsyncClient
+) -> None:
+    server.script = [reply("200 OK", "one") + b"HTTP/1.1 200 OK\r\n"]
+    assert (await http.get(server.url)).text == "one"
+    assert (await http.get(server.url)).status_code == 202
+    assert server.connections == 2
+
+
+async def test_an_oversized_head_is_refused(server: Scripted, http: httpx.AsyncClient) -> None:
+    server.script = [b"HTTP/1.1 200 OK\r\n" + b"X-Filler: " + b"y" * 70_000 + b"\r\n\r\n"]
+    with pytest.raises(httpx.RemoteProtocolError, match="too large"):
+        await http.get(server.url)
+
+
+async def test_a_read_timeout_counts_from_each_request(
+    server: Scripted, http: httpx.AsyncClient
+) -> None:
+    """One timer serves a connection's requests: it must follow each request's own deadline."""
+    timeout = httpx.Timeout(5.0, read=0.2)
+    assert (await http.get(server.url, timeout=timeout)).status_code == 202  # deadline 0.2
+    await asyncio.sleep(0.1)
+    server.script = [0.15]  # answered at about 0.25: after the first deadline, before its own
+    assert (await http.get(server.url, timeout=timeout)).status_code == 202
+    server.script = [0.15]
+    with pytest.raises(httpx.ReadTimeout):  # a shorter timeout than the timer armed
+        await http.get(server.url, timeout=httpx.Timeout(5.0, read=0.05))
+    assert server.connections == 1
+
+
+async def test_a_connection_handed_to_a_request_that_gave_up_goes_to_the_next(
+    server: Scripted,
+) -> None:
+    """Cancelled in the very step its connection was handed over, a request passes it on:
+    it neither sends on it nor leaves it stranded, and it does stop.
+    """
+    to_cancel: list[asyncio.Future[httpx.Response]] = []
+
+    async def cancel_the_quitter(response: httpx.Response) -> None:
+        # Runs in the first request's task, right after its connection was handed over.
+        while to_cancel:
+            to_cancel.pop().cancel()
+
+    limits = httpx.Limits(max_connections=1)
+    transport = HTTP1Transport(limits=limits)
+    hooks = {"response": [cancel_the_quitter]}
+    async with httpx.AsyncClient(transport=transport, event_hooks=hooks) as http:
+        server.script = [0.05]
+        first = asyncio.ensure_future(http.get(server.url))
+        await asyncio.sleep(0.01)
+        quitter = asyncio.ensure_future(http.get(server.url))
+        await asyncio.sleep(0.01)
+        patient = asyncio.ensure_future(http.get(server.url))
+        await asyncio.sleep(0.01)
+        to_cancel.append(quitter)
+        await first
+        assert (await patient).status_code == 202
+        with pytest.raises(asyncio.CancelledError):
+            await quitter
+    assert server.connections == 1
+    assert len(server.requests) == 2  # the quitter sent nothing
+
+
+async def test_idle_connections_beyond_the_keepalive_limit_are_closed(server: Scripted) -> None:
+    limits = httpx.Limits(max_connections=4, max_keepalive_connections=1)
+    async with httpx.AsyncClient(transport=HTTP1Transport(limits=limits)) as http:
+        server.script = [0.05] * 4
+        await asyncio.gather(*(http.get(server.url) for _ in range(4)))
+        await asyncio.sleep(0.05)
+        assert server.closed == 3  # one kept idle, three closed
+        await http.get(server.url)
+    assert server.connections == 4
 
 
 # The client's fast lane -----------------------------------------------------------------------

@@ -264,21 +264,39 @@ class _Pool:
     async def _connect(self, timeout: float | None) -> _Connection:
         _, host, port = self._origin
         loop = asyncio.get_running_loop()
-        try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(
-                    _Connection,
-                    host,
-                    port,
-                    ssl=self._ssl,
-                    server_hostname=host if self._ssl is not None else None,
-                ),
-                timeout,
+        connecting = loop.create_task(
+            loop.create_connection(
+                _Connection,
+                host,
+                port,
+                ssl=self._ssl,
+                server_hostname=host if self._ssl is not None else None,
             )
-        except asyncio.TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        )
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            connecting.cancel()
+
+        # Our own timer, not asyncio.wait_for: see _wait.
+        timer = None if timeout is None else loop.call_later(timeout, expire)
+        try:
+            _, connection = await connecting
+        except asyncio.CancelledError:
+            if expired and connecting.cancelled():
+                raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+            if connecting.done() and not connecting.cancelled() and not connecting.exception():
+                connecting.result()[0].close()  # made as we were cancelled: not to be kept
+            elif not connecting.done():
+                connecting.cancel()
+            raise
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(f"connecting to {host}:{port}: {exc}") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
         return connection
 
     def release(self, connection: _Connection, reusable: bool) -> None:

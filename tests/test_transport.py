@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -272,6 +273,57 @@ async def test_a_refused_connection() -> None:
     async with httpx.AsyncClient(transport=HTTP1Transport()) as http:
         with pytest.raises(httpx.ConnectError):
             await http.get("http://127.0.0.1:9/")  # the discard port: nobody listens
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose listener never accepts, its backlog full: connecting there hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+async def test_a_connect_timeout(unanswered_port: int) -> None:
+    url = f"http://127.0.0.1:{unanswered_port}/"
+    async with httpx.AsyncClient(transport=HTTP1Transport()) as http:
+        with pytest.raises(httpx.ConnectTimeout):
+            await http.get(url, timeout=httpx.Timeout(5.0, connect=0.1))
+    async with GupshupClient(
+        APP,
+        TOKEN,
+        base_url=url.rstrip("/"),
+        rate_limit=None,
+        retry=RetryPolicy(max_attempts=1),
+        timeout=httpx.Timeout(5.0, connect=0.1),
+    ) as client:
+        with pytest.raises(TransportError, match="ConnectTimeout") as caught:
+            await client.send("+91 98765 43210", MESSAGE)
+    assert not caught.value.ambiguous  # nothing left: safe to send again
+
+
+async def test_a_request_cancelled_while_connecting_frees_its_place(unanswered_port: int) -> None:
+    url = f"http://127.0.0.1:{unanswered_port}/"
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(transport=HTTP1Transport(limits=limits)) as http:
+        connecting = asyncio.ensure_future(http.get(url))
+        await asyncio.sleep(0.05)
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+        # The place is free again: this one gets as far as connecting, not a pool timeout.
+        with pytest.raises(httpx.ConnectTimeout):
+            await http.get(url, timeout=httpx.Timeout(5.0, connect=0.1, pool=0.1))
 
 
 async def test_the_pool_holds_its_size_and_times_out(server: Scripted) -> None:

@@ -359,19 +359,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         answer = self._answer
-        if answer is None:  # bytes nobody asked for: the connection cannot be trusted
+        if answer is None or answer.done():
+            # Bytes nobody asked for, or past a whole answer: the connection cannot be trusted.
             self.close()
             return
-        if answer.done():  # more bytes after a whole answer: do not reuse
-            self.close()
-            return
-        try:
-            framed = _frame(self._buffer, eof=False, bodiless=self._bodiless)
-        except httpx.TransportError as exc:
-            answer.set_exception(exc)
-            return
-        if framed is not None:
-            answer.set_result(framed)
+        self._settle(answer, eof=False)
 
     def eof_received(self) -> bool:
         return False  # close our side too: HTTP/1.1 has no use for a half-open connection
@@ -383,22 +375,24 @@ class _Connection(asyncio.Protocol):
             return
         if exc is not None:
             answer.set_exception(httpx.ReadError(f"the connection broke: {exc}"))
-            return
-        try:
-            framed = _frame(self._buffer, eof=True, bodiless=self._bodiless)
-        except httpx.TransportError as error:
-            answer.set_exception(error)
-            return
-        if framed is not None:
-            answer.set_result(framed)
-        elif not self._buffer:
-            answer.set_exception(
-                httpx.RemoteProtocolError("the server closed the connection without answering")
-            )
-        else:
+        elif not self._settle(answer, eof=True):
             answer.set_exception(
                 httpx.ReadError("the connection closed in the middle of the answer")
+                if self._buffer
+                else httpx.RemoteProtocolError("the server closed the connection without answering")
             )
+
+    def _settle(self, answer: asyncio.Future[tuple[RawResponse, bool]], *, eof: bool) -> bool:
+        """Frame the answer from what has arrived: True once it is settled, either way."""
+        try:
+            framed = _frame(self._buffer, eof=eof, bodiless=self._bodiless)
+        except httpx.TransportError as error:
+            answer.set_exception(error)
+            return True
+        if framed is None:
+            return False
+        answer.set_result(framed)
+        return True
 
     # the pool's side
 

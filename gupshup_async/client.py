@@ -35,7 +35,7 @@ from gupshup_async.messages import Message, normalize_recipient
 from gupshup_async.messages._payload import encode_normalized
 from gupshup_async.policy import RetryPolicy, parse_retry_after
 from gupshup_async.ratelimit import Limiter, RateLimit
-from gupshup_async.transport import HTTP1Transport, check_header, intercepted
+from gupshup_async.transport import HTTP1Transport, check_header, intercepted, origin_of
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks", "SendResult"]
 
@@ -153,7 +153,7 @@ class GupshupClient(AsyncClosing):
         self._closed = False
         url = httpx.URL(self._url)
         self._httpx_url = url
-        self._origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        self._origin = origin_of(url)
         self._head: tuple[str, bytes] = ("", b"")  # (token, request head up to Content-Length)
 
     @classmethod

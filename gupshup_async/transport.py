@@ -66,6 +66,12 @@ def intercepted() -> bool:
 
 Origin = tuple[str, str, int]  # scheme, host, port
 
+
+def origin_of(url: httpx.URL) -> Origin:
+    """Where connections for ``url`` go: its pool's key."""
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
 _UNSAFE = re.compile(rb"[\r\n\0]")
 
 
@@ -113,7 +119,7 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
         if intercepted():
             return await self._httpx_transport().handle_async_request(request)
         url = request.url
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        origin = origin_of(url)
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
         for name, value in request.headers.raw:

@@ -648,6 +648,24 @@ async def test_respx_with_the_httpx_mocker_intercepts_too(server: Scripted) -> N
     assert server.requests == []
 
 
+async def test_a_patched_httpx_transport_sees_the_requests(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What pytest-httpx does: patch httpx.AsyncHTTPTransport.handle_async_request."""
+    seen: list[httpx.Request] = []
+
+    async def mocked(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"messages": [{"id": "from-the-patch"}]})
+
+    async with gupshup(server) as client:
+        monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", mocked)
+        result = await client.send("+91 98765 43210", MESSAGE)
+    assert result.message_id == "from-the-patch"
+    assert len(seen) == 1
+    assert server.requests == []
+
+
 async def test_a_proxy_from_the_environment_is_used(
     server: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,22 +40,31 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 #: status, headers (lower-cased names, as bytes), body.
 RawResponse = tuple[int, list[tuple[bytes, bytes]], bytes]
 
-# What respx and pytest-httpx replace while they mock (and tracing instrumentation wraps),
-# compared by identity on every request.
+# What respx and pytest-httpx replace while they mock, and tracing (OpenTelemetry, Sentry,
+# Datadog) wraps: compared by identity on every request.
 _HTTPCORE_POOL = httpcore.AsyncConnectionPool.handle_async_request
 _HTTPX_TRANSPORT = httpx.AsyncHTTPTransport.handle_async_request
+_HTTPX_SEND = httpx.AsyncClient.send
 # Imported while a mock was already in place, the functions above are the mock's: never trust
 # the fast lane in this process then, or requests would slip past the mock.
 _PATCHED_AT_IMPORT = not (
     _HTTPCORE_POOL.__module__.startswith("httpcore.")
     and _HTTPX_TRANSPORT.__module__.startswith("httpx.")
+    and _HTTPX_SEND.__module__.startswith("httpx.")
 )
 
 
 def intercepted() -> bool:
-    """Whether something has patched httpx's or httpcore's transport: a test double (respx,
-    pytest-httpx) or tracing instrumentation. Requests then go through httpx's own transport,
-    where it expects to see them.
+    """Whether something has patched httpx's client or transport, or httpcore's pool: a test
+    double (respx, pytest-httpx) or tracing. Sends then go through httpx all the way, where it
+    expects to see them.
+    """
+    return _transport_patched() or httpx.AsyncClient.send is not _HTTPX_SEND
+
+
+def _transport_patched() -> bool:
+    """Whether httpx's transport or httpcore's pool is patched: what reaches `HTTP1Transport`
+    then goes on to httpx's own transport, for the patch to answer.
     """
     return (
         _PATCHED_AT_IMPORT
@@ -116,7 +125,7 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
     # The httpx seam ------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if intercepted():
+        if _transport_patched():
             return await self._httpx_transport().handle_async_request(request)
         url = request.url
         origin = origin_of(url)

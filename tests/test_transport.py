@@ -666,6 +666,25 @@ async def test_a_patched_httpx_transport_sees_the_requests(
     assert server.requests == []
 
 
+async def test_tracing_that_wraps_httpx_send_sees_the_requests(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Sentry's and Datadog's integrations do: wrap httpx.AsyncClient.send."""
+    traced: list[str] = []
+    original = httpx.AsyncClient.send
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
+        traced.append(str(request.url))
+        return await original(self, request, **kw)
+
+    async with gupshup(server) as client:
+        monkeypatch.setattr(httpx.AsyncClient, "send", send)
+        result = await client.send("+91 98765 43210", MESSAGE)
+    assert result.message_id == "gs-1"
+    assert traced == [f"{server.url}/partner/app/{APP}/v3/message"]
+    assert len(server.requests) == 1
+
+
 async def test_a_proxy_from_the_environment_is_used(
     server: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,13 +8,13 @@ module keeps the public seam (an ``httpx.AsyncClient``) and takes the cost out u
 - `HTTP1Transport` is an ``httpx.AsyncBaseTransport`` on asyncio's Protocol API: a pool of
   keep-alive connections per origin, responses framed by Content-Length, chunked encoding or
   the connection closing. Any ``httpx.AsyncClient`` can use it for any request.
-- `HTTP1Transport.post` is the lane `GupshupClient` takes when the client's transport for the
-  API's URL is one of these: a request head built once per token, the body written as it is,
-  the answer returned as ``(status, headers, body)`` without httpx objects.
+- `HTTP1Transport.exchange` is the lane `GupshupClient` takes when the client's transport for
+  the API's URL is one of these: a request head built once per token, the body written as it
+  is, the answer returned as ``(status, headers, body)`` without httpx objects.
 
 It speaks HTTP/1.1 only (no HTTP/2, no proxies: `GupshupClient` keeps httpx's default
-transport when a proxy applies). While a test patches httpx's or httpcore's transports (respx,
-pytest-httpx), requests go through httpx's own transport instead, so mocks see them.
+transport when a proxy applies). While anything patches httpx (respx, pytest-httpx, tracing),
+sends go through httpx, and a patched transport answers them: see `intercepted`.
 """
 
 from __future__ import annotations
@@ -204,9 +204,7 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
 
     def _httpx_transport(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
-            limits = self._limits
-            verify = self._verify if isinstance(self._verify, (bool, ssl.SSLContext)) else True
-            self._fallback = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+            self._fallback = httpx.AsyncHTTPTransport(verify=self._verify, limits=self._limits)
         return self._fallback
 
 

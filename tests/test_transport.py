@@ -13,7 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -708,13 +708,11 @@ async def test_no_proxy_exempts_the_api_host(
     assert server.requests[0].startswith(f"POST /partner/app/{APP}/v3/message ".encode())
 
 
-def _sends(client: GupshupClient) -> Callable[[], Any]:
-    return lambda: client.send("+91 98765 43210", MESSAGE)
-
-
 async def test_many_concurrent_sends_share_a_few_connections(server: Scripted) -> None:
     async with gupshup(server, max_connections=4) as client:
-        results = await asyncio.gather(*(_sends(client)() for _ in range(200)))
+        results = await asyncio.gather(
+            *(client.send("+91 98765 43210", MESSAGE) for _ in range(200))
+        )
     assert len(results) == 200
     assert server.connections <= 4
 

@@ -62,8 +62,9 @@ def _to_product_sections(value: Iterable[ProductSection]) -> tuple[ProductSectio
 class _Message:
     """What every message type shares: header, body and footer, the checks, JSON in and out."""
 
-    # The request's interactive JSON, made once however many recipients get the message.
-    _encoded: bytes | None = attrs.field(init=False, default=None, eq=False, hash=False, repr=False)
+    # The request's interactive JSON, made when the message is: one per message, however many
+    # recipients get it.
+    _encoded: bytes = attrs.field(init=False, default=b"", eq=False, hash=False, repr=False)
 
     TYPE: ClassVar[str]
     HEADERS: ClassVar[tuple[type[Header], ...]] = ()
@@ -94,14 +95,10 @@ class _Message:
         return merge(self._fields_json(), self.extra)
 
     def encoded(self) -> bytes:
-        """`to_interactive` as compact UTF-8 JSON, computed once and kept: a message is
+        """`to_interactive` as compact UTF-8 JSON, made with the message and kept: a message is
         immutable, so it is the same for every recipient and every attempt.
         """
-        encoded = self._encoded
-        if encoded is None:
-            encoded = dump_json(self.to_interactive())
-            object.__setattr__(self, "_encoded", encoded)
-        return encoded
+        return self._encoded
 
     # The frame: header, body, footer ------------------------------------------------------
 

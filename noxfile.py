@@ -13,16 +13,17 @@ PACKAGE = "gupshup_async"
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting."""
-    session.install("ruff>=0.6")
+    """ruff (lint rules and formatting) and import-linter (the layers in pyproject.toml)."""
+    session.install("-e", ".", "ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
-    session.install("-e", ".[test,cli]", "mypy>=1.11")
+    """mypy --strict on the package (as Python 3.10 sees it: async-timeout included)."""
+    session.install("-e", ".[test,cli]", "mypy>=1.11", "async-timeout>=4.0")
     session.run("mypy", "--strict", PACKAGE)
 
 

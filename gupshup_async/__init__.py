@@ -1,8 +1,8 @@
 """gupshup-async: send WhatsApp interactive messages through Gupshup's Partner API v3."""
 
 from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
-from gupshup_async.bulk import BulkRun, BulkStats, Outcome, Recipient
-from gupshup_async.client import GupshupClient, SendHooks, SendResult
+from gupshup_async.bulk import BulkRun
+from gupshup_async.client import GupshupClient, SendHooks
 from gupshup_async.errors import (
     APIError,
     AppNotOnCloudError,
@@ -47,7 +47,7 @@ from gupshup_async.messages import (
 )
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
-from gupshup_async.transport import HTTP1Transport
+from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
 from gupshup_async.webhooks import (
     ButtonReply,
     ConnectivityCheck,
@@ -86,7 +86,6 @@ __all__ = [
     "FlowReply",
     "GupshupClient",
     "GupshupError",
-    "HTTP1Transport",
     "Header",
     "ImageHeader",
     "InboundMessage",

@@ -15,7 +15,9 @@ from urllib.parse import quote
 
 import httpx
 
-from gupshup_async.errors import AuthenticationError, TransportError
+from gupshup_async import _engine
+from gupshup_async.answers import ENGINE_ERRORS, transport_error
+from gupshup_async.errors import AuthenticationError
 
 __all__ = ["PartnerCredentials", "StaticToken", "TokenProvider", "mask"]
 
@@ -128,7 +130,7 @@ class PartnerCredentials:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+            self._http = _engine.make_http_client(timeout=httpx.Timeout(30.0, connect=10.0))
         return self._http
 
     async def _fetch_app_token(self, *, force_login: bool = False) -> str:
@@ -176,11 +178,11 @@ class PartnerCredentials:
         self.token_requests += 1
         try:
             return await self._client().request(method, url, **kwargs)
-        except httpx.TransportError as exc:
-            # from None: the request behind httpx's error holds the secret.
-            raise TransportError(
-                f"{type(exc).__name__} while fetching a token", ambiguous=False
-            ) from None
+        except ENGINE_ERRORS as exc:
+            error = transport_error(exc)
+            error.args = (f"fetching a token: {error}",)
+            # from None: the request behind the engine's error holds the secret.
+            raise error from None
 
 
 def _flat_token(response: httpx.Response) -> str | None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -27,86 +26,16 @@ from gupshup_async.errors import (
 )
 from gupshup_async.messages import Message, normalize_recipient
 from gupshup_async.messages._payload import encode_normalized
+from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 
 if TYPE_CHECKING:
-    from gupshup_async.client import GupshupClient, SendResult
     from gupshup_async.journal import Journal
 
-__all__ = ["BulkRun", "BulkStats", "Outcome", "Recipient"]
+__all__ = ["BulkRun", "SendBody"]
 
-
-@attrs.frozen
-class Recipient:
-    """A recipient with a key of your choosing (a customer id, a row number): the key names the
-    item in outcomes and in the journal, so a rerun recognises it.
-    """
-
-    to: str
-    key: str | None = None
-
-
-#: An item: ``(to, message)``; ``to`` a number or a `Recipient`; ``message`` a message, or the
-#: `ValidationError` that making it raised (a bad template row), which becomes its outcome.
-Item = tuple[str | Recipient, Message | ValidationError]
-
-
-@attrs.frozen
-class Outcome:
-    """What became of one item. Exactly one per item, in the order they finish."""
-
-    to: str
-    message: Message | None
-    key: str
-    result: SendResult | None = None
-    error: GupshupError | None = None
-    #: True when nothing was sent now because the journal says it was dealt with before.
-    skipped: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def attempts(self) -> int:
-        if self.result is not None:
-            return self.result.attempts
-        return self.error.attempts if self.error is not None else 0
-
-
-@attrs.define
-class BulkStats:
-    """Live counts of a run, for a progress bar."""
-
-    started: float = attrs.field(factory=time.monotonic)
-    done: int = 0
-    ok: int = 0
-    failed: int = 0
-    skipped: int = 0  # dealt with in an earlier run, per the journal: not sent now
-    already_sent: int = 0  # of those, the ones that were sent
-    retried: int = 0  # attempts beyond the first, over all items
-    ambiguous: int = 0  # items that may have been delivered more than once, or not known
-
-    @property
-    def rate(self) -> float:
-        """Items finished per second so far."""
-        return self.done / max(time.monotonic() - self.started, 1e-9)
-
-    def count(self, outcome: Outcome) -> None:
-        self.done += 1
-        if outcome.skipped:
-            self.skipped += 1
-            self.already_sent += outcome.ok
-        if outcome.ok:
-            self.ok += 1
-        else:
-            self.failed += 1
-        self.retried += max(outcome.attempts - 1, 0)
-        error = outcome.error
-        result = outcome.result
-        if (error is not None and error.ambiguous) or (
-            result is not None and result.ambiguous_attempts
-        ):
-            self.ambiguous += 1
+#: What a run sends with: ``(recipient, request body) -> SendResult``, raising `GupshupError`.
+#: `GupshupClient.send_many` passes its own send path.
+SendBody = Callable[[str, bytes], Awaitable[SendResult]]
 
 
 # After one of these, every other item would fail the same way: stop sending.
@@ -138,7 +67,7 @@ class BulkRun(AsyncClosing):
 
     def __init__(
         self,
-        client: GupshupClient,
+        send: SendBody,
         items: Iterable[Item] | AsyncIterable[Item],
         *,
         concurrency: int,
@@ -147,7 +76,7 @@ class BulkRun(AsyncClosing):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.stats = BulkStats()
-        self._client = client
+        self._send = send
         self._items = items
         self._concurrency = concurrency
         self._journal = journal
@@ -301,7 +230,7 @@ class BulkRun(AsyncClosing):
             self._committing.discard(job.key)
         self._in_flight.add(job.key)
         try:
-            result = await self._client.send_encoded(job.to, body)
+            result = await self._send(job.to, body)
         except GupshupError as error:
             self._in_flight.discard(job.key)
             if isinstance(error, _FATAL) and self._fatal is None:

@@ -32,13 +32,13 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
 
 from gupshup_async import __version__
 from gupshup_async._examples import EXAMPLES
-from gupshup_async.bulk import BulkStats, Outcome
-from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks, SendResult
+from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
 from gupshup_async.errors import APIError, GupshupError, ValidationError
 from gupshup_async.journal import Journal
 from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
+from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.templates import MessageTemplate, read_rows, template_items
 

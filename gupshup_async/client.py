@@ -1,17 +1,20 @@
-"""GupshupClient: one shared httpx.AsyncClient, the limiter, and the retry loop around a POST.
+"""GupshupClient: one shared httpx.AsyncClient, the limiter, and tenacity around each send.
 
-The first attempt of a send runs straight through; only a send that failed and may be tried
-again builds a tenacity retrying object (a fresh one per send: tenacity's objects keep state).
+A send is one path: normalise the recipient and encode the body once; then tenacity runs the
+attempts (the first included), each of which waits for the limiter, posts through the public
+API of the ``httpx.AsyncClient`` within a deadline, and reads the answer in answers.py. What
+tenacity retries, how long it waits and when it stops come from the `RetryPolicy`.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
+import ssl
+import sys
 import time
-import urllib.request
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -19,46 +22,44 @@ import attrs
 import httpx
 import tenacity
 
+from gupshup_async import _engine
 from gupshup_async._closing import AsyncClosing
+from gupshup_async.answers import (
+    ENGINE_ERRORS,
+    MAX_ANSWER_BYTES,
+    accepted_ids,
+    error_from_response,
+    parse_retry_after,
+    transport_error,
+    unexpected_interim,
+)
 from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
-from gupshup_async.bulk import BulkRun, Item
+from gupshup_async.bulk import BulkRun
 from gupshup_async.errors import (
     APIError,
     AuthenticationError,
     GupshupError,
     RateLimitError,
     TransportError,
-    error_from_response,
 )
 from gupshup_async.journal import Journal
 from gupshup_async.messages import Message, normalize_recipient
 from gupshup_async.messages._payload import encode_normalized
-from gupshup_async.policy import RetryPolicy, parse_retry_after
+from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
-from gupshup_async.transport import HTTP1Transport, check_header, intercepted, origin_of
+from gupshup_async.results import Item, SendResult
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks", "SendResult"]
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as deadline
+else:  # pragma: no cover - exercised on 3.10 only
+    from async_timeout import timeout as deadline
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
 
 logger = logging.getLogger("gupshup_async")
 
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
-
-@attrs.frozen
-class SendResult:
-    """An accepted message: Gupshup's ``message_id`` (status webhooks and replies name it),
-    the recipient's WhatsApp id, the number it was sent to, and how many attempts it took.
-
-    ``ambiguous_attempts`` counts the attempts before the last that failed in a way that may
-    have delivered the message all the same: when it is not 0, the recipient may have it twice.
-    """
-
-    message_id: str
-    wa_id: str | None
-    to: str
-    attempts: int = 1
-    ambiguous_attempts: int = 0
 
 
 class SendHooks:
@@ -83,6 +84,7 @@ class SendHooks:
 class _Tally:
     """One send's bookkeeping across its attempts."""
 
+    recipient: str
     token: str
     attempts: int = 0
     ambiguous: int = 0
@@ -102,13 +104,19 @@ class GupshupClient(AsyncClosing):
     - ``rate_limit``: a `RateLimit`, any `Limiter` (to share one between clients), or None to
       send as fast as the connections allow.
     - ``retry``: the `RetryPolicy`.
-    - ``timeout``: for the client made here (default: 30 s, 10 s to connect); with
+    - ``timeout``: seconds, or an ``httpx.Timeout`` (default: 30 s, 10 s to connect); with
       ``http_client``, that client's own timeouts apply unless one is given.
-    - ``http_client``: an `httpx.AsyncClient` to borrow (its proxies, event hooks, transport
-      and headers apply); it is not closed with this client.
-    - ``max_connections``: the size of the connection pool of the client made here.
+    - ``attempt_timeout``: no attempt lasts longer than this, whatever the server does (an
+      answer that trickles in a byte at a time included); default: the connect, pool and read
+      timeouts added up.
+    - ``http_client``: an ``httpx.AsyncClient`` to send through (its transport, proxies, event
+      hooks, auth and headers apply); it is not closed with this client. By default the client
+      is made here on aiohttp's transport (httpx-aiohttp), with ``max_connections`` and
+      ``verify`` (an ``ssl.SSLContext``, or False to skip certificate checks).
+    - ``hooks``: `SendHooks` for metrics and tracing.
 
-    Safe to use from many tasks at once; create it inside the event loop that uses it.
+    Safe to use from many tasks at once, in the one event loop it is first used in: create
+    one per event loop (a second loop gets a `RuntimeError`, never a hang).
     """
 
     def __init__(
@@ -120,12 +128,16 @@ class GupshupClient(AsyncClosing):
         rate_limit: RateLimit | Limiter | None = RateLimit(),  # noqa: B008  (frozen: safe)
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008
         timeout: float | httpx.Timeout | None = None,
+        attempt_timeout: float | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_connections: int = 100,
+        verify: ssl.SSLContext | bool = True,
         hooks: SendHooks | None = None,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
             raise ValueError("app_id must be a non-empty string")
+        if attempt_timeout is not None and not attempt_timeout > 0:
+            raise ValueError(f"attempt_timeout must be positive, got {attempt_timeout!r}")
         self.app_id = app_id
         self.base_url = base_url.rstrip("/")
         self.retry = retry
@@ -139,22 +151,24 @@ class GupshupClient(AsyncClosing):
         self._owns_http = http_client is None
         self._timeout: httpx.Timeout | None = None if timeout is None else httpx.Timeout(timeout)
         if http_client is None:
-            limits = httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            )
-            # httpx ignores proxies from the environment once given a transport: where one
-            # applies, keep httpx's own transport, which honours it.
-            transport = None if _proxied(self._url) else HTTP1Transport(limits=limits)
-            http_client = httpx.AsyncClient(
-                timeout=self._timeout or DEFAULT_TIMEOUT, limits=limits, transport=transport
+            http_client = _engine.make_http_client(
+                timeout=self._timeout or DEFAULT_TIMEOUT,
+                max_connections=max_connections,
+                verify=verify,
             )
             self._timeout = None  # already the client's own
         self._http = http_client
+        self._attempt_timeout = attempt_timeout or _total(self._timeout or http_client.timeout)
+        self._retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(retry.retryable),
+            stop=tenacity.stop_after_attempt(retry.max_attempts),
+            wait=_planned_wait,
+            before_sleep=self._before_sleep,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        url = httpx.URL(self._url)
-        self._httpx_url = url
-        self._origin = origin_of(url)
-        self._head: tuple[str, bytes] = ("", b"")  # (token, request head up to Content-Length)
 
     @classmethod
     def from_env(cls, **options: Any) -> GupshupClient:
@@ -190,6 +204,11 @@ class GupshupClient(AsyncClosing):
     def limiter(self) -> Limiter | None:
         return self._limiter
 
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` every request goes through (to instrument it, say)."""
+        return self._http
+
     def __repr__(self) -> str:
         return f"GupshupClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
 
@@ -221,7 +240,7 @@ class GupshupClient(AsyncClosing):
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
-        return BulkRun(self, items, concurrency=concurrency, journal=journal)
+        return BulkRun(self._send_body, items, concurrency=concurrency, journal=journal)
 
     async def send(self, to: str, message: Message) -> SendResult:
         """Send ``message`` to ``to`` and return once it was accepted.
@@ -231,49 +250,35 @@ class GupshupClient(AsyncClosing):
         ``attempts`` and ``ambiguous_attempts``.
         """
         recipient = normalize_recipient(to)
-        return await self.send_encoded(recipient, encode_normalized(recipient, message))
+        return await self._send_body(recipient, encode_normalized(recipient, message))
 
-    async def send_encoded(self, recipient: str, body: bytes) -> SendResult:
-        """Send a request body made by `encode_payload` for ``recipient`` (as normalised)."""
-        if self._closed:
-            raise RuntimeError("this GupshupClient is closed")
-        tally = _Tally(token=await self._provider.token())
+    async def _send_body(self, recipient: str, body: bytes) -> SendResult:
+        """The one send path: ``body`` is the request, made once, for ``recipient``."""
+        self._check_usable()
+        tally = _Tally(recipient, await self._provider.token())
         try:
-            result = await self._attempt(recipient, body, tally)
+            result: SendResult = await self._retrying.copy()(self._attempt, body, tally)
         except GupshupError as error:
-            if not self.retry.should_retry(error, tally.attempts):
-                raise self._give_up(recipient, error, tally) from None
-            result = await self._retry(recipient, body, tally, error)
+            raise self._give_up(error, tally) from None
         if self._hooks is not None:
             self._hooks.success(result)
         return result
 
-    async def _retry(
-        self, recipient: str, body: bytes, tally: _Tally, first: GupshupError
-    ) -> SendResult:
-        policy = self.retry
-        retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(
-                lambda error: policy.should_retry(error, tally.attempts)
-            ),
-            wait=lambda _: tally.next_wait,
-            before_sleep=lambda state: self._before_sleep(
-                recipient, tally, state.outcome.exception() if state.outcome else None
-            ),
-            reraise=True,
-        )
-        self._before_sleep(recipient, tally, first)
-        await retrying.sleep(tally.next_wait)  # type: ignore[misc]
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(recipient, body, tally)
-        except GupshupError as error:
-            raise self._give_up(recipient, error, tally) from None
-        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise RuntimeError("this GupshupClient is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:
+                raise RuntimeError(
+                    "this GupshupClient was first used in another event loop, and its "
+                    "connections belong to that loop: create one GupshupClient per event loop"
+                )
+            self._loop = loop
 
-    async def _attempt(self, recipient: str, body: bytes, tally: _Tally) -> SendResult:
-        """One request (two, when a 401 made the token provider refresh the token)."""
+    async def _attempt(self, body: bytes, tally: _Tally) -> SendResult:
+        """One attempt: one request (two, when a 401 made the token provider refresh)."""
+        recipient = tally.recipient
         while True:
             if self._limiter is not None:
                 await self._limiter.acquire(recipient)
@@ -281,7 +286,7 @@ class GupshupClient(AsyncClosing):
             if self._hooks is not None:
                 self._hooks.attempt(recipient, tally.attempts)
             try:
-                result = await self._post(recipient, body, tally)
+                message_id, wa_id = await self._post(body, tally.token)
             except GupshupError as error:
                 if await self._refreshed_after(error, tally):
                     continue
@@ -291,64 +296,40 @@ class GupshupClient(AsyncClosing):
                 raise
             if self._limiter is not None:
                 self._limiter.succeeded()
-            return result
+            return SendResult(message_id, wa_id, recipient, tally.attempts, tally.ambiguous)
 
-    async def _post(self, recipient: str, body: bytes, tally: _Tally) -> SendResult:
-        lane = self._fast_lane()
-        if lane is None:
-            return await self._post_through_httpx(recipient, body, tally)
-        timeout = (self._timeout or self._http.timeout).as_dict()
-        request = b"%s%d\r\n\r\n%s" % (self._head_for(tally.token), len(body), body)
-        try:
-            status, headers, content = await lane.exchange(self._origin, request, timeout)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
-        if _encoded(headers):
-            try:
-                content = httpx.Response(status, headers=headers, content=content).content
-            except httpx.DecodingError as exc:
-                raise transport_error(exc) from exc
-        if 200 <= status < 300:
-            return _accepted(recipient, status, content, tally)
-        wait = parse_retry_after(_header(headers, b"retry-after"), time.time())
-        raise error_from_response(status, content, wait)
-
-    def _fast_lane(self) -> HTTP1Transport | None:
-        """Our transport, when the request can skip httpx's client layer and lose nothing:
-        no event hooks, auth, cookies or params to apply, and no test double listening.
-        """
+    async def _post(self, body: bytes, token: str) -> tuple[str, str | None]:
+        """POST the request and read the answer, within the attempt's deadline."""
         http = self._http
-        if http.is_closed or intercepted():
-            return None
-        transport = http._transport_for_url(self._httpx_url)  # mounts: proxies, respx
-        if not isinstance(transport, HTTP1Transport):
-            return None
-        hooks = http.event_hooks
-        if hooks["request"] or hooks["response"] or http.auth or http.cookies or http.params:
-            return None
-        return transport
-
-    def _head_for(self, token: str) -> bytes:
-        """The request head up to the Content-Length value, made once per token."""
-        if self._head[0] != token or not self._head[1]:
-            self._head = (token, _request_head(self._httpx_url, self._http.headers, token))
-        return self._head[1]
-
-    async def _post_through_httpx(self, recipient: str, body: bytes, tally: _Tally) -> SendResult:
-        headers = {"Authorization": tally.token, "Content-Type": "application/json"}
+        headers = {"Authorization": token, "Content-Type": "application/json"}
+        timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            if self._timeout is None:
-                response = await self._http.post(self._url, content=body, headers=headers)
-            else:
-                response = await self._http.post(
-                    self._url, content=body, headers=headers, timeout=self._timeout
-                )
-        except httpx.RequestError as exc:  # transport errors, and answers that cannot be decoded
-            raise transport_error(exc) from exc
-        if response.is_success:
-            return _accepted(recipient, response.status_code, response.content, tally)
+            request = http.build_request(
+                "POST", self._url, content=body, headers=headers, timeout=timeout
+            )
+        except UnicodeEncodeError:
+            raise _not_ascii() from None  # from None: the error would quote the token
+        try:
+            async with deadline(self._attempt_timeout):
+                response = await http.send(request, stream=True)
+                try:
+                    content = await _read(response)
+                finally:
+                    await response.aclose()
+        except asyncio.TimeoutError:
+            raise TransportError(
+                f"no whole answer within attempt_timeout={self._attempt_timeout:g}s",
+                ambiguous=True,
+            ) from None
+        except ENGINE_ERRORS as exc:
+            raise transport_error(exc) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return accepted_ids(status, content)
+        if status < 200:
+            raise unexpected_interim(status)
         wait = parse_retry_after(response.headers.get("retry-after"), time.time())
-        raise error_from_response(response.status_code, response.content, wait)
+        raise error_from_response(status, content, wait)
 
     async def _refreshed_after(self, error: GupshupError, tally: _Tally) -> bool:
         """After a first 401, whether the token provider gave a new token to try once."""
@@ -367,7 +348,7 @@ class GupshupClient(AsyncClosing):
 
     def _wait_after(self, recipient: str, error: GupshupError, attempt: int) -> float:
         """How long until the next attempt; a rate limit slows everyone who shares it."""
-        wait = self.retry.wait(error, attempt)
+        wait = self.retry.wait(error, attempt) if _engine.waits() else 0.0
         if isinstance(error, RateLimitError) and self._limiter is not None:
             if error.recipient_only:
                 self._limiter.recipient_limited(recipient, wait)
@@ -375,20 +356,22 @@ class GupshupClient(AsyncClosing):
                 self._limiter.rate_limited(wait)
         return wait
 
-    def _before_sleep(self, recipient: str, tally: _Tally, error: BaseException | None) -> None:
-        if not isinstance(error, GupshupError):  # pragma: no cover - tenacity passes ours
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        tally: _Tally = state.args[1]
+        error = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(error, GupshupError):  # pragma: no cover - only ours are retried
             return
         logger.info(
             "send to %s: attempt %d failed (%s); retrying in %.2fs",
-            _masked(recipient),
+            _masked(tally.recipient),
             tally.attempts,
             _reason(error),
             tally.next_wait,
         )
         if self._hooks is not None:
-            self._hooks.retry(recipient, tally.attempts, error, tally.next_wait)
+            self._hooks.retry(tally.recipient, tally.attempts, error, tally.next_wait)
 
-    def _give_up(self, recipient: str, error: GupshupError, tally: _Tally) -> GupshupError:
+    def _give_up(self, error: GupshupError, tally: _Tally) -> GupshupError:
         error.attempts = tally.attempts
         error.ambiguous_attempts = tally.ambiguous
         if isinstance(error, APIError) and self.retry.retry_after_too_long(error):
@@ -398,137 +381,56 @@ class GupshupClient(AsyncClosing):
             )
         logger.debug(
             "send to %s failed after %d attempt(s): %s",
-            _masked(recipient),
+            _masked(tally.recipient),
             tally.attempts,
             _reason(error),
         )
         if self._hooks is not None:
-            self._hooks.failure(recipient, error)
+            self._hooks.failure(tally.recipient, error)
         return error
 
 
-# Headers the fast lane writes itself, whatever the AsyncClient's defaults say.
-_OWN_HEADERS = frozenset(
-    {
-        b"host",
-        b"authorization",
-        b"content-type",
-        b"content-length",
-        b"transfer-encoding",
-        b"accept-encoding",
-        b"connection",
-    }
-)
+def _planned_wait(state: tenacity.RetryCallState) -> float:
+    """The wait the failed attempt planned (it also told the limiter; see `_wait_after`)."""
+    tally: _Tally = state.args[1]
+    return tally.next_wait
 
 
-def _request_head(url: httpx.URL, defaults: httpx.Headers, token: str) -> bytes:
-    try:
-        authorization = token.encode("ascii")
-    except UnicodeEncodeError:
-        raise transport_error(httpx.LocalProtocolError("the token is not ASCII")) from None
-    pairs = [
-        (b"Host", url.netloc),
-        (b"Authorization", authorization),
-        (b"Content-Type", b"application/json"),
-        (b"Accept-Encoding", b"identity"),
-    ]
-    pairs += [pair for pair in defaults.raw if pair[0].lower() not in _OWN_HEADERS]
-    try:
-        for name, value in pairs:
-            check_header(name, value)
-    except httpx.LocalProtocolError as exc:
-        raise transport_error(exc) from None
-    lines = b"".join(b"%s: %s\r\n" % pair for pair in pairs)
-    return b"POST %s HTTP/1.1\r\n%sContent-Length: " % (url.raw_path, lines)
+async def _read(response: httpx.Response) -> bytes:
+    """The answer's body, decoded, refusing more than `MAX_ANSWER_BYTES`."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if name == b"content-encoding" and value.lower() not in (b"", b"identity"):
-            return True
-    return False
+def _not_ascii() -> TransportError:
+    error = TransportError(
+        "a request header is not ASCII: check the token (HTTP headers carry ASCII only)",
+        ambiguous=False,
+    )
+    error.transient = False
+    return error
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _proxied(url: str) -> bool:
-    """Whether httpx would send ``url`` through a proxy it found by itself: from HTTPS_PROXY,
-    ALL_PROXY and the like, or the system's settings on macOS and Windows (``getproxies``, as
-    httpx reads them), unless NO_PROXY exempts the host. When in doubt, yes: httpx's own
-    transport then decides, exactly as it would without us.
-    """
-    parsed = httpx.URL(url)
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(parsed.scheme) or proxies.get("all")):
-        return False
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    return not bypass(parsed.host, proxies)
-
-
-def _accepted(recipient: str, status: int, content: bytes, tally: _Tally) -> SendResult:
-    try:
-        data = json.loads(content)
-        message_id = data["messages"][0]["id"]
-        if not isinstance(message_id, str) or not message_id:
-            raise TypeError(message_id)
-    except (ValueError, LookupError, TypeError):
-        # Accepted, by the status, yet without an id: do not send again, do not pretend.
-        raise APIError(
-            "the message was accepted but the answer carries no message id",
-            status_code=status,
-            body=content[:4096].decode("utf-8", errors="replace"),
-            transient=False,
-            ambiguous=True,
-        ) from None
-    return SendResult(
-        message_id=message_id,
-        wa_id=_wa_id(data, recipient),
-        to=recipient,
-        attempts=tally.attempts,
-        ambiguous_attempts=tally.ambiguous,
+def _too_large() -> TransportError:
+    return TransportError(
+        f"the answer is larger than {MAX_ANSWER_BYTES} bytes: not Gupshup's", ambiguous=True
     )
 
 
-def _wa_id(data: Mapping[str, Any], recipient: str) -> str | None:
-    contacts = data.get("contacts")
-    if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
-        wa_id = contacts[0].get("wa_id")
-        if isinstance(wa_id, str):
-            return wa_id
-    return None
-
-
-# httpx's failures, by whether the request can have reached the server whole.
-_NOT_SENT: tuple[type[httpx.TransportError], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.WriteTimeout,
-    httpx.WriteError,
-    httpx.ProxyError,
-)
-_OUR_MISTAKE: tuple[type[httpx.TransportError], ...] = (
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-
-
-def transport_error(exc: httpx.RequestError) -> TransportError:
-    """Our error for httpx's: ambiguous when the request may have reached the server whole
-    (an answer that could not be decoded came from a server that had the request).
-    """
-    kind = type(exc).__name__
-    detail = str(exc) or kind
-    if isinstance(exc, _OUR_MISTAKE):
-        error = TransportError(f"{kind}: {detail}", ambiguous=False)
-        error.transient = False
-        return error
-    return TransportError(f"{kind}: {detail}", ambiguous=not isinstance(exc, _NOT_SENT))
+def _total(timeout: httpx.Timeout) -> float | None:
+    parts = (timeout.connect, timeout.pool, timeout.read)
+    if any(part is None for part in parts):
+        return None
+    return sum(part for part in parts if part is not None)
 
 
 def _masked(recipient: str) -> str:

@@ -12,16 +12,13 @@
     └── TransportError                        connect, timeout, protocol: no answer was read
 
 Every error says whether a retry is worth it (``transient``) and whether the message may have
-gone out all the same (``ambiguous``). A ``ValidationError`` is neither.
+gone out all the same (``ambiguous``). A ``ValidationError`` is neither. Which answer becomes
+which error is decided in answers.py.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Mapping
-from http import HTTPStatus
-from typing import Any
+from collections.abc import Iterable
 
 import attrs
 
@@ -37,7 +34,6 @@ __all__ = [
     "ServerError",
     "TransportError",
     "ValidationError",
-    "error_from_response",
 ]
 
 
@@ -179,84 +175,5 @@ class TransportError(GupshupError):
         self.ambiguous = ambiguous
 
 
-# From an answer to an error (pure) ----------------------------------------------------------
-
+# Meta's code for "too many messages to this one recipient" (the pair rate limit).
 PAIR_RATE_LIMIT = 131056
-_META_RATE_LIMITS = frozenset({4, 80007, 130429, PAIR_RATE_LIMIT})
-_META_UNAVAILABLE = frozenset({1, 2, 131000, 131016, 131057})
-_META_AUTH = frozenset({190})
-# Gupshup says which app problem it is only in words.
-_APP_ERRORS: tuple[tuple[re.Pattern[str], type[APIError]], ...] = (
-    (re.compile(r"billing", re.IGNORECASE), BillingNotEnabledError),
-    (re.compile(r"invalid app", re.IGNORECASE), InvalidAppError),
-    (re.compile(r"expected type|on cloud", re.IGNORECASE), AppNotOnCloudError),
-)
-# A 500, 502 or 504 may come after the message was handed on: it may have gone out.
-_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
-_BODY_KEPT = 4096
-
-
-def error_from_response(
-    status_code: int, content: bytes, retry_after: float | None = None
-) -> APIError:
-    """The error an unsuccessful answer stands for. Any body will do: JSON of Gupshup's or
-    Meta's shape, HTML from a proxy, nothing at all, or bytes that are not UTF-8.
-    """
-    text = content[:_BODY_KEPT].decode("utf-8", errors="replace")
-    message, code = _message_and_code(content)
-    if not message:
-        message = _reason(status_code)
-    fields: dict[str, Any] = {
-        "status_code": status_code,
-        "body": text,
-        "code": code,
-        "retry_after": retry_after,
-    }
-    if code in _META_RATE_LIMITS or status_code == 429:
-        return RateLimitError(message, **fields)
-    if code in _META_AUTH or status_code in (401, 403):
-        return AuthenticationError(message, **fields)
-    if code in _META_UNAVAILABLE:
-        return ServerError(message, **fields)
-    if status_code >= 500:
-        return ServerError(message, ambiguous=status_code in _AMBIGUOUS_STATUSES, **fields)
-    if status_code == 400 and code is None:
-        for pattern, kind in _APP_ERRORS:
-            if pattern.search(message):
-                return kind(message, **fields)
-    return APIError(message, transient=status_code == 408, **fields)
-
-
-def _message_and_code(content: bytes) -> tuple[str, int | None]:
-    """What a JSON error body says, in either shape; nothing for anything else."""
-    if not content or content.lstrip()[:1] not in (b"{", b"["):
-        return "", None
-    try:
-        data = json.loads(content)
-    except ValueError:  # invalid JSON and invalid UTF-8 alike
-        return "", None
-    if not isinstance(data, Mapping):
-        return "", None
-    meta = data.get("error")
-    if isinstance(meta, Mapping):
-        code = meta.get("code")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        message = _as_text(meta.get("message"))
-        details = meta.get("error_data")
-        if isinstance(details, Mapping) and isinstance(details.get("details"), str):
-            message = f"{message} ({details['details']})" if message else details["details"]
-        return message, code
-    return _as_text(data.get("message")) or _as_text(meta), None
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, str):
-        return value[:500]
-    return ""
-
-
-def _reason(status_code: int) -> str:
-    try:
-        return HTTPStatus(status_code).phrase
-    except ValueError:
-        return "unexpected answer"

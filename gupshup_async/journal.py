@@ -18,12 +18,10 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gupshup_async.errors import GupshupError
-
-if TYPE_CHECKING:
-    from gupshup_async.client import SendResult
+from gupshup_async.results import SendResult
 
 __all__ = ["EarlierOutcome", "Journal"]
 
@@ -140,8 +138,6 @@ class Journal:
             return None
         state, recipient, message_id, error = row
         if state == "sent":
-            from gupshup_async.client import SendResult
-
             result = SendResult(message_id=message_id, wa_id=None, to=recipient, attempts=0)
             return {"result": result, "skipped": True}
         if state == "failed" and self.retry_failed:

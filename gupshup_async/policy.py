@@ -1,8 +1,11 @@
-"""When to retry and how long to wait. Pure: no I/O, no clock of its own."""
+"""When to retry and how long to wait. Pure: no I/O, no clock, no switches.
+
+The client turns a `RetryPolicy` into a tenacity ``AsyncRetrying`` (client.py); whether waits
+are really waited is the shell's business (`gupshup_async.testing` turns them off).
+"""
 
 from __future__ import annotations
 
-import email.utils
 import random
 from collections.abc import Callable
 
@@ -10,10 +13,7 @@ import attrs
 
 from gupshup_async.errors import GupshupError, ValidationError
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
-
-#: False while `gupshup_async.testing.no_waiting` is active: retries then do not wait.
-WAITING = True
+__all__ = ["RetryPolicy"]
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -49,7 +49,11 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """Whether to try again after ``error`` ended attempt number ``attempt`` (from 1)."""
-        if attempt >= self.max_attempts or not isinstance(error, GupshupError):
+        return attempt < self.max_attempts and self.retryable(error)
+
+    def retryable(self, error: BaseException) -> bool:
+        """Whether ``error`` is worth another attempt, attempts left or not."""
+        if not isinstance(error, GupshupError):
             return False
         if isinstance(error, ValidationError) or not error.transient:
             return False
@@ -68,8 +72,6 @@ class RetryPolicy:
         rand: Callable[[], float] = random.random,
     ) -> float:
         """Seconds to wait after attempt number ``attempt`` failed with ``error``."""
-        if not WAITING:
-            return 0.0
         asked = getattr(error, "retry_after", None)
         if asked is not None:
             return float(min(asked, self.max_retry_after))
@@ -79,23 +81,3 @@ class RetryPolicy:
         """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**(n-1))]."""
         ceiling = min(self.max_delay, self.initial_delay * 2.0 ** min(attempt - 1, 64))
         return ceiling * rand()
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """A ``Retry-After`` header in seconds from ``now`` (a Unix time): delay-seconds or an
-    HTTP date; None when absent or unreadable. Never negative.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value)) if value.replace(".", "", 1).isdigit() else _date(value, now)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _date(value: str, now: float) -> float | None:
-    when = email.utils.parsedate_to_datetime(value)
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gupshup_async.bulk import Item, Recipient
 from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import Message, parse_interactive
+from gupshup_async.results import Item, Recipient
 
 __all__ = ["MessageTemplate", "read_rows", "template_items"]
 

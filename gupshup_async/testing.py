@@ -10,11 +10,16 @@
         assert gupshup.sent[0].message.body == "Your order is confirmed."
 
 `gupshup_mock` (a context manager, and a pytest fixture of the same name: add
-``pytest_plugins = ["gupshup_async.testing"]`` to your ``conftest.py``) intercepts requests to
-the v3 message endpoint with respx, answers like Gupshup (a message id per send), records what
-was sent with the parsed message objects, and can be told to fail: ``gupshup.fail(503, 503)``
-makes the next two requests answer 503, ``gupshup.fail(httpx.ConnectError("refused"))`` drops
-one. While it is active, retries do not wait.
+``pytest_plugins = ["gupshup_async.testing"]`` to your ``conftest.py``) answers the v3 message
+endpoint like Gupshup (a message id per send), records what was sent with the parsed message
+objects, and can be told to fail: ``gupshup.fail(503, 503)`` makes the next two requests answer
+503, ``gupshup.fail(httpx.ConnectError("refused"))`` drops one.
+
+It patches nothing. While it is active, every `GupshupClient` (and token provider) that makes
+its own HTTP client makes it on the mock's transport, a respx router behind
+``httpx.MockTransport``, and retries do not wait. A client given ``http_client=`` uses that
+client as given: build it on ``gupshup.transport`` to have the mock answer it. Needs respx and,
+for the fixture, pytest with an asyncio plugin (pytest-asyncio or anyio).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import httpx
 
-from gupshup_async import policy
+from gupshup_async import _engine
 from gupshup_async.messages import Message, parse_interactive
 
 if TYPE_CHECKING:
@@ -65,6 +70,10 @@ class GupshupMock:
     def __init__(self, router: respx.MockRouter) -> None:
         self.sent: list[SentMessage] = []
         self.requests: list[httpx.Request] = []
+        #: The respx router behind the mock: add routes for other endpoints to it.
+        self.router = router
+        #: The transport that answers as the mock: for an ``httpx.AsyncClient`` of your own.
+        self.transport = httpx.MockTransport(router.async_handler)
         self._script: list[int | httpx.Response | Exception] = []
         self._ids = itertools.count(1)
         router.post(url__regex=_PATH.pattern).mock(side_effect=self._answer)
@@ -112,32 +121,25 @@ class GupshupMock:
 @contextlib.contextmanager
 def no_waiting() -> Iterator[None]:
     """Retries do not wait (their backoff and Retry-After become 0) while this is active."""
-    previous = policy.WAITING
-    policy.WAITING = False
-    try:
+    with _engine.overridden(wait=False):
         yield
-    finally:
-        policy.WAITING = previous
 
 
 @contextlib.contextmanager
 def gupshup_mock(*, wait: bool = False) -> Iterator[GupshupMock]:
-    """Intercept Gupshup's v3 message endpoint (any base URL, any app) for the block.
+    """Answer Gupshup's v3 message endpoint (any base URL, any app) for the block.
 
-    Other requests are refused by respx, as in any respx mock: a test never reaches the
+    Requests no route matches are refused, as in any respx router: a test never reaches the
     network by accident. ``wait=True`` keeps the retries' real waits.
     """
     try:
         import respx
     except ImportError:  # pragma: no cover - depends on how it was installed
         raise ImportError("gupshup_mock needs respx: pip install respx") from None
-    with respx.mock(assert_all_called=False) as router:
-        mock = GupshupMock(router)
-        if wait:
-            yield mock
-        else:
-            with no_waiting():
-                yield mock
+    router = respx.MockRouter(assert_all_called=False)
+    mock = GupshupMock(router)
+    with _engine.overridden(transport=mock.transport, wait=wait):
+        yield mock
 
 
 try:

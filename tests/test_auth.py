@@ -40,7 +40,7 @@ def sent(message_id: str = "gs-1") -> httpx.Response:
 
 @pytest.fixture
 def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+    with respx.mock(base_url=BASE, assert_all_called=False, using="httpx") as router:
         yield router
 
 

@@ -15,7 +15,7 @@ from gupshup_async import (
     RateLimitError,
     ServerError,
 )
-from gupshup_async.errors import error_from_response
+from gupshup_async.answers import error_from_response
 
 
 def gupshup(message: str) -> bytes:

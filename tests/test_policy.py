@@ -15,8 +15,7 @@ from gupshup_async import (
     TransportError,
     ValidationError,
 )
-from gupshup_async.errors import error_from_response
-from gupshup_async.policy import parse_retry_after
+from gupshup_async.answers import error_from_response, parse_retry_after
 
 POLICY = RetryPolicy()
 

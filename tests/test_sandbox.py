@@ -25,6 +25,7 @@ from gupshup_async import (
     TransportError,
 )
 from gupshup_async._examples import EXAMPLES
+from gupshup_async.answers import error_from_response
 from gupshup_async.messages import encode_payload
 from gupshup_async.sandbox import Faults, Sandbox, SandboxRules
 
@@ -82,12 +83,16 @@ async def test_documented_refusals_are_typed_and_not_retried(
 
 async def test_a_message_whatsapp_would_refuse_gets_a_meta_style_400() -> None:
     bad = encode_payload("919876543210", MESSAGE).replace(b'"Yes"', b'"' + b"x" * 30 + b'"')
-    async with Sandbox() as sandbox, client_for(sandbox) as client:
-        with pytest.raises(APIError) as caught:
-            await client.send_encoded("919876543210", bad)
-    assert caught.value.status_code == 400
-    assert caught.value.code == 100
-    assert "reply.title" in caught.value.message
+    async with Sandbox() as sandbox, httpx.AsyncClient(base_url=sandbox.base_url) as http:
+        answer = await http.post(
+            f"/partner/app/{sandbox.app_id}/v3/message",
+            content=bad,
+            headers={"Authorization": sandbox.token, "Content-Type": "application/json"},
+        )
+    refused = error_from_response(answer.status_code, answer.content)
+    assert refused.status_code == 400
+    assert refused.code == 100
+    assert "reply.title" in refused.message
     assert sandbox.account.processed == []
 
 
@@ -140,7 +145,7 @@ async def test_slow_answers_time_out_ambiguously_but_were_processed() -> None:
         Sandbox(faults=Faults(slow=1.0, slow_seconds=0.5)) as sandbox,
         client_for(sandbox, timeout=0.1, retry=RetryPolicy(retry_ambiguous=False)) as client,
     ):
-        with pytest.raises(TransportError, match="ReadTimeout") as caught:
+        with pytest.raises(TransportError, match=r"(?i)timeout") as caught:
             await client.send("+91 98765 43210", MESSAGE)
     assert caught.value.ambiguous
     assert len(sandbox.account.processed) == 1

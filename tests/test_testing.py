@@ -11,8 +11,11 @@ from gupshup_async import (
     AuthenticationError,
     ButtonMessage,
     GupshupClient,
+    GupshupError,
     ListMessage,
+    RateLimitError,
     RetryPolicy,
+    SendHooks,
     ValidationError,
 )
 from gupshup_async.testing import GupshupMock, gupshup_mock, no_waiting
@@ -26,8 +29,8 @@ async def checkout(client: GupshupClient, phone: str) -> str:
 
 
 async def test_three_lines_to_test_your_own_code() -> None:
-    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
-        with gupshup_mock() as gupshup:
+    with gupshup_mock() as gupshup:
+        async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
             message_id = await checkout(client, "+91 98765 43210")
     assert gupshup.sent[0].message == MESSAGE
     assert gupshup.sent[0].message_id == message_id
@@ -37,8 +40,8 @@ async def test_three_lines_to_test_your_own_code() -> None:
 
 async def test_scripted_failures_are_answered_in_order_and_retries_do_not_wait() -> None:
     loop = asyncio.get_running_loop()
-    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
-        with gupshup_mock() as gupshup:
+    with gupshup_mock() as gupshup:
+        async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
             gupshup.fail(503, httpx.ConnectError("refused"), 429)
             start = loop.time()
             result = await client.send("+91 98765 43210", MESSAGE)
@@ -58,16 +61,34 @@ def test_the_fixture_is_the_same_helper(gupshup_mock: GupshupMock) -> None:
 
 async def test_messages_are_recorded_as_objects_of_their_type() -> None:
     menu = ListMessage("Pick", "Menu", [("a", "Apple")])
-    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
-        with gupshup_mock() as gupshup:
+    with gupshup_mock() as gupshup:
+        async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
             await client.send("+91 98765 43210", menu)
     assert isinstance(gupshup.sent[0].message, ListMessage)
     assert gupshup.sent[0].message.sections[0].rows[0].id == "a"
 
 
-def test_no_waiting_makes_every_wait_zero() -> None:
+async def test_no_waiting_makes_every_retry_wait_zero() -> None:
+    waits: list[float] = []
+
+    class Waits(SendHooks):
+        def retry(self, to: str, attempt: int, error: GupshupError, wait: float) -> None:
+            waits.append(wait)
+
+    with gupshup_mock(wait=True) as gupshup:
+        gupshup.fail(httpx.Response(429, headers={"Retry-After": "30"}), 503)
+        with no_waiting():
+            async with GupshupClient(
+                "app-1", "token-123456", retry=RetryPolicy(initial_delay=10), hooks=Waits()
+            ) as client:
+                result = await client.send("+91 98765 43210", MESSAGE)
+    assert result.attempts == 3
+    assert waits == [0.0, 0.0]
+
+
+def test_the_policy_itself_has_no_switch() -> None:
+    # Waiting is the shell's to turn off: the pure policy always says what it would wait.
     policy = RetryPolicy(initial_delay=10)
-    error = ValidationError.at("to", "x")
     with no_waiting():
-        assert policy.wait(error, 3) == 0.0
-    assert 0.0 <= policy.wait(error, 3) <= 40.0
+        assert 0.0 <= policy.wait(ValidationError.at("to", "x"), 3) <= 40.0
+        assert policy.wait(RateLimitError("slow down", status_code=429, retry_after=7.0), 1) == 7

@@ -1,7 +1,8 @@
-"""The sandbox's I/O shell: a small HTTP/1.1 keep-alive server on asyncio's Protocol API.
+"""The sandbox's I/O shell: aiohttp's web server in front of the rules in _rules.py.
 
-Hand-written instead of h11 or http.server because the sandbox must never be what limits a
-benchmark: it parses only what the client sends (request line, headers, Content-Length body).
+Everything the sandbox decides is in `SandboxRules`; this module only reads requests (aiohttp
+parses them, with llhttp), waits where an answer is slow, drops connections where a fault says
+so, and posts status callbacks.
 """
 
 from __future__ import annotations
@@ -9,17 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from http import HTTPStatus
 from typing import Any
 
 import httpx
+from aiohttp import web
+from httpx_aiohttp import HttpxAiohttpClient
 
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.sandbox._rules import (
     SANDBOX_APP_ID,
     SANDBOX_TOKEN,
     Account,
-    Answer,
     Faults,
     Processed,
     SandboxRules,
@@ -29,112 +30,8 @@ from gupshup_async.sandbox._rules import (
 
 __all__ = ["Sandbox"]
 
-_MAX_HEAD = 64 * 1024
 _MAX_BODY = 1024 * 1024
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
-
-
-class _Connection(asyncio.Protocol):
-    __slots__ = ("_buffer", "_busy", "_closed", "_sandbox", "_transport")
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-        self._buffer = bytearray()
-        self._busy = False  # an answer is delayed: later requests wait their turn
-        self._closed = False
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        self._sandbox._connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        self._sandbox._connections.discard(self)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        self._serve()
-
-    def close(self) -> None:
-        if self._transport is not None and not self._closed:
-            self._transport.close()
-
-    def _serve(self) -> None:
-        buffer = self._buffer
-        while not self._busy and not self._closed:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > _MAX_HEAD:
-                    self._write(431, b"", close=True)
-                return
-            try:
-                method, target, headers = _parse_head(bytes(buffer[:end]))
-                length = int(headers.get("content-length", "0"))
-            except ValueError:
-                self._write(400, b"", close=True)
-                return
-            if "chunked" in headers.get("transfer-encoding", "") or length > _MAX_BODY:
-                self._write(411 if length <= _MAX_BODY else 413, b"", close=True)
-                return
-            total = end + 4 + length
-            if len(buffer) < total:
-                return
-            body = bytes(buffer[end + 4 : total])
-            del buffer[:total]
-            sandbox = self._sandbox
-            seen = len(sandbox.account.processed)
-            answer = sandbox.rules.answer(method, target, headers, body, time.monotonic())
-            if sandbox.callback_url is not None and len(sandbox.account.processed) > seen:
-                sandbox._report(sandbox.account.processed[seen:])
-            close = headers.get("connection", "").lower() == "close"
-            if answer.drops_connection:
-                self.close()
-                return
-            if answer.delay:
-                self._busy = True
-                loop = asyncio.get_running_loop()
-                loop.call_later(answer.delay, self._late, answer, close)
-                return
-            self._send(answer, close)
-
-    def _late(self, answer: Answer, close: bool) -> None:
-        self._busy = False
-        if not self._closed:
-            self._send(answer, close)
-            self._serve()
-
-    def _send(self, answer: Answer, close: bool) -> None:
-        extra = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in answer.headers)
-        self._write(answer.status, answer.body, close=close, extra=extra)
-
-    def _write(self, status: int, body: bytes, *, close: bool, extra: bytes = b"") -> None:
-        assert self._transport is not None
-        self._transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s%s\r\n%s"
-            % (
-                status,
-                _REASONS.get(status, b"Unknown"),
-                len(body),
-                extra,
-                b"connection: close\r\n" if close else b"",
-                body,
-            )
-        )
-        if close:
-            self.close()
-
-
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _version = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(line)
-        headers[name.strip().lower()] = value.strip()
-    return method, target, headers
+_DROP_AFTER = 0.1
 
 
 class Sandbox(AsyncClosing):
@@ -200,8 +97,7 @@ class Sandbox(AsyncClosing):
             seed=seed,
             validate=validate,
         )
-        self._server: asyncio.Server | None = None
-        self._connections: set[_Connection] = set()
+        self._runner: web.AppRunner | None = None
 
     @property
     def account(self) -> Account:
@@ -209,16 +105,47 @@ class Sandbox(AsyncClosing):
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if self._runner is None:
             raise RuntimeError("the sandbox is not running")
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self), self.host, self.port, reuse_address=True
+        """Listen on ``host``:``port`` (a free port when 0). Raises `OSError` when taken."""
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        # A stopped sandbox drops what it was still answering (slow faults), as a server
+        # that dies would, instead of waiting for it.
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=_DROP_AFTER
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port, reuse_address=True).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.port = runner.addresses[0][1]
+        self._runner = runner
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        rules = self.rules
+        seen = len(rules.account.processed)
+        answer = rules.answer(
+            request.method, request.rel_url.raw_path, request.headers, body, time.monotonic()
+        )
+        if self.callback_url is not None and len(rules.account.processed) > seen:
+            self._report(rules.account.processed[seen:])
+        if answer.drops_connection and request.transport is not None:
+            request.transport.abort()  # what follows is written to no one
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        return web.Response(
+            status=answer.status,
+            body=answer.body,
+            content_type="application/json",
+            headers=dict(answer.headers),
+        )
 
     async def tap(
         self,
@@ -262,7 +189,7 @@ class Sandbox(AsyncClosing):
         if self.callback_url is None:
             raise RuntimeError("the sandbox has no callback_url")
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10.0)
+            self._http = HttpxAiohttpClient(timeout=10.0)
         try:
             await self._http.post(self.callback_url, json=event, headers=self.callback_headers)
         except httpx.HTTPError:
@@ -275,13 +202,9 @@ class Sandbox(AsyncClosing):
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._server is None:
-            return
-        self._server.close()
-        for connection in list(self._connections):
-            connection.close()
-        await self._server.wait_closed()
-        self._server = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
 
     async def __aenter__(self) -> Sandbox:
         await self.start()
@@ -291,5 +214,5 @@ class Sandbox(AsyncClosing):
         await self.stop()
 
     def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}" if self._server else "stopped"
+        where = f"{self.host}:{self.port}" if self._runner else "stopped"
         return f"<Sandbox {where}>"

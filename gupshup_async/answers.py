@@ -1,0 +1,264 @@
+"""From what came back to what it means. Pure: no I/O, no clock of its own.
+
+An answer read in full (status, ``Retry-After``, body) becomes an accepted message's ids or an
+`APIError`; a failure of the HTTP engine (httpx, and aiohttp under httpx-aiohttp) becomes a
+`TransportError` that says whether the request may have reached the server. The client and the
+token providers both read their answers here, so one answer always means one thing.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import ssl
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+import httpx
+
+from gupshup_async.errors import (
+    PAIR_RATE_LIMIT,
+    APIError,
+    AppNotOnCloudError,
+    AuthenticationError,
+    BillingNotEnabledError,
+    InvalidAppError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = [
+    "ENGINE_ERRORS",
+    "MAX_ANSWER_BYTES",
+    "accepted_ids",
+    "error_from_response",
+    "parse_retry_after",
+    "transport_error",
+    "unexpected_interim",
+]
+
+#: The most of an answer's body that is read. Gupshup's answers are a few hundred bytes; a
+#: larger one is not Gupshup's, and reading on would let a broken server fill our memory.
+MAX_ANSWER_BYTES = 1024 * 1024
+_BODY_KEPT = 4096
+
+
+# Success -------------------------------------------------------------------------------------
+
+
+def accepted_ids(status: int, content: bytes) -> tuple[str, str | None]:
+    """The message id and the recipient's WhatsApp id from a success answer.
+
+    A 2xx without a message id is accepted yet unknown: an `APIError` that is not worth
+    retrying (it may have gone out) and says so.
+    """
+    try:
+        data = json.loads(content)
+        message_id = data["messages"][0]["id"]
+        if not isinstance(message_id, str) or not message_id:
+            raise TypeError(message_id)
+    except (ValueError, LookupError, TypeError):
+        raise APIError(
+            "the message was accepted but the answer carries no message id",
+            status_code=status,
+            body=_text(content),
+            transient=False,
+            ambiguous=True,
+        ) from None
+    return message_id, _wa_id(data)
+
+
+def _wa_id(data: Mapping[str, Any]) -> str | None:
+    contacts = data.get("contacts")
+    if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
+        wa_id = contacts[0].get("wa_id")
+        if isinstance(wa_id, str):
+            return wa_id
+    return None
+
+
+def unexpected_interim(status: int) -> TransportError:
+    """A 1xx as the final answer (a ``101 Switching Protocols``, say): the server speaks
+    something else now. Nothing after it is read as our answer; the request reached it.
+    """
+    return TransportError(f"the server answered {status} and no final answer", ambiguous=True)
+
+
+# Refusals ------------------------------------------------------------------------------------
+
+_META_RATE_LIMITS = frozenset({4, 80007, 130429, PAIR_RATE_LIMIT})
+_META_UNAVAILABLE = frozenset({1, 2, 131000, 131016, 131057})
+_META_AUTH = frozenset({190})
+# Gupshup says which app problem it is only in words.
+_APP_ERRORS: tuple[tuple[re.Pattern[str], type[APIError]], ...] = (
+    (re.compile(r"billing", re.IGNORECASE), BillingNotEnabledError),
+    (re.compile(r"invalid app", re.IGNORECASE), InvalidAppError),
+    (re.compile(r"expected type|on cloud", re.IGNORECASE), AppNotOnCloudError),
+)
+# A 500, 502 or 504 may come after the message was handed on: it may have gone out.
+_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+
+
+def error_from_response(
+    status_code: int, content: bytes, retry_after: float | None = None
+) -> APIError:
+    """The error an unsuccessful answer stands for. Any body will do: JSON of Gupshup's or
+    Meta's shape, HTML from a proxy, nothing at all, or bytes that are not UTF-8.
+    """
+    message, code = _message_and_code(content)
+    if not message:
+        message = _reason(status_code)
+    fields: dict[str, Any] = {
+        "status_code": status_code,
+        "body": _text(content),
+        "code": code,
+        "retry_after": retry_after,
+    }
+    if code in _META_RATE_LIMITS or status_code == 429:
+        return RateLimitError(message, **fields)
+    if code in _META_AUTH or status_code in (401, 403):
+        return AuthenticationError(message, **fields)
+    if code in _META_UNAVAILABLE:
+        return ServerError(message, **fields)
+    if status_code >= 500:
+        return ServerError(message, ambiguous=status_code in _AMBIGUOUS_STATUSES, **fields)
+    if status_code == 400 and code is None:
+        for pattern, kind in _APP_ERRORS:
+            if pattern.search(message):
+                return kind(message, **fields)
+    return APIError(message, transient=status_code == 408, **fields)
+
+
+def _message_and_code(content: bytes) -> tuple[str, int | None]:
+    """What a JSON error body says, in either shape; nothing for anything else."""
+    if not content or content.lstrip()[:1] not in (b"{", b"["):
+        return "", None
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):  # invalid JSON and invalid UTF-8 alike
+        return "", None
+    if not isinstance(data, Mapping):
+        return "", None
+    meta = data.get("error")
+    if isinstance(meta, Mapping):
+        code = meta.get("code")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        message = _as_text(meta.get("message"))
+        details = meta.get("error_data")
+        if isinstance(details, Mapping) and isinstance(details.get("details"), str):
+            message = f"{message} ({details['details']})" if message else details["details"]
+        return message, code
+    return _as_text(data.get("message")) or _as_text(meta), None
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value[:500]
+    return ""
+
+
+def _text(content: bytes) -> str:
+    return content[:_BODY_KEPT].decode("utf-8", errors="replace")
+
+
+def _reason(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "unexpected answer"
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """A ``Retry-After`` header in seconds from ``now`` (a Unix time): delay-seconds or an
+    HTTP date; None when absent or unreadable. Never negative.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value)) if value.replace(".", "", 1).isdigit() else _date(value, now)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _date(value: str, now: float) -> float | None:
+    when = email.utils.parsedate_to_datetime(value)
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+# Engine failures -----------------------------------------------------------------------------
+
+#: What the HTTP engine raises when no usable answer came: httpx's errors, and aiohttp's own
+#: where httpx-aiohttp lets them through (an answer aiohttp's parser refused).
+ENGINE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.RequestError,
+    httpx.InvalidURL,
+    aiohttp.ClientError,
+)
+
+# httpx's failures, by whether the request can have reached the server whole.
+_NOT_SENT: tuple[type[BaseException], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteTimeout,
+    httpx.WriteError,
+    httpx.ProxyError,
+    # aiohttp's, named by httpx-aiohttp as the cause of the httpx error it raises (its own
+    # mapping names a server that hung up after the request a ConnectTimeout).
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientProxyConnectionError,
+)
+_OUR_MISTAKE: tuple[type[BaseException], ...] = (
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    aiohttp.InvalidURL,
+)
+_CERTIFICATE: tuple[type[BaseException], ...] = (
+    ssl.SSLCertVerificationError,
+    aiohttp.ClientConnectorCertificateError,
+)
+
+
+def transport_error(exc: BaseException) -> TransportError:
+    """Our error for a failure of the HTTP engine: httpx's, or aiohttp's under httpx-aiohttp
+    (an answer aiohttp could not parse comes through as its own ``ClientResponseError``).
+
+    Ambiguous when the request may have reached the server whole: a read timeout, a connection
+    dropped after writing, an answer that was not HTTP or could not be decoded. Not transient
+    when retrying cannot help: a certificate that does not verify, a URL or header we got wrong.
+    """
+    cause = _engine_cause(exc)
+    kind = type(cause).__name__
+    detail = _short(str(exc) or type(cause).__name__)
+    if isinstance(cause, _CERTIFICATE) or isinstance(exc, _CERTIFICATE):
+        return _final(f"{kind}: the server's TLS certificate was refused: {detail}")
+    if isinstance(cause, _OUR_MISTAKE) or isinstance(exc, _OUR_MISTAKE):
+        return _final(f"{kind}: {detail}")
+    return TransportError(f"{kind}: {detail}", ambiguous=not isinstance(cause, _NOT_SENT))
+
+
+def _engine_cause(exc: BaseException) -> BaseException:
+    """What really happened: the aiohttp error an httpx error was raised from, if any."""
+    cause = exc.__cause__
+    if isinstance(cause, (aiohttp.ClientError, ssl.SSLError)):
+        return cause
+    return exc
+
+
+def _final(message: str) -> TransportError:
+    error = TransportError(message, ambiguous=False)
+    error.transient = False
+    return error
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 200 else f"{line[:199]}…"

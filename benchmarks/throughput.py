@@ -1,25 +1,28 @@
-"""Messages per second and client CPU per message: send_many against raw aiohttp and raw httpx.
+"""Messages per second and client CPU per message: send_many against hand-written clients.
 
     python benchmarks/throughput.py [--rounds 3] [--messages 20000] [--concurrency 100]
                                     [--server minimal|sandbox] [--clients ...]
 
-A server runs in its own process pinned to CPU 0: ``minimal`` answers every POST with a fixed
-Gupshup-shaped 202 (so the clients, not the server, are what is measured), ``sandbox`` is the
-library's sandbox (which also validates every message). Each client runs in a fresh process
-pinned to CPU 1, one after the other, in rounds whose order rotates, and sends the same
-campaign: one personalised button message per recipient, distinct recipients.
+A server runs in its own process pinned to CPU 0: ``minimal`` is aiohttp's web server with one
+handler that reads the body and answers a fixed Gupshup-shaped 202 (so the clients, not the
+server, are what is measured); ``sandbox`` is the library's sandbox (which also validates every
+message). Each client runs in a fresh process pinned to CPU 1, one after the other, in rounds
+whose order rotates, and sends the same campaign: one personalised button message per
+recipient, distinct recipients.
 
-- ``asyncio``: the ceiling: a raw keep-alive client on asyncio streams, one request in flight
-  per connection, the same body per message, the answer's JSON parsed. No HTTP library goes
-  faster without pipelining; it also shows the server is not the limit.
-- ``aiohttp``: what a user would write by hand: a pool of workers pulling from one iterator,
-  ``session.post(url, json=payload)``, ``await response.json()``.
-- ``httpx``: the same with ``httpx.AsyncClient`` and its default transport.
-- ``send``: ``GupshupClient.send`` from the same pool of workers as the hand-written loops:
-  the path a request handler takes.
+The baselines are what a user would write by hand: a pool of workers pulling from one
+iterator, posting the JSON payload and parsing the answer's JSON.
+
+- ``aiohttp``: ``session.post(url, json=payload)``, ``await response.json()``.
+- ``httpx``: the same on ``httpx.AsyncClient`` with its default transport (httpcore).
+- ``httpx+aiohttp``: the same on httpx-aiohttp's client: the engine this library uses.
+- ``send``: ``GupshupClient.send`` from the same pool of workers: the path a request handler
+  takes.
 - ``send_many``: ``GupshupClient.send_many`` with the default retry policy and the rate limit
   off; every message object is built (and so validated) per item, inside the measured run.
 - ``send_many+limiter``: the same with the limiter on at a rate too high to throttle.
+- ``send_many+journal``: the same with a SQLite journal (every in-flight mark made durable
+  before its request leaves).
 
 The table gives medians over rounds; the ratios are what count on a shared, noisy machine.
 Latency is per request (from the request leaving to its answer being read).
@@ -36,14 +39,24 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from gupshup_async import ButtonMessage, GupshupClient, RateLimit, SendHooks, SendResult
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 
-CLIENTS = ("asyncio", "aiohttp", "httpx", "send", "send_many", "send_many+limiter")
+CLIENTS = (
+    "aiohttp",
+    "httpx",
+    "httpx+aiohttp",
+    "send",
+    "send_many",
+    "send_many+limiter",
+    "send_many+journal",
+)
 PATH = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
 ANSWER = (
     b'{"messages":[{"id":"gBEGkYiEB1VXAglK1ZEqA1YKPrU"}],"contacts":[{"wa_id":"919876543210"}]}'
@@ -58,44 +71,20 @@ def pin(cpu: int) -> None:
 # The minimal server ---------------------------------------------------------------------------
 
 
-_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
-
-
-class _Fixed(asyncio.Protocol):
-    """HTTP/1.1 keep-alive, Content-Length bodies, one fixed answer: as fast as asyncio goes."""
-
-    answer = (
-        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
-    )
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.transport: Any = None
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self.buffer + data
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            match = _LENGTH.search(buffer, 0, end + 2)
-            total = end + 4 + (int(match.group(1)) if match else 0)
-            if len(buffer) < total:
-                break
-            buffer = buffer[total:]
-            self.transport.write(self.answer)
-        self.buffer = buffer
-
-
 async def serve_minimal() -> None:
-    server = await asyncio.get_running_loop().create_server(_Fixed, "127.0.0.1", 0, backlog=1024)
-    port = server.sockets[0].getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    await server.serve_forever()
+    from aiohttp import web
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=202, body=ANSWER, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", accept)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
+    print(f"listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+    await asyncio.Event().wait()
 
 
 # The clients ------------------------------------------------------------------------------
@@ -145,31 +134,6 @@ async def pool(
     return latencies
 
 
-async def run_asyncio(base_url: str, total: int, concurrency: int) -> list[float]:
-    host, port = base_url.removeprefix("http://").split(":")
-    head = f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {SANDBOX_TOKEN}\r\n"
-    head += "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-    items = campaign(total)
-    latencies: list[float] = []
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        for to, text in items:
-            body = json.dumps(payload(to, text)).encode()
-            start = time.perf_counter()
-            writer.write((head % len(body)).encode() + body)
-            answer = await reader.readuntil(b"\r\n\r\n")
-            length = _LENGTH.search(answer)
-            assert length is not None
-            data = json.loads(await reader.readexactly(int(length.group(1))))
-            latencies.append(time.perf_counter() - start)
-            assert data["messages"][0]["id"]
-        writer.close()
-
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return latencies
-
-
 async def run_aiohttp(base_url: str, total: int, concurrency: int) -> list[float]:
     import aiohttp
 
@@ -187,13 +151,17 @@ async def run_aiohttp(base_url: str, total: int, concurrency: int) -> list[float
         return await pool(total, concurrency, post)
 
 
-async def run_httpx(base_url: str, total: int, concurrency: int) -> list[float]:
+async def run_httpx(
+    base_url: str, total: int, concurrency: int, *, on_aiohttp: bool
+) -> list[float]:
     import httpx
+    from httpx_aiohttp import HttpxAiohttpClient
 
     url = base_url + PATH
     headers = {"Authorization": SANDBOX_TOKEN}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
+    kind = HttpxAiohttpClient if on_aiohttp else httpx.AsyncClient
+    async with kind(limits=limits) as client:
 
         async def post(body: dict[str, Any]) -> str:
             response = await client.post(url, json=body, headers=headers)
@@ -241,7 +209,7 @@ async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
 
 
 async def run_send_many(
-    base_url: str, total: int, concurrency: int, *, limiter: bool
+    base_url: str, total: int, concurrency: int, *, limiter: bool = False, journal: bool = False
 ) -> list[float]:
     clock = _Clock()
     rate_limit = RateLimit(per_second=10_000_000.0) if limiter else None
@@ -257,20 +225,23 @@ async def run_send_many(
         max_connections=concurrency,
         hooks=clock,
     ) as client:
-        async with client.send_many(items, concurrency=concurrency) as run:
-            async for outcome in run:
-                assert outcome.ok, outcome.error
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder, "campaign.db") if journal else None
+            async with client.send_many(items, concurrency=concurrency, journal=path) as run:
+                async for outcome in run:
+                    assert outcome.ok, outcome.error
     return clock.latencies
 
 
 def child(name: str, base_url: str, total: int, concurrency: int) -> None:
     runs: dict[str, Callable[[], Awaitable[list[float]]]] = {
-        "asyncio": lambda: run_asyncio(base_url, total, concurrency),
         "aiohttp": lambda: run_aiohttp(base_url, total, concurrency),
-        "httpx": lambda: run_httpx(base_url, total, concurrency),
+        "httpx": lambda: run_httpx(base_url, total, concurrency, on_aiohttp=False),
+        "httpx+aiohttp": lambda: run_httpx(base_url, total, concurrency, on_aiohttp=True),
         "send": lambda: run_send(base_url, total, concurrency),
-        "send_many": lambda: run_send_many(base_url, total, concurrency, limiter=False),
+        "send_many": lambda: run_send_many(base_url, total, concurrency),
         "send_many+limiter": lambda: run_send_many(base_url, total, concurrency, limiter=True),
+        "send_many+journal": lambda: run_send_many(base_url, total, concurrency, journal=True),
     }
     cpu, wall = time.process_time(), time.perf_counter()
     latencies = asyncio.run(runs[name]())
@@ -371,7 +342,7 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         f"medians of {args.rounds} rounds\n"
     )
     header = f"| {'client':<18} | msgs/s | CPU us/msg | p50 ms | p99 ms | peak RSS MiB |"
-    baselines = [b for b in ("aiohttp", "httpx") if b in median]
+    baselines = [b for b in ("aiohttp", "httpx", "httpx+aiohttp") if b in median]
     header += "".join(f" vs {b} (msgs/s, CPU) |" for b in baselines)
     print(header)
     print("|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|")

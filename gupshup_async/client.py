@@ -60,6 +60,7 @@ logger = logging.getLogger("gupshup_async")
 
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_JSON = "application/json"
 
 
 class SendHooks:
@@ -168,6 +169,8 @@ class GupshupClient(AsyncClosing):
             reraise=True,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._httpx_url = httpx.URL(self._url)
+        self._headers: tuple[str, httpx.Headers] | None = None
         self._closed = False
 
     @classmethod
@@ -301,11 +304,11 @@ class GupshupClient(AsyncClosing):
     async def _post(self, body: bytes, token: str) -> tuple[str, str | None]:
         """POST the request and read the answer, within the attempt's deadline."""
         http = self._http
-        headers = {"Authorization": token, "Content-Type": "application/json"}
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
+            headers = self._headers_for(token)
             request = http.build_request(
-                "POST", self._url, content=body, headers=headers, timeout=timeout
+                "POST", self._httpx_url, content=body, headers=headers, timeout=timeout
             )
         except UnicodeEncodeError:
             raise _not_ascii() from None  # from None: the error would quote the token
@@ -330,6 +333,17 @@ class GupshupClient(AsyncClosing):
             raise unexpected_interim(status)
         wait = parse_retry_after(response.headers.get("retry-after"), time.time())
         raise error_from_response(status, content, wait)
+
+    def _headers_for(self, token: str) -> httpx.Headers:
+        """Our headers for ``token``, made once per token: httpx merges them with the client's
+        own on every request, and parsing a URL and a header dict per request cost more than
+        everything else this library does per send (docs/performance.md).
+        """
+        made = self._headers
+        if made is None or made[0] != token:
+            made = (token, httpx.Headers({"Authorization": token, "Content-Type": _JSON}))
+            self._headers = made
+        return made[1]
 
     async def _refreshed_after(self, error: GupshupError, tally: _Tally) -> bool:
         """After a first 401, whether the token provider gave a new token to try once."""

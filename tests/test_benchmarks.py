@@ -29,15 +29,17 @@ def test_throughput_prints_a_row_per_client() -> None:
     out = run(
         "throughput.py",
         *("--rounds", "1", "--messages", "300", "--concurrency", "10"),
-        *("--clients", "asyncio,send,send_many,send_many+limiter"),
+        *("--clients", "aiohttp,httpx+aiohttp,send,send_many,send_many+journal"),
     )
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
-        "asyncio",
+        "aiohttp",
+        "httpx+aiohttp",
         "send",
         "send_many",
-        "send_many+limiter",
+        "send_many+journal",
     ]
+    assert all(row.count("x, ") == 2 for row in rows[1:])  # ratios to both baselines
 
 
 def test_bulk_memory_prints_rss_per_size_and_the_journal_cost() -> None:

@@ -68,9 +68,13 @@ def client(url: str, **options: object) -> GupshupClient:
     )
 
 
+ENGINE_ENVIRONMENT = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+ENGINE_ENVIRONMENT += ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
 @pytest.fixture(autouse=True)
 def no_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE"):
+    for name in ENGINE_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
 

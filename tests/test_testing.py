@@ -13,6 +13,7 @@ from gupshup_async import (
     GupshupClient,
     GupshupError,
     ListMessage,
+    PartnerCredentials,
     RateLimitError,
     RetryPolicy,
     SendHooks,
@@ -92,3 +93,28 @@ def test_the_policy_itself_has_no_switch() -> None:
     with no_waiting():
         assert 0.0 <= policy.wait(ValidationError.at("to", "x"), 3) <= 40.0
         assert policy.wait(RateLimitError("slow down", status_code=429, retry_after=7.0), 1) == 7
+
+
+async def test_the_fixture_answers_a_client_made_in_the_test(gupshup_mock: GupshupMock) -> None:
+    async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
+        message_id = await checkout(client, "+91 98765 43210")
+    assert gupshup_mock.sent[0].message_id == message_id
+
+
+async def test_a_borrowed_client_is_answered_when_built_on_the_mocks_transport() -> None:
+    with gupshup_mock() as gupshup:
+        async with (
+            httpx.AsyncClient(transport=gupshup.transport) as http,
+            GupshupClient("app-1", "token-123456", http_client=http) as client,
+        ):
+            await checkout(client, "+91 98765 43210")
+    assert len(gupshup.sent) == 1
+
+
+async def test_requests_no_route_matches_are_refused_not_sent() -> None:
+    credentials = PartnerCredentials("app-1", "ops@example.com", "partner-secret-0123456789")
+    with gupshup_mock() as gupshup:
+        with pytest.raises(AssertionError, match="not mocked"):
+            await credentials.token()  # the token endpoints have no route here
+        await credentials.aclose()
+    assert gupshup.requests == []

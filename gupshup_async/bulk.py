@@ -4,14 +4,20 @@ Items are pulled lazily by a bounded pool of workers. A worker that pulls an ite
 recipient already being sent to queues it behind that recipient and pulls the next one, so one
 slow recipient never holds up the pool; the worker sending to a recipient drains its queue in
 order. At most ``4 * concurrency`` items are held at once, however long the input.
+
+An item is known by its normalised recipient, the fingerprint of its message's JSON and, with a
+journal, how many times that same pair came before it in the input; or by the key its
+`Recipient` gives. Never by its position: a resume over re-sorted or edited input finds every
+item where it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -22,6 +28,8 @@ from gupshup_async.errors import (
     BillingNotEnabledError,
     GupshupError,
     InvalidAppError,
+    JournalError,
+    NotAttempted,
     ValidationError,
 )
 from gupshup_async.messages import Message, normalize_recipient
@@ -31,11 +39,30 @@ from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResul
 if TYPE_CHECKING:
     from gupshup_async.journal import Journal
 
-__all__ = ["BulkRun", "SendBody"]
+__all__ = ["AttemptWatch", "BulkRun", "SendBody", "fingerprint"]
 
-#: What a run sends with: ``(recipient, request body) -> SendResult``, raising `GupshupError`.
-#: `GupshupClient.send_many` passes its own send path.
-SendBody = Callable[[str, bytes], Awaitable[SendResult]]
+
+class AttemptWatch(Protocol):
+    """Told of each request of one send: the journal's hold on the send path."""
+
+    async def before(self) -> None:
+        """The limiter let the request go; it leaves when this returns."""
+
+    def after(self, error: GupshupError | None) -> None:
+        """The request ended: accepted (None) or failed with ``error``."""
+
+
+#: What a run sends with: ``(recipient, request body, watch) -> SendResult``, raising
+#: `GupshupError`. `GupshupClient.send_many` passes its own send path.
+SendBody = Callable[[str, bytes, "AttemptWatch | None"], Awaitable[SendResult]]
+
+# How many items are read ahead, when resuming, to tell a resume from another campaign.
+_LOOKAHEAD = 256
+
+
+def fingerprint(message: Message) -> str:
+    """A short fingerprint of the exact interactive JSON a message sends."""
+    return hashlib.blake2b(message.encoded(), digest_size=8).hexdigest()
 
 
 # After one of these, every other item would fail the same way: stop sending.
@@ -49,6 +76,32 @@ class _Job:
     key: str
     message: Message | None
     error: GupshupError | None  # refused before sending
+    fingerprint: str = ""
+
+
+class _Watch:
+    """The in-flight bookkeeping of one item's send, attempt by attempt."""
+
+    __slots__ = ("_job", "_maybe_delivered", "_run")
+
+    def __init__(self, run: BulkRun, job: _Job) -> None:
+        self._run = run
+        self._job = job
+        self._maybe_delivered = False
+
+    async def before(self) -> None:
+        run, job = self._run, self._job
+        if run._journal is not None:
+            run._committing.add(job.key)
+            await run._journal.in_flight(job.key, job.to, job.fingerprint)
+            run._committing.discard(job.key)
+        run._in_flight.add(job.key)
+
+    def after(self, error: GupshupError | None) -> None:
+        if error is not None and error.ambiguous:
+            self._maybe_delivered = True
+        if error is not None and not self._maybe_delivered:
+            self._run._in_flight.discard(self._job.key)  # that request left nothing behind
 
 
 class BulkRun(AsyncClosing):
@@ -87,6 +140,8 @@ class BulkRun(AsyncClosing):
         self._committing: set[str] = set()  # keys whose in-flight mark is being made durable
         self._in_flight: set[str] = set()  # keys whose request may have left
         self._fatal: GupshupError | None = None
+        self._seen: dict[int, int] | None = {} if journal is not None else None
+        self._ahead: collections.deque[_Job] = collections.deque()
         self._index = 0
         self._iterator: Any = None
         self._sync = True
@@ -126,11 +181,28 @@ class BulkRun(AsyncClosing):
         items = self._items
         self._sync = not isinstance(items, AsyncIterable)
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
+        if self._journal is not None and self._journal.resuming:
+            await self._check_resumable(self._journal)
         self._workers = [
             asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
             for n in range(self._concurrency)
         ]
         self._closer = asyncio.create_task(self._close_when_done(), name="gupshup-bulk-done")
+
+    async def _check_resumable(self, journal: Journal) -> None:
+        """Refuse a journal that shares no item with the input: another campaign's file."""
+        while len(self._ahead) < _LOOKAHEAD:
+            job = await self._next_job()
+            if job is None:
+                break
+            self._ahead.append(job)
+        keys = [job.key for job in self._ahead if job.error is None]
+        if keys and not journal.knows_any(keys):
+            await journal.close()
+            raise JournalError(
+                f"the journal {journal.path} has items, but none of the first {len(keys)} "
+                "of this input: is it another campaign's? Use a new journal for a new campaign"
+            )
 
     async def _close_when_done(self) -> None:
         finished = await asyncio.gather(*self._workers, return_exceptions=True)
@@ -153,7 +225,7 @@ class BulkRun(AsyncClosing):
             await asyncio.gather(self._closer, return_exceptions=True)
         if self._journal is not None:
             for key in self._committing:
-                self._journal.unsent(key, "stopped before its request left")
+                self._journal.unsent(key)
             for key in self._in_flight:
                 self._journal.ambiguous(key, "stopped while the request was in flight")
             self._committing.clear()
@@ -189,6 +261,11 @@ class BulkRun(AsyncClosing):
                 job = None
 
     async def _pull(self) -> _Job | None:
+        if self._ahead:
+            return self._ahead.popleft()
+        return await self._next_job()
+
+    async def _next_job(self) -> _Job | None:
         if self._sync:  # next() runs without yielding: no other worker can interleave
             if self._exhausted:
                 return None
@@ -208,59 +285,67 @@ class BulkRun(AsyncClosing):
                     return None
         index = self._index
         self._index += 1
-        return _job(index, item)
+        return _job(index, item, self._seen)
 
     async def _outcome_of(self, job: _Job) -> Outcome:
         journal = self._journal
-        if job.error is not None:
-            if journal is not None:
-                journal.failed(job.key, job.to, job.error)
+        if job.error is not None:  # refused before sending: checked again by every run
             return Outcome(job.to, job.message, job.key, error=job.error)
         if journal is not None:
-            earlier = journal.earlier(job.key)
+            earlier = journal.earlier(job.key, job.to, job.fingerprint)
             if earlier is not None:
+                earlier.pop("conflict", None)  # the journal keeps the earlier record
                 return Outcome(job.to, job.message, job.key, **earlier)
-        if self._fatal is not None:
-            return Outcome(job.to, job.message, job.key, error=self._fatal)
+        if self._fatal is not None:  # never attempted: not recorded, so a rerun sends it
+            return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
         assert job.message is not None
         body = encode_normalized(job.to, job.message)
-        if journal is not None:
-            self._committing.add(job.key)
-            await journal.in_flight(job.key, job.to)
-            self._committing.discard(job.key)
-        self._in_flight.add(job.key)
+        watch = _Watch(self, job) if journal is not None else None
         try:
-            result = await self._send(job.to, body)
+            result = await self._send(job.to, body, watch)
         except GupshupError as error:
             self._in_flight.discard(job.key)
             if isinstance(error, _FATAL) and self._fatal is None:
                 self._fatal = error
             if journal is not None:
-                journal.failed(job.key, job.to, error)
+                journal.failed(job.key, job.to, job.fingerprint, error)
             return Outcome(job.to, job.message, job.key, error=error)
         self._in_flight.discard(job.key)
         if journal is not None:
-            journal.sent(job.key, job.to, result)
+            journal.sent(job.key, job.to, job.fingerprint, result)
         return Outcome(job.to, job.message, job.key, result=result)
 
 
-def _job(index: int, item: Item) -> _Job:
+def _job(index: int, item: Item, seen: dict[int, int] | None) -> _Job:
+    """The job for an item, with its identity; ``seen`` counts the pairs met so far (kept
+    with a journal only, where a deliberate repeat must get a key of its own).
+    """
     try:
         target, message = item
     except (TypeError, ValueError):
         problem = ValidationError.at("item", f"must be a (to, message) pair, got {item!r:.60}")
-        return _Job(index, "", str(index), None, problem)
-    if isinstance(target, Recipient):
-        written, key = target.to, target.key if target.key is not None else str(index)
-    else:
-        written, key = target, str(index)
+        return _Job(index, "", f"item-{index + 1}", None, problem)
+    explicit = target.key if isinstance(target, Recipient) else None
+    written = target.to if isinstance(target, Recipient) else target
     if isinstance(message, ValidationError):
-        return _Job(index, str(written), key, None, message)
+        return _Job(index, str(written), explicit or f"item-{index + 1}", None, message)
     try:
         to = normalize_recipient(written)
     except ValidationError as refused:
-        return _Job(index, str(written), key, message, refused)
+        return _Job(index, str(written), explicit or f"item-{index + 1}", message, refused)
     if not hasattr(message, "encoded"):
         not_a_message = f"must be a message, got {message!r:.60}"
-        return _Job(index, to, key, None, ValidationError.at("interactive", not_a_message))
-    return _Job(index, to, key, message, None)
+        problem = ValidationError.at("interactive", not_a_message)
+        return _Job(index, to, explicit or f"item-{index + 1}", None, problem)
+    print_ = fingerprint(message)
+    return _Job(index, to, explicit or _content_key(to, print_, seen), message, None, print_)
+
+
+def _content_key(to: str, print_: str, seen: dict[int, int] | None) -> str:
+    key = f"{to}:{print_}"
+    if seen is None:
+        return key
+    mark = hash(key)  # an int: a tenth of the memory of the string, for a million items
+    before = seen.get(mark, 0)
+    seen[mark] = before + 1
+    return key if before == 0 else f"{key}#{before + 1}"

@@ -34,7 +34,7 @@ from gupshup_async.answers import (
     unexpected_interim,
 )
 from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
-from gupshup_async.bulk import BulkRun
+from gupshup_async.bulk import AttemptWatch, BulkRun
 from gupshup_async.errors import (
     APIError,
     AuthenticationError,
@@ -87,6 +87,7 @@ class _Tally:
 
     recipient: str
     token: str
+    watch: AttemptWatch | None
     attempts: int = 0
     ambiguous: int = 0
     refreshed: bool = False
@@ -253,12 +254,16 @@ class GupshupClient(AsyncClosing):
         ``attempts`` and ``ambiguous_attempts``.
         """
         recipient = normalize_recipient(to)
-        return await self._send_body(recipient, encode_normalized(recipient, message))
+        return await self._send_body(recipient, encode_normalized(recipient, message), None)
 
-    async def _send_body(self, recipient: str, body: bytes) -> SendResult:
-        """The one send path: ``body`` is the request, made once, for ``recipient``."""
+    async def _send_body(
+        self, recipient: str, body: bytes, watch: AttemptWatch | None
+    ) -> SendResult:
+        """The one send path: ``body`` is the request, made once, for ``recipient``;
+        ``watch`` is told of each request as it leaves and ends (a campaign's journal).
+        """
         self._check_usable()
-        tally = _Tally(recipient, await self._provider.token())
+        tally = _Tally(recipient, await self._provider.token(), watch)
         try:
             result: SendResult = await self._retrying.copy()(self._attempt, body, tally)
         except GupshupError as error:
@@ -285,18 +290,24 @@ class GupshupClient(AsyncClosing):
         while True:
             if self._limiter is not None:
                 await self._limiter.acquire(recipient)
+            if tally.watch is not None:
+                await tally.watch.before()
             tally.attempts += 1
             if self._hooks is not None:
                 self._hooks.attempt(recipient, tally.attempts)
             try:
                 message_id, wa_id = await self._post(body, tally.token)
             except GupshupError as error:
+                if tally.watch is not None:
+                    tally.watch.after(error)
                 if await self._refreshed_after(error, tally):
                     continue
                 if error.ambiguous:
                     tally.ambiguous += 1
                 tally.next_wait = self._wait_after(recipient, error, tally.attempts)
                 raise
+            if tally.watch is not None:
+                tally.watch.after(None)
             if self._limiter is not None:
                 self._limiter.succeeded()
             return SendResult(message_id, wa_id, recipient, tally.attempts, tally.ambiguous)

@@ -9,7 +9,9 @@
     │   ├── AppNotOnCloudError                400: the app is not on Meta's Cloud API
     │   ├── RateLimitError                    429, Meta 4 / 80007 / 130429 / 131056
     │   └── ServerError                       5xx, Meta 1 / 2 / 131000 / 131016 / 131057
-    └── TransportError                        connect, timeout, protocol: no answer was read
+    ├── TransportError                        connect, timeout, protocol: no answer was read
+    ├── NotAttempted                          a campaign stopped before this item's turn
+    └── JournalError (also a ValueError)      a journal that does not fit this campaign
 
 Every error says whether a retry is worth it (``transient``) and whether the message may have
 gone out all the same (``ambiguous``). A ``ValidationError`` is neither. Which answer becomes
@@ -29,6 +31,8 @@ __all__ = [
     "BillingNotEnabledError",
     "GupshupError",
     "InvalidAppError",
+    "JournalError",
+    "NotAttempted",
     "Problem",
     "RateLimitError",
     "ServerError",
@@ -173,6 +177,23 @@ class TransportError(GupshupError):
     def __init__(self, message: str, *, ambiguous: bool) -> None:
         super().__init__(message)
         self.ambiguous = ambiguous
+
+
+class NotAttempted(GupshupError):
+    """A campaign stopped, on an error that would fail every item (``cause``), before this
+    item's request was made: it was not sent, and the journal does not record it, so running
+    the same campaign again once the cause is fixed sends it.
+    """
+
+    def __init__(self, cause: GupshupError) -> None:
+        super().__init__(f"not attempted: the run stopped after {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+class JournalError(GupshupError, ValueError):
+    """The journal does not fit this campaign: written by another version, or by another
+    campaign. Nothing was sent.
+    """
 
 
 # Meta's code for "too many messages to this one recipient" (the pair rate limit).

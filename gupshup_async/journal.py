@@ -1,13 +1,15 @@
 """A durable record of a bulk run, in SQLite, so that an interrupted campaign resumes without
 messaging anyone twice.
 
-Each item is recorded by its key: ``in_flight`` before its request leaves, then ``sent`` (with
-the message id), ``failed`` (with the error) or ``ambiguous``. The ``in_flight`` mark is
-committed before the request is sent (the marks that arrive while one commit runs share the
-next, so this costs about a commit's time of latency, and batches grow with the load); the
-final states are written in batches without waiting. A crash at any moment leaves a
-consistent file (SQLite transactions, WAL): an item whose final state was lost stays
-``in_flight``, and the next run reports it as ambiguous instead of sending it again.
+Each item is recorded by its key, with its recipient and the fingerprint of its message:
+``in_flight`` when its request is about to leave (after the rate limiter let it go), then
+``sent`` (with the message id), ``failed`` (with the error) or ``ambiguous``. An item whose turn
+never came is not recorded, so the next run sends it. The ``in_flight`` mark is committed, and
+synced to disk (``synchronous=FULL``: a power cut cannot lose it), before the request is sent;
+the marks that arrive while one commit runs share the next, so batches grow with the load. The
+final states are written in batches without waiting. A crash at any moment leaves a consistent
+file (SQLite transactions, WAL): an item whose final state was lost stays ``in_flight``, and the
+next run reports it as ambiguous instead of sending it again.
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gupshup_async.errors import GupshupError
+from gupshup_async.errors import GupshupError, JournalError, ValidationError
 from gupshup_async.results import SendResult
 
-__all__ = ["EarlierOutcome", "Journal"]
+__all__ = ["FORMAT", "EarlierOutcome", "Journal"]
+
+#: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
+#: message fingerprint with its key (format 0, of version 0.1, keyed items by position).
+FORMAT = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY,
     recipient TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('in_flight', 'sent', 'failed', 'ambiguous')),
     message_id TEXT,
     error TEXT,
@@ -37,14 +44,16 @@ CREATE TABLE IF NOT EXISTS items (
 )
 """
 _UPSERT = """
-INSERT INTO items (key, recipient, state, message_id, error, attempts, updated)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO items (key, recipient, fingerprint, state, message_id, error, attempts, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
-    recipient = excluded.recipient, state = excluded.state, message_id = excluded.message_id,
+    state = excluded.state, message_id = excluded.message_id,
     error = excluded.error, attempts = excluded.attempts, updated = excluded.updated
 """
+_FORGET = "DELETE FROM items WHERE key = ? AND state = 'in_flight'"
 
-Row = tuple[str, str, str, "str | None", "str | None", int, float]
+# (key, recipient, fingerprint, state, message_id, error, attempts, updated); state None: forget
+Row = tuple[str, str, str, "str | None", "str | None", "str | None", int, float]
 
 
 class EarlierOutcome(GupshupError):
@@ -94,6 +103,9 @@ class Journal:
     # Opening and closing -----------------------------------------------------------------
 
     async def open(self) -> None:
+        """Open (or create) the file. Raises `JournalError` for a file that is not a journal
+        of this format, and `OSError` for a path that cannot be written.
+        """
         if self._writer is not None:
             return
         self._writer = await self._in_thread(self._connect)
@@ -102,10 +114,17 @@ class Journal:
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.path.parent.is_dir():
+            raise JournalError(f"{self.path}: the folder {self.path.parent} does not exist")
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(_SCHEMA)
+        try:
+            _prepare(connection, self.path)
+        except sqlite3.DatabaseError as broken:
+            connection.close()
+            raise JournalError(f"{self.path} is not a journal ({broken})") from None
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     async def close(self) -> None:
@@ -127,16 +146,43 @@ class Journal:
 
     # Reading -------------------------------------------------------------------------------
 
-    def earlier(self, key: str) -> dict[str, Any] | None:
-        """The outcome fields of an item dealt with in an earlier run, or None to send it."""
+    @property
+    def resuming(self) -> bool:
+        """Whether the journal held items when it was opened: this run resumes another."""
+        return self._resuming
+
+    def knows_any(self, keys: list[str]) -> bool:
+        """Whether any of ``keys`` is recorded (to tell a resume from another campaign)."""
+        if self._reader is None or not keys:
+            return False
+        marks = ",".join("?" * len(keys))
+        query = f"SELECT 1 FROM items WHERE key IN ({marks}) LIMIT 1"
+        return self._reader.execute(query, keys).fetchone() is not None
+
+    def earlier(self, key: str, recipient: str, fingerprint: str) -> dict[str, Any] | None:
+        """The outcome fields of an item dealt with in an earlier run, or None to send it.
+
+        An item whose key was recorded with another recipient or another message gets a
+        `ValidationError` at ``key`` (``conflict``: the journal keeps the earlier record).
+        """
         if not self._resuming or self._reader is None:
             return None
         row = self._reader.execute(
-            "SELECT state, recipient, message_id, error FROM items WHERE key = ?", (key,)
+            "SELECT state, recipient, fingerprint, message_id, error FROM items WHERE key = ?",
+            (key,),
         ).fetchone()
         if row is None:
             return None
-        state, recipient, message_id, error = row
+        state, was_to, was_message, message_id, error = row
+        if (was_to, was_message) != (recipient, fingerprint):
+            what = "recipient" if was_to != recipient else "message"
+            problem = ValidationError.at(
+                "key",
+                f"{key!r} was used for another {what} in an earlier run of this journal "
+                f"({was_to}, message {was_message}; now {recipient}, message {fingerprint}): "
+                "give each item its own key",
+            )
+            return {"error": problem, "conflict": True}
         if state == "sent":
             result = SendResult(message_id=message_id, wa_id=None, to=recipient, attempts=0)
             return {"result": result, "skipped": True}
@@ -157,39 +203,45 @@ class Journal:
 
     # Writing -------------------------------------------------------------------------------
 
-    async def in_flight(self, key: str, recipient: str) -> None:
+    async def in_flight(self, key: str, recipient: str, fingerprint: str) -> None:
         """Record that ``key``'s request is about to leave, and wait until that is durable."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._record(key, recipient, "in_flight", None, None, 0)
+        self._record(key, recipient, fingerprint, "in_flight", None, None, 0)
         await waiter
 
-    def sent(self, key: str, recipient: str, result: SendResult) -> None:
-        self._record(key, recipient, "sent", result.message_id, None, result.attempts)
+    def sent(self, key: str, recipient: str, fingerprint: str, result: SendResult) -> None:
+        self._record(key, recipient, fingerprint, "sent", result.message_id, None, result.attempts)
 
-    def failed(self, key: str, recipient: str, error: GupshupError) -> None:
-        state = "ambiguous" if error.ambiguous else "failed"
-        self._record(
-            key, recipient, state, None, f"{type(error).__name__}: {error}", error.attempts
-        )
+    def failed(self, key: str, recipient: str, fingerprint: str, error: GupshupError) -> None:
+        """The item failed; ``ambiguous`` when any attempt may have delivered it."""
+        state = "ambiguous" if error.ambiguous or error.ambiguous_attempts else "failed"
+        detail = f"{type(error).__name__}: {error}"
+        self._record(key, recipient, fingerprint, state, None, detail, error.attempts)
 
-    def unsent(self, key: str, reason: str) -> None:
-        """The run stopped before ``key``'s request left: it failed, and was not delivered."""
-        self._record(key, "", "failed", None, reason, 0)
+    def unsent(self, key: str) -> None:
+        """The run stopped before ``key``'s request left: forget its in-flight mark, so the
+        next run sends it.
+        """
+        self._record(key, "", "", None, None, None, 0)
 
     def ambiguous(self, key: str, reason: str) -> None:
-        self._record(key, "", "ambiguous", None, reason, 0)
+        """The run stopped while ``key``'s request may have been on the wire."""
+        self._record(key, "", "", "ambiguous", None, reason, 0)
 
     def _record(
         self,
         key: str,
         recipient: str,
-        state: str,
+        fingerprint: str,
+        state: str | None,
         message_id: str | None,
         error: str | None,
         attempts: int,
     ) -> None:
-        self._pending.append((key, recipient, state, message_id, error, attempts, time.time()))
+        self._pending.append(
+            (key, recipient, fingerprint, state, message_id, error, attempts, time.time())
+        )
         self._wake.set()
 
     async def flush(self) -> None:
@@ -222,22 +274,44 @@ class Journal:
                 waiter.set_result(None)
 
     def _commit(self, batch: list[Row]) -> None:
-        assert self._writer is not None
-        with_recipient = [
-            row if row[1] else (row[0], self._recipient_of(row[0]), *row[2:]) for row in batch
-        ]
-        self._writer.execute("BEGIN")
+        writer = self._writer
+        assert writer is not None
+        writer.execute("BEGIN")
         try:
-            self._writer.executemany(_UPSERT, with_recipient)
+            for row in batch:  # in order: a mark, then its final state, within one batch
+                if row[3] is None:
+                    writer.execute(_FORGET, (row[0],))
+                else:
+                    writer.execute(_UPSERT, row)
         except BaseException:
-            self._writer.execute("ROLLBACK")
+            writer.execute("ROLLBACK")
             raise
-        self._writer.execute("COMMIT")
+        writer.execute("COMMIT")
 
-    def _recipient_of(self, key: str) -> str:
-        assert self._writer is not None
-        row = self._writer.execute("SELECT recipient FROM items WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else ""
+
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """Make ``connection``'s file a journal of this format, or refuse it."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    if version != FORMAT and tables:
+        has_items = ("items",) in tables and connection.execute(
+            "SELECT 1 FROM items LIMIT 1"
+        ).fetchone()
+        if has_items or ("items",) not in tables:
+            raise JournalError(
+                f"{path} is a journal of format {version}, written by an earlier version of "
+                f"gupshup-async (this one writes format {FORMAT} and knows items by recipient "
+                "and message, not position): finish that campaign with the version that "
+                "started it, or start a new journal"
+                if ("items",) in tables
+                else f"{path} is an SQLite file, but not a journal"
+            )
+        connection.execute("DROP TABLE items")  # an empty journal of the old format
+    connection.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before the request it marks leaves, power cut or not.
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(_SCHEMA)
+    connection.execute(f"PRAGMA user_version={FORMAT}")
 
 
 def _nothing() -> None:

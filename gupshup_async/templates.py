@@ -109,10 +109,11 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def template_items(template: MessageTemplate, rows: Iterator[Mapping[str, Any]]) -> Iterator[Item]:
-    """`send_many` items: each row's recipient (its ``to`` column, or ``phone``...) and key
-    (its ``key`` column, else its row number), and the template filled from it.
+    """`send_many` items: each row's recipient (its ``to`` column, or ``phone``...), its key
+    (its ``key`` column; else the item is known by recipient and message, never by position),
+    and the template filled from it.
     """
-    for number, row in enumerate(rows, 1):
+    for row in rows:
         to = next((str(row[c]) for c in RECIPIENT_COLUMNS if row.get(c)), "")
-        key = str(row["key"]) if row.get("key") else f"row-{number}"
+        key = str(row["key"]) if row.get("key") else None
         yield Recipient(to, key=key), template.render(row)

@@ -200,10 +200,10 @@ def test_bulk_sends_a_template_resumes_and_writes_results(
     results = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(results) == 123
     failed = {r["key"]: r["error"] for r in results if not r["ok"]}
-    assert set(failed) == {"row-121", "row-122", "row-123"}
-    assert "to: must be a phone number" in failed["row-121"]
-    assert "buttons[0].reply.title: must not be empty" in failed["row-122"]  # no name
-    assert "buttons[0].reply.title: must be at most 20 characters" in failed["row-123"]
+    assert set(failed) == {"item-121", "item-122", "item-123"}
+    assert "to: must be a phone number" in failed["item-121"]
+    assert "buttons[0].reply.title: must not be empty" in failed["item-122"]  # no name
+    assert "buttons[0].reply.title: must be at most 20 characters" in failed["item-123"]
     assert "sent" in first.stdout
     second = run(*args, "--out", str(out))
     again = [json.loads(line) for line in out.read_text().splitlines()]

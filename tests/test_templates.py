@@ -51,6 +51,6 @@ def test_rows_from_csv_and_jsonl_become_items(tmp_path: Path) -> None:
     assert who == Recipient("+919876543210", key="cust-1")
     assert isinstance(message, ButtonMessage)
     [(who, message)] = list(template_items(template, read_rows(jsonl_file)))
-    assert who == Recipient("+919876543211", key="row-1")
+    assert who == Recipient("+919876543211")  # known by recipient and message
     assert isinstance(message, ButtonMessage)
     assert message.buttons[0].id == "ok-8"

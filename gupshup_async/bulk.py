@@ -91,6 +91,8 @@ class _Watch:
 
     async def before(self) -> None:
         run, job = self._run, self._job
+        if run._fatal is not None:  # it came while this one waited for the limiter
+            raise NotAttempted(run._fatal)
         if run._journal is not None:
             run._committing.add(job.key)
             await run._journal.in_flight(job.key, job.to, job.fingerprint)
@@ -300,9 +302,10 @@ class BulkRun(AsyncClosing):
             return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
         assert job.message is not None
         body = encode_normalized(job.to, job.message)
-        watch = _Watch(self, job) if journal is not None else None
         try:
-            result = await self._send(job.to, body, watch)
+            result = await self._send(job.to, body, _Watch(self, job))
+        except NotAttempted as error:
+            return Outcome(job.to, job.message, job.key, error=error)
         except GupshupError as error:
             self._in_flight.discard(job.key)
             if isinstance(error, _FATAL) and self._fatal is None:

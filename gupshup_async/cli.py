@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import httpx
 
 try:
     import click
@@ -33,14 +37,26 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
 from gupshup_async import __version__
 from gupshup_async._examples import EXAMPLES
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
-from gupshup_async.errors import APIError, GupshupError, ValidationError
-from gupshup_async.journal import Journal
+from gupshup_async.errors import (
+    APIError,
+    GupshupError,
+    JournalError,
+    NotAttempted,
+    ValidationError,
+)
+from gupshup_async.journal import EarlierOutcome, Journal
 from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.sandbox import Faults, Sandbox
-from gupshup_async.templates import MessageTemplate, read_rows, template_items
+from gupshup_async.templates import (
+    MessageTemplate,
+    RowsError,
+    read_rows,
+    scan_rows,
+    template_items,
+)
 
 __all__ = ["cli", "main"]
 
@@ -63,10 +79,120 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _fail(f"error: {problem.format_message()}{hint}")
         return problem.exit_code
+    except (RowsError, JournalError) as refused:
+        _fail(f"error: {refused}")
+        return EXIT_USAGE
     except GupshupError as failure:
         _fail(_describe(failure))
-        return 1
+        return EXIT_FAILED
+    except _Done as done:
+        return done.code
     return 0
+
+
+#: Exit codes: every item sent (or sent before); some failed or were not attempted; the
+#: command line or its input was wrong (nothing sent); some may have been delivered but it is
+#: not known (none failed otherwise); interrupted.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Done(Exception):
+    """Ends a command with an exit code, its message already printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Positive(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 only
+    """A positive, finite number."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"must be a positive number, got {value}", param, ctx)
+        return number
+
+
+POSITIVE = _Positive()
+
+
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def _writable(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and not value.parent.is_dir():
+        raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
+    return value
+
+
+def _credentials(function: Any) -> Any:
+    """--app-id, --token, --base-url, --timeout, --max-attempts, --at-most-once."""
+    options = [
+        click.option(
+            "--app-id",
+            envvar="GUPSHUP_APP_ID",
+            required=True,
+            callback=_not_empty,
+            help="Or GUPSHUP_APP_ID.",
+        ),
+        click.option(
+            "--token",
+            envvar="GUPSHUP_APP_TOKEN",
+            required=True,
+            callback=_not_empty,
+            help="Or GUPSHUP_APP_TOKEN.",
+        ),
+        click.option(
+            "--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True
+        ),
+        click.option(
+            "--timeout",
+            type=POSITIVE,
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for an answer, per attempt.",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 100),
+            default=5,
+            show_default=True,
+            help="Attempts per message, the first included.",
+        ),
+        click.option(
+            "--at-most-once",
+            is_flag=True,
+            help="Never retry a send that may have been delivered: no duplicates, some lost.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _client(
+    app_id: str,
+    token: str,
+    base_url: str,
+    timeout: float,
+    max_attempts: int,
+    at_most_once: bool,
+    **options: Any,
+) -> GupshupClient:
+    retry = RetryPolicy(max_attempts=max_attempts, retry_ambiguous=not at_most_once)
+    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    return GupshupClient(app_id, token, base_url=base_url, retry=retry, timeout=timeouts, **options)
 
 
 def _fail(message: str) -> None:
@@ -212,9 +338,7 @@ def _button(value: str) -> ReplyButton:
 @click.option("--button", "buttons", multiple=True, help="A reply button, ID:TITLE (repeat).")
 @click.option("--header", help="Text header of a reply-button message.")
 @click.option("--footer", help="Footer of a reply-button message.")
-@click.option("--app-id", envvar="GUPSHUP_APP_ID", required=True, help="Or GUPSHUP_APP_ID.")
-@click.option("--token", envvar="GUPSHUP_APP_TOKEN", required=True, help="Or GUPSHUP_APP_TOKEN.")
-@click.option("--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True)
+@_credentials
 def send(
     to: str,
     message_file: Path | None,
@@ -222,14 +346,16 @@ def send(
     buttons: tuple[str, ...],
     header: str | None,
     footer: str | None,
-    app_id: str,
-    token: str,
-    base_url: str,
+    **connection: Any,
 ) -> None:
     """Send one message and print its message id."""
     message = _message_from(message_file, body, buttons, header, footer)
-    result = asyncio.run(_send_one(app_id, token, base_url, to, message))
+    result = asyncio.run(_send_one(connection, to, message))
     click.echo(result.message_id)
+    if result.ambiguous_attempts:
+        _fail(
+            "note: an earlier attempt may have been delivered too: the recipient may have it twice"
+        )
 
 
 def _message_from(
@@ -254,10 +380,8 @@ def _message_from(
     return ButtonMessage(body, [_button(b) for b in buttons], header=header, footer=footer)
 
 
-async def _send_one(
-    app_id: str, token: str, base_url: str, to: str, message: Message
-) -> SendResult:
-    async with GupshupClient(app_id, token, base_url=base_url) as client:
+async def _send_one(connection: dict[str, Any], to: str, message: Message) -> SendResult:
+    async with _client(**connection) as client:
         return await client.send(to, message)
 
 
@@ -273,23 +397,27 @@ async def _send_one(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON template; {column} placeholders are filled from each row.",
 )
-@click.option("--rate", default=10.0, show_default=True, help="Requests per second.")
+@click.option("--rate", type=POSITIVE, default=10.0, show_default=True, help="Requests a second.")
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(1, 1000))
 @click.option(
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_writable,
     help="SQLite journal for resuming (default: RECIPIENTS.journal.db).",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Results, JSON lines.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_writable,
+    help="Results, a JSON line per item.",
+)
 @click.option("--retry-failed", is_flag=True, help="Send again what failed in an earlier run.")
 @click.option(
     "--resend-ambiguous",
     is_flag=True,
-    help="Send again what was in flight when an earlier run stopped (may duplicate).",
+    help="Send again what may have been delivered in an earlier run (may duplicate).",
 )
-@click.option("--app-id", envvar="GUPSHUP_APP_ID", required=True, help="Or GUPSHUP_APP_ID.")
-@click.option("--token", envvar="GUPSHUP_APP_TOKEN", required=True, help="Or GUPSHUP_APP_TOKEN.")
-@click.option("--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True)
+@_credentials
 def bulk(
     recipients: Path,
     template_file: Path,
@@ -299,55 +427,47 @@ def bulk(
     out: Path | None,
     retry_failed: bool,
     resend_ambiguous: bool,
-    app_id: str,
-    token: str,
-    base_url: str,
+    **connection: Any,
 ) -> None:
-    """Send a templated message to every row of RECIPIENTS (.csv or .jsonl).
+    """Send a templated message to every row of RECIPIENTS (.csv, .jsonl or .json).
 
-    Run the same command again to resume: what was sent is skipped.
+    The whole file is read and checked before anything is sent. Run the same command again to
+    resume: what was sent is skipped, whatever order the rows are in now.
     """
     try:
         template = MessageTemplate.load(template_file)
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
+    total = scan_rows(recipients, template)
     journal = journal or recipients.with_name(recipients.name + ".journal.db")
-    total = _count_rows(recipients)
     book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
     items = template_items(template, read_rows(recipients))
-    out_file = out.open("w", encoding="utf-8") if out is not None else None
     try:
-        stats = asyncio.run(
-            _bulk_run(app_id, token, base_url, rate, concurrency, items, book, total, out_file)
-        )
+        out_file = out.open("w", encoding="utf-8") if out is not None else None
+    except OSError as bad:
+        raise click.BadParameter(f"{out}: {bad.strerror}", param_hint="--out") from None
+    summary = _Summary(total)
+    interrupted = False
+    try:
+        asyncio.run(_bulk_run(connection, rate, concurrency, items, book, summary, out_file))
     except KeyboardInterrupt:
-        _fail(f"interrupted; run the same command again to resume (journal: {journal})")
-        raise SystemExit(130) from None
+        interrupted = True
     finally:
         if out_file is not None:
             out_file.close()
-    _bulk_summary(Console(), stats, journal)
-    if stats.failed:
-        raise SystemExit(1)
-
-
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as handle:
-        lines = sum(1 for line in handle if line.strip())
-    return lines - 1 if path.suffix.lower() == ".csv" else lines
+    summary.print(Console(), journal, interrupted=interrupted)
+    raise _Done(summary.exit_code(interrupted))
 
 
 async def _bulk_run(
-    app_id: str,
-    token: str,
-    base_url: str,
+    connection: dict[str, Any],
     rate: float,
     concurrency: int,
     items: Any,
     journal: Journal,
-    total: int,
-    out_file: Any,
-) -> BulkStats:
+    summary: _Summary,
+    out_file: IO[str] | None,
+) -> None:
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("sending"),
@@ -357,25 +477,25 @@ async def _bulk_run(
         TimeRemainingColumn(),
         console=console,
     )
-    async with GupshupClient(
-        app_id, token, base_url=base_url, rate_limit=RateLimit(rate), max_connections=concurrency
+    async with _client(
+        **connection, rate_limit=RateLimit(rate), max_connections=concurrency
     ) as client:
         run = client.send_many(items, concurrency=concurrency, journal=journal)
         with progress:
-            task = progress.add_task("bulk", total=total, rate=0.0, ok=0, failed=0)
+            task = progress.add_task("bulk", total=summary.total, rate=0.0, ok=0, failed=0)
             async with run:
                 async for outcome in run:
+                    summary.add(outcome)
                     if out_file is not None:
                         out_file.write(json.dumps(_outcome_json(outcome)) + "\n")
                     stats = run.stats
                     progress.update(
                         task,
                         completed=stats.done,
-                        rate=stats.rate,
+                        rate=summary.rate,
                         ok=stats.ok,
                         failed=stats.failed,
                     )
-        return run.stats
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -392,20 +512,115 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _bulk_summary(out: Console, stats: BulkStats, journal: Path) -> None:
-    table = Table("", "", title="Bulk summary", show_header=False)
-    for label, value in (
-        ("items", stats.done),
-        ("sent", stats.ok - stats.already_sent),
-        ("sent in an earlier run (skipped)", stats.already_sent),
-        ("failed", stats.failed),
-        ("retries", stats.retried),
-        ("may have gone twice or not at all", stats.ambiguous),
-    ):
-        table.add_row(label, str(value))
-    table.add_row("rate achieved", f"{stats.rate:.1f} items/s")
-    table.add_row("journal", str(journal))
-    out.print(table)
+class _Summary:
+    """What a bulk run did, counted as outcomes come (so it survives Ctrl-C)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.sent = 0
+        self.sent_before = 0
+        self.maybe_twice = 0
+        self.failed: collections.Counter[str] = collections.Counter()
+        self.examples: dict[str, str] = {}
+        self.ambiguous = 0
+        self.failed_before = 0
+        self.ambiguous_before = 0
+        self.not_attempted = 0
+        self.stopped_by: str | None = None
+        self.requests = 0
+
+    @property
+    def rate(self) -> float:
+        """Requests made a second: items skipped from earlier runs made none."""
+        return self.requests / max(time.monotonic() - self.started, 1e-9)
+
+    def add(self, outcome: Outcome) -> None:
+        error = outcome.error
+        if not outcome.skipped:
+            self.requests += outcome.attempts
+        if error is None:
+            if outcome.skipped:
+                self.sent_before += 1
+            else:
+                self.sent += 1
+                result = outcome.result
+                self.maybe_twice += bool(result is not None and result.ambiguous_attempts)
+        elif isinstance(error, EarlierOutcome):
+            if error.ambiguous:
+                self.ambiguous_before += 1
+            else:
+                self.failed_before += 1
+        elif isinstance(error, NotAttempted):
+            self.not_attempted += 1
+            self.stopped_by = f"{_reason(error.cause)}: {error.cause}"
+        elif error.ambiguous or error.ambiguous_attempts:
+            self.ambiguous += 1
+            self.examples.setdefault("ambiguous", f"{outcome.to}: {error}")
+        else:
+            reason = _reason(error)
+            self.failed[reason] += 1
+            self.examples.setdefault(reason, f"{outcome.to or outcome.key}: {error}")
+
+    def exit_code(self, interrupted: bool) -> int:
+        if interrupted:
+            return EXIT_INTERRUPTED
+        if self.failed or self.not_attempted or self.failed_before:
+            return EXIT_FAILED
+        if self.ambiguous or self.ambiguous_before:
+            return EXIT_AMBIGUOUS
+        return EXIT_OK
+
+    def print(self, out: Console, journal: Path, *, interrupted: bool) -> None:
+        title = "Bulk summary (interrupted)" if interrupted else "Bulk summary"
+        table = Table("", "", title=title, show_header=False)
+        table.add_row("rows", str(self.total))
+        table.add_row("sent", str(self.sent))
+        if self.maybe_twice:
+            table.add_row("  of which may have gone twice", str(self.maybe_twice))
+        table.add_row("sent in an earlier run (skipped)", str(self.sent_before))
+        for reason, count in self.failed.most_common():
+            table.add_row(f"failed: {reason}", str(count))
+            table.add_row("  for example", _short(self.examples[reason]))
+        if self.ambiguous:
+            table.add_row("may have been delivered (not known)", str(self.ambiguous))
+            table.add_row("  for example", _short(self.examples["ambiguous"]))
+        if self.failed_before:
+            table.add_row("failed in an earlier run (not retried)", str(self.failed_before))
+        if self.ambiguous_before:
+            table.add_row("in flight when an earlier run stopped", str(self.ambiguous_before))
+        if self.not_attempted:
+            table.add_row("not attempted (the run stopped)", str(self.not_attempted))
+        table.add_row("requests made", str(self.requests))
+        table.add_row("rate achieved", f"{self.rate:.1f} requests/s")
+        table.add_row("journal", str(journal))
+        out.print(table)
+        for hint in self._hints(interrupted):
+            out.print(hint, highlight=False)
+
+    def _hints(self, interrupted: bool) -> list[str]:
+        hints = []
+        if self.stopped_by is not None:
+            hints.append(
+                f"Stopped after {self.stopped_by}: every other item would fail the same way. "
+                f"Fix it, then run the same command: the {self.not_attempted} items not "
+                "attempted will be sent."
+            )
+        if interrupted:
+            hints.append("Interrupted: run the same command again to resume.")
+        if self.failed or self.failed_before:
+            hints.append("Add --retry-failed to try the failed items again.")
+        if self.ambiguous or self.ambiguous_before:
+            hints.append(
+                "Add --resend-ambiguous to send again the items that may have been delivered "
+                "(their recipients may then get them twice)."
+            )
+        return hints
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 100 else f"{line[:99]}…"
 
 
 # sandbox ----------------------------------------------------------------------------------
@@ -460,6 +675,9 @@ def sandbox_command(
         asyncio.run(_serve(server))
     except KeyboardInterrupt:
         click.echo("sandbox stopped", err=True)
+    except OSError as busy:
+        _fail(f"error: cannot listen on {host}:{port}: {busy.strerror or busy}")
+        raise _Done(EXIT_FAILED) from None
 
 
 def _app(value: str) -> tuple[str, str]:
@@ -492,4 +710,7 @@ def _describe(failure: GupshupError) -> str:
         problems = "; ".join(str(p) for p in failure.errors)
         return f"refused before sending: {problems}"
     attempts = f" after {failure.attempts} attempt(s)" if failure.attempts > 1 else ""
-    return f"send failed{attempts}: {type(failure).__name__}: {failure}"
+    said = f"send failed{attempts}: {type(failure).__name__}: {failure}"
+    if failure.ambiguous or failure.ambiguous_attempts:
+        said += " (it may have been delivered all the same: an attempt ended without an answer)"
+    return said

@@ -19,10 +19,24 @@ from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import Message, parse_interactive
 from gupshup_async.results import Item, Recipient
 
-__all__ = ["MessageTemplate", "read_rows", "template_items"]
+__all__ = ["READABLE", "MessageTemplate", "RowsError", "read_rows", "scan_rows", "template_items"]
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
 RECIPIENT_COLUMNS = ("to", "phone", "phone_number", "number")
+
+#: The recipients files read, by extension.
+READABLE = {
+    ".csv": "CSV with a header line",
+    ".jsonl": "JSON lines, an object per line",
+    ".ndjson": "JSON lines, an object per line",
+    ".json": "a JSON array of objects",
+}
+
+
+class RowsError(ValueError):
+    """A recipients file that cannot be read as it says it is: the message names the file and
+    the line (or item) at fault.
+    """
 
 
 class MessageTemplate:
@@ -93,19 +107,98 @@ def _fill(node: Any, row: Mapping[str, Any], path: str, problems: list[Problem])
 
 
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The rows of a ``.csv`` (with a header line) or ``.jsonl`` file, read lazily."""
+    """The rows of a recipients file, read lazily: ``.csv`` (with a header line), ``.jsonl``
+    or ``.ndjson`` (an object per line), ``.json`` (an array of objects). Raises `RowsError`,
+    naming the file and line, for a row that is not well-formed, and for any other extension.
+    """
     path = Path(path)
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    row = json.loads(line)
-                    if not isinstance(row, dict):
-                        raise ValueError(f"{path}:{number}: a row must be a JSON object")
-                    yield row
-        return
+    kind = path.suffix.lower()
+    if kind not in READABLE:
+        known = ", ".join(f"{ext} ({what})" for ext, what in READABLE.items())
+        raise RowsError(
+            f"{path}: cannot read {kind or 'a file without an extension'}; read: {known}"
+        )
+    try:
+        if kind == ".csv":
+            yield from _csv_rows(path)
+        elif kind == ".json":
+            yield from _array_rows(path)
+        else:
+            yield from _line_rows(path)
+    except UnicodeDecodeError as bad:
+        raise RowsError(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from csv.DictReader(handle)
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, None)
+            if not header:
+                raise RowsError(f"{path}: empty; the first line must name the columns")
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue
+                if len(row) != len(header):
+                    raise RowsError(
+                        f"{path}:{reader.line_num}: {len(row)} fields where the header has "
+                        f"{len(header)} (an unbalanced quote or a stray comma?)"
+                    )
+                yield dict(zip(header, row, strict=True))
+        except csv.Error as bad:
+            raise RowsError(f"{path}:{reader.line_num}: not CSV ({bad})") from None
+
+
+def _line_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError) as bad:
+                raise RowsError(f"{path}:{number}: not JSON ({_reason(bad)})") from None
+            if not isinstance(row, dict):
+                raise RowsError(f"{path}:{number}: a row must be a JSON object")
+            yield row
+
+
+def _array_rows(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as bad:
+        raise RowsError(f"{path}:{bad.lineno}: not JSON ({bad.msg})") from None
+    except RecursionError:
+        raise RowsError(f"{path}: nested too deeply to be a list of recipients") from None
+    if not isinstance(data, list):
+        raise RowsError(f"{path}: must hold a JSON array of objects, not a {type(data).__name__}")
+    for number, row in enumerate(data, 1):
+        if not isinstance(row, dict):
+            raise RowsError(f"{path}: item {number} of the array is not an object")
+        yield row
+
+
+def _reason(error: BaseException) -> str:
+    return error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
+
+
+def scan_rows(path: str | Path, template: MessageTemplate) -> int:
+    """Read the whole file before anything is sent: how many rows it has. Raises `RowsError`
+    for a malformed row, a file without a recipient column, or a template whose placeholders
+    no column fills.
+    """
+    count = 0
+    columns: set[str] = set()
+    for count, row in enumerate(read_rows(path), 1):  # noqa: B007
+        columns.update(row)
+    if count == 0:
+        raise RowsError(f"{path}: no rows")
+    if not columns.intersection(RECIPIENT_COLUMNS):
+        raise RowsError(f"{path}: no recipient column: name one {', '.join(RECIPIENT_COLUMNS)}")
+    missing = sorted(set(template.placeholders) - columns)
+    if missing:
+        raise RowsError(f"{path}: no column for the template's placeholders {', '.join(missing)}")
+    return count
 
 
 def template_items(template: MessageTemplate, rows: Iterator[Mapping[str, Any]]) -> Iterator[Item]:

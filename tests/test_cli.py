@@ -129,6 +129,9 @@ def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
         (["send", "--to", "919876543210"], "give --message FILE.json, or --body", 2),
         (["demo", "--fail-rate", "3"], "--fail-rate", 2),
         (["nonsense"], "No such command", 2),
+        (["send", "--to", "1", "--body", "x", "--button", "a:b", "--app-id", ""], "empty", 2),
+        (["send", "--to", "1", "--body", "x", "--button", "a:b", "--token", " "], "empty", 2),
+        (["send", "--to", "1", "--body", "x", "--button", "a:b", "--timeout", "0"], "positive", 2),
     ],
 )
 def test_bad_input_is_one_line_not_a_traceback(args: list[str], says: str, code: int) -> None:
@@ -238,12 +241,176 @@ def test_bulk_stops_cleanly_on_ctrl_c_and_says_how_to_resume(
             if sent >= 20:
                 break
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "Traceback" not in stderr
-    assert "run the same command again to resume" in stderr
+    assert "Bulk summary (interrupted)" in stdout  # what was done, also after Ctrl-C
+    assert "run the same command again to resume" in stdout
     with contextlib.closing(sqlite3.connect(journal_path)) as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
     assert 20 <= states.get("sent", 0) < 120
-    # What was in flight was closed off: ambiguous if its request had left, failed if not.
+    # What was on the wire is ambiguous; what waited for the limiter is not recorded at all.
     assert "in_flight" not in states
+    assert "failed" not in states
+    assert states.get("ambiguous", 0) <= 1  # at 20 a second, one request at a time
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "t.json").write_text(
+        json.dumps(
+            {
+                "type": "button",
+                "body": {"text": "Hi {name}"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": "ok", "title": "OK"}}]},
+            }
+        )
+    )
+    rows = [{"phone": f"+9170000{n:05d}", "name": f"N{n}"} for n in range(30)]
+    (tmp_path / "r.json").write_text(json.dumps(rows))
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "r.csv").write_text(
+        "phone,name\n" + "".join(f"{r['phone']},{r['name']}\n" for r in rows)
+    )
+    return tmp_path
+
+
+def _rows_file(folder: Path, name: str, text: str) -> str:
+    (folder / name).write_text(text)
+    return str(folder / name)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda f: ["r.json", "--rate", "0"], "--rate': must be a positive number, got 0"),
+        (lambda f: ["r.json", "--rate", "-5"], "must be a positive number, got -5"),
+        (lambda f: ["r.json", "--rate", "nan"], "must be a positive number, got nan"),
+        (lambda f: ["r.json", "--app-id", ""], "--app-id': must not be empty"),
+        (lambda f: ["r.json", "--journal", "/no/such/dir/j.db"], "/no/such/dir does not exist"),
+        (lambda f: ["r.json", "--out", "/no/such/dir/o.jsonl"], "/no/such/dir does not exist"),
+        (
+            lambda f: [_rows_file(f, "q.csv", 'phone,name\n+919876543210,"Ravi\n+91987,Mo\n')],
+            "q.csv:",
+        ),
+        (
+            lambda f: [_rows_file(f, "w.csv", "phone,name\n+919876543210,Ravi,extra\n")],
+            "w.csv:2: 3 fields where the header has 2",
+        ),
+        (
+            lambda f: [_rows_file(f, "b.jsonl", '{"phone": "+919876543210"}\n{"phone": broke\n')],
+            "b.jsonl:2: not JSON",
+        ),
+        (lambda f: [_rows_file(f, "o.json", '{"phone": "1"}')], "must hold a JSON array"),
+        (lambda f: [_rows_file(f, "r.txt", "+919876543210\n")], "cannot read .txt; read: .csv"),
+        (
+            lambda f: [_rows_file(f, "n.csv", "name\nRavi\n")],
+            "no recipient column: name one to, phone",
+        ),
+        (
+            lambda f: [_rows_file(f, "p.csv", "phone\n+919876543210\n")],
+            "no column for the template's placeholders name",
+        ),
+    ],
+)
+def test_bulk_bad_input_is_one_line_and_nothing_is_sent(
+    sandbox_url: str, files: Path, make: object, says: str
+) -> None:
+    before = _processed(sandbox_url)
+    args = make(files)  # type: ignore[operator]
+    args[0] = str(files / args[0]) if "/" not in args[0] else args[0]
+    done = run(
+        "bulk",
+        *args,
+        "--message",
+        str(files / "t.json"),
+        "--base-url",
+        sandbox_url,
+        env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert says in done.stderr
+    assert _processed(sandbox_url) == before
+
+
+def _processed(sandbox_url: str) -> int:
+    import httpx
+
+    count: int = httpx.get(f"{sandbox_url}/sandbox/account", timeout=10).json()["processed"]
+    return count
+
+
+@pytest.mark.parametrize("name", ["r.json", "r.jsonl", "r.csv"])
+def test_bulk_reads_json_arrays_json_lines_and_csv(
+    sandbox_url: str, files: Path, name: str
+) -> None:
+    done = run(
+        "bulk",
+        str(files / name),
+        "--message",
+        str(files / "t.json"),
+        "--rate",
+        "500",
+        "--journal",
+        str(files / f"{name}.db"),
+        "--base-url",
+        sandbox_url,
+        env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"│ sent\s+│ 30 ", done.stdout)
+
+
+def test_a_stop_that_fails_every_item_says_why_and_the_fixed_rerun_sends_the_rest(
+    sandbox_url: str, files: Path
+) -> None:
+    args = ["bulk", str(files / "r.json"), "--message", str(files / "t.json"), "--rate", "100"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
+    wrong = run(*args, "--token", "a-wrong-token")
+    assert wrong.returncode == 1
+    assert "Stopped after AuthenticationError 401" in wrong.stdout
+    assert "Traceback" not in wrong.stderr
+    not_attempted = int(re.search(r"not attempted \(the run stopped\)\s+│ (\d+)", wrong.stdout)[1])
+    refused = int(re.search(r"failed: AuthenticationError 401\s+│ (\d+)", wrong.stdout)[1])
+    assert not_attempted + refused == 30
+    fixed = run(*args, "--token", SANDBOX_TOKEN)
+    assert re.search(rf"│ sent\s+│ {not_attempted} ", fixed.stdout), fixed.stdout
+    assert "--retry-failed" in fixed.stdout  # named: it would change the next run
+    again = run(*args, "--token", SANDBOX_TOKEN, "--retry-failed")
+    assert again.returncode == 0
+    assert re.search(rf"│ sent\s+│ {refused} ", again.stdout)
+
+
+def test_send_to_an_unreachable_server_is_one_line_and_quick() -> None:
+    done = run(
+        "send",
+        *("--to", "919876543210", "--body", "Hi", "--button", "a:A"),
+        *("--base-url", "http://127.0.0.1:9", "--timeout", "2", "--max-attempts", "2"),
+        env={"GUPSHUP_APP_ID": "app", "GUPSHUP_APP_TOKEN": "token-123456"},
+    )
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "send failed after 2 attempt(s): TransportError" in done.stderr
+
+
+def test_the_sandbox_on_a_busy_port_is_one_line(sandbox_url: str) -> None:
+    port = sandbox_url.rsplit(":", 1)[1]
+    done = run("sandbox", "--port", port)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_exit_codes_keep_may_have_been_delivered_apart_from_failed() -> None:
+    from gupshup_async.cli import EXIT_AMBIGUOUS, EXIT_FAILED, EXIT_OK, _Summary
+    from gupshup_async.errors import ServerError, TransportError
+    from gupshup_async.results import Outcome
+
+    summary = _Summary(3)
+    summary.add(Outcome("919876543210", None, "a", error=TransportError("reset", ambiguous=True)))
+    assert summary.exit_code(interrupted=False) == EXIT_AMBIGUOUS
+    summary.add(Outcome("919876543211", None, "b", error=ServerError("no", status_code=503)))
+    assert summary.exit_code(interrupted=False) == EXIT_FAILED
+    assert _Summary(0).exit_code(interrupted=False) == EXIT_OK

@@ -608,8 +608,11 @@ class _Summary:
             )
         if interrupted:
             hints.append("Interrupted: run the same command again to resume.")
-        if self.failed or self.failed_before:
+        sent_and_refused = sum(n for r, n in self.failed.items() if r != "ValidationError")
+        if sent_and_refused or self.failed_before:
             hints.append("Add --retry-failed to try the failed items again.")
+        if self.failed.get("ValidationError"):
+            hints.append("Items refused before sending are checked again by every run: fix them.")
         if self.ambiguous or self.ambiguous_before:
             hints.append(
                 "Add --resend-ambiguous to send again the items that may have been delivered "

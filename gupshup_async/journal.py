@@ -116,9 +116,15 @@ class Journal:
     def _connect(self) -> sqlite3.Connection:
         if not self.path.parent.is_dir():
             raise JournalError(f"{self.path}: the folder {self.path.parent} does not exist")
-        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as refused:
+            raise JournalError(f"{self.path}: cannot open it ({refused})") from None
         try:
             _prepare(connection, self.path)
+        except sqlite3.OperationalError as refused:  # locked, read-only, no room
+            connection.close()
+            raise JournalError(f"{self.path}: cannot write to it ({refused})") from None
         except sqlite3.DatabaseError as broken:
             connection.close()
             raise JournalError(f"{self.path} is not a journal ({broken})") from None

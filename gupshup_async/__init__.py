@@ -4,12 +4,16 @@ from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
 from gupshup_async.bulk import BulkRun
 from gupshup_async.client import GupshupClient, SendHooks
 from gupshup_async.errors import (
+    CODES,
+    AccountError,
     APIError,
     AppNotOnCloudError,
     AuthenticationError,
     BillingNotEnabledError,
     GupshupError,
     InvalidAppError,
+    JournalError,
+    NotAttempted,
     Problem,
     RateLimitError,
     ServerError,
@@ -65,7 +69,9 @@ from gupshup_async.webhooks import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CODES",
     "APIError",
+    "AccountError",
     "AddressMessage",
     "AppNotOnCloudError",
     "AuthenticationError",
@@ -91,12 +97,14 @@ __all__ = [
     "InboundMessage",
     "InvalidAppError",
     "Journal",
+    "JournalError",
     "Limiter",
     "ListMessage",
     "ListReply",
     "LocationReply",
     "LocationRequestMessage",
     "Message",
+    "NotAttempted",
     "Outcome",
     "PartnerCredentials",
     "Problem",

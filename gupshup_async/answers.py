@@ -20,7 +20,9 @@ import aiohttp
 import httpx
 
 from gupshup_async.errors import (
+    CODES,
     PAIR_RATE_LIMIT,
+    AccountError,
     APIError,
     AppNotOnCloudError,
     AuthenticationError,
@@ -91,8 +93,8 @@ def unexpected_interim(status: int) -> TransportError:
 # Refusals ------------------------------------------------------------------------------------
 
 _META_RATE_LIMITS = frozenset({4, 80007, 130429, PAIR_RATE_LIMIT})
-_META_UNAVAILABLE = frozenset({1, 2, 131000, 131016, 131057})
 _META_AUTH = frozenset({190})
+_CLOUD_ONLY = 4004
 # Gupshup says which app problem it is only in words.
 _APP_ERRORS: tuple[tuple[re.Pattern[str], type[APIError]], ...] = (
     (re.compile(r"billing", re.IGNORECASE), BillingNotEnabledError),
@@ -120,10 +122,19 @@ def error_from_response(
     }
     if code in _META_RATE_LIMITS or status_code == 429:
         return RateLimitError(message, **fields)
-    if code in _META_AUTH or status_code in (401, 403):
+    known = CODES.get(code) if code is not None else None
+    if known is not None:  # the code says more than the status (a 403 for one recipient)
+        if known.retried:
+            return ServerError(message, **fields)
+        if code in _META_AUTH:
+            return AuthenticationError(message, **fields)
+        if code == _CLOUD_ONLY:
+            return AppNotOnCloudError(message, **fields)
+        if known.scope == "account":
+            return AccountError(message, transient=False, **fields)
+        return APIError(message, transient=False, **fields)
+    if status_code in (401, 403):
         return AuthenticationError(message, **fields)
-    if code in _META_UNAVAILABLE:
-        return ServerError(message, **fields)
     if status_code >= 500:
         return ServerError(message, ambiguous=status_code in _AMBIGUOUS_STATUSES, **fields)
     if status_code == 400 and code is None:
@@ -152,7 +163,16 @@ def _message_and_code(content: bytes) -> tuple[str, int | None]:
         if isinstance(details, Mapping) and isinstance(details.get("details"), str):
             message = f"{message} ({details['details']})" if message else details["details"]
         return message, code
-    return _as_text(data.get("message")) or _as_text(meta), None
+    return _as_text(data.get("message")) or _as_text(meta), _gupshup_code(data.get("code"))
+
+
+def _gupshup_code(value: object) -> int | None:
+    """Gupshup's own code, given as a number or as digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 10:
+        return int(value)
+    return None
 
 
 def _as_text(value: object) -> str:

@@ -23,6 +23,7 @@ import attrs
 
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.errors import (
+    AccountError,
     AppNotOnCloudError,
     AuthenticationError,
     BillingNotEnabledError,
@@ -66,7 +67,13 @@ def fingerprint(message: Message) -> str:
 
 
 # After one of these, every other item would fail the same way: stop sending.
-_FATAL = (AuthenticationError, BillingNotEnabledError, InvalidAppError, AppNotOnCloudError)
+_FATAL = (
+    AuthenticationError,
+    BillingNotEnabledError,
+    InvalidAppError,
+    AppNotOnCloudError,
+    AccountError,
+)
 
 
 @attrs.frozen

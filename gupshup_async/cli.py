@@ -553,7 +553,10 @@ class _Summary:
                 self.failed_before += 1
         elif isinstance(error, NotAttempted):
             self.not_attempted += 1
-            self.stopped_by = f"{_reason(error.cause)}: {error.cause}"
+            cause = error.cause
+            meaning = cause.meaning if isinstance(cause, APIError) else None
+            todo = f" ({meaning.meaning}: {meaning.todo})" if meaning is not None else ""
+            self.stopped_by = f"{_reason(cause)}: {cause}{todo}"
         elif error.ambiguous or error.ambiguous_attempts:
             self.ambiguous += 1
             self.examples.setdefault("ambiguous", f"{outcome.to}: {error}")

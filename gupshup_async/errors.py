@@ -7,8 +7,9 @@
     │   ├── BillingNotEnabledError            400: callback billing is off for the app
     │   ├── InvalidAppError                   400: the app id is unknown
     │   ├── AppNotOnCloudError                400: the app is not on Meta's Cloud API
+    │   ├── AccountError                      the account cannot send now (368, 131031, ...)
     │   ├── RateLimitError                    429, Meta 4 / 80007 / 130429 / 131056
-    │   └── ServerError                       5xx, Meta 1 / 2 / 131000 / 131016 / 131057
+    │   └── ServerError                       5xx, Meta 2 / 131000 / 131016 / 131057 / 133004
     ├── TransportError                        connect, timeout, protocol: no answer was read
     ├── NotAttempted                          a campaign stopped before this item's turn
     └── JournalError (also a ValueError)      a journal that does not fit this campaign
@@ -25,10 +26,13 @@ from collections.abc import Iterable
 import attrs
 
 __all__ = [
+    "CODES",
     "APIError",
+    "AccountError",
     "AppNotOnCloudError",
     "AuthenticationError",
     "BillingNotEnabledError",
+    "Code",
     "GupshupError",
     "InvalidAppError",
     "JournalError",
@@ -130,6 +134,24 @@ class APIError(GupshupError):
         if ambiguous is not None:
             self.ambiguous = ambiguous
 
+    @property
+    def meaning(self) -> Code | None:
+        """What ``code`` means, whether it is retried and whom it concerns, if it is known."""
+        return CODES.get(self.code) if self.code is not None else None
+
+    @property
+    def per_recipient(self) -> bool:
+        """True when the refusal concerns this recipient only: others can still be sent to."""
+        meaning = self.meaning
+        return meaning is not None and meaning.scope == "recipient"
+
+
+class AccountError(APIError):
+    """The account cannot send now, to anyone: blocked for policy (368), locked (131031), over
+    its spam limit (131048), out of balance (Gupshup 1003), told to stop (Gupshup 4001). A
+    campaign stops on it; ``meaning`` says what to do.
+    """
+
 
 class AuthenticationError(APIError):
     """401 or 403, or Meta's 190: the token is wrong, expired or lacks the right."""
@@ -198,3 +220,163 @@ class JournalError(GupshupError, ValueError):
 
 # Meta's code for "too many messages to this one recipient" (the pair rate limit).
 PAIR_RATE_LIMIT = 131056
+
+
+@attrs.frozen
+class Code:
+    """One error code of Meta's or Gupshup's: what it means, whether a send that met it is
+    retried, whom it concerns (``recipient``, ``account``, or ``message``: this request as
+    written), and what to do.
+    """
+
+    code: int
+    source: str  # "Meta" or "Gupshup"
+    meaning: str
+    retried: bool
+    scope: str
+    todo: str
+
+
+# Gupshup's page groups these without telling them apart.
+_TEMPLATE_OR_OPT_IN = "a template or opt-in failure (Gupshup groups 1004 to 1008)"
+_SEE_MESSAGE = "read the answer's message; check the template and the user's opt-in"
+_MEDIA = "the media's URL or size was refused (Gupshup groups 1010 and 1011)"
+
+
+def _codes(*rows: tuple[int, str, str, bool, str, str]) -> dict[int, Code]:
+    return {row[0]: Code(*row) for row in rows}
+
+
+#: The codes this library knows, from Meta's and Gupshup's error pages (2026); docs/errors.md
+#: shows this table, and a test holds the two together.
+CODES: dict[int, Code] = _codes(
+    (1, "Meta", "API unknown: an invalid request", False, "message", "check the request"),
+    (2, "Meta", "API service: temporarily down", True, "account", "retried"),
+    (4, "Meta", "too many calls for the app", True, "account", "retried after a pause"),
+    (100, "Meta", "invalid parameter", False, "message", "fix the parameter named"),
+    (190, "Meta", "access token expired or invalid", False, "account", "renew the token"),
+    (
+        368,
+        "Meta",
+        "temporarily blocked for policy violations",
+        False,
+        "account",
+        "stop sending; see the account's quality in WhatsApp Manager",
+    ),
+    (80007, "Meta", "rate limit of the business account", True, "account", "retried after a pause"),
+    (130429, "Meta", "throughput limit of the number", True, "account", "retried after a pause"),
+    (
+        130472,
+        "Meta",
+        "the user's number is part of an experiment",
+        False,
+        "recipient",
+        "not sent to this user; nothing to fix",
+    ),
+    (
+        130497,
+        "Meta",
+        "the business cannot message users in this country",
+        False,
+        "recipient",
+        "not sent to this user; the others are unaffected",
+    ),
+    (131000, "Meta", "something went wrong", True, "message", "retried"),
+    (131016, "Meta", "service unavailable", True, "account", "retried"),
+    (
+        131026,
+        "Meta",
+        "message undeliverable (no WhatsApp, old app, terms not accepted)",
+        False,
+        "recipient",
+        "do not send to this number again soon",
+    ),
+    (
+        131031,
+        "Meta",
+        "business account locked",
+        False,
+        "account",
+        "stop sending; resolve it in WhatsApp Manager",
+    ),
+    (
+        131047,
+        "Meta",
+        "more than 24 hours since the user last wrote",
+        False,
+        "recipient",
+        "send an approved template instead",
+    ),
+    (
+        131048,
+        "Meta",
+        "spam rate limit hit",
+        False,
+        "account",
+        "stop and slow down: too many messages were blocked or reported",
+    ),
+    (
+        131049,
+        "Meta",
+        "not delivered, to keep the ecosystem healthy",
+        False,
+        "recipient",
+        "wait at least 24 hours before sending this user a marketing message again",
+    ),
+    (
+        131050,
+        "Meta",
+        "the user stopped marketing messages",
+        False,
+        "recipient",
+        "do not send marketing messages to this user",
+    ),
+    (131051, "Meta", "unsupported message type", False, "message", "change the message"),
+    (
+        131056,
+        "Meta",
+        "too many messages to this user (pair rate limit)",
+        True,
+        "recipient",
+        "retried after a pause, for this user only",
+    ),
+    (131057, "Meta", "business account in maintenance", True, "account", "retried"),
+    (
+        131062,
+        "Meta",
+        "this message type cannot go to a business-scoped user id",
+        False,
+        "message",
+        "send it to the phone number, or another type",
+    ),
+    (133004, "Meta", "server temporarily unavailable", True, "account", "retried"),
+    (2494100, "Meta", "under maintenance", True, "account", "retried in a few minutes"),
+    (1002, "Gupshup", "number does not exist on WhatsApp", False, "recipient", "remove the number"),
+    (1003, "Gupshup", "wallet balance low", False, "account", "top up the wallet, then resume"),
+    (1004, "Gupshup", _TEMPLATE_OR_OPT_IN, False, "message", _SEE_MESSAGE),
+    (1005, "Gupshup", _TEMPLATE_OR_OPT_IN, False, "message", _SEE_MESSAGE),
+    (1006, "Gupshup", _TEMPLATE_OR_OPT_IN, False, "message", _SEE_MESSAGE),
+    (1007, "Gupshup", _TEMPLATE_OR_OPT_IN, False, "message", _SEE_MESSAGE),
+    (1008, "Gupshup", _TEMPLATE_OR_OPT_IN, False, "message", _SEE_MESSAGE),
+    (1010, "Gupshup", _MEDIA, False, "message", "fix the media link, or send smaller media"),
+    (1011, "Gupshup", _MEDIA, False, "message", "fix the media link, or send smaller media"),
+    (1012, "Gupshup", "the user has opted out", False, "recipient", "do not send to this user"),
+    (
+        4001,
+        "Gupshup",
+        "API rate limited: stop sending and contact Gupshup",
+        False,
+        "account",
+        "stop the campaign; contact Gupshup",
+    ),
+    (4002, "Gupshup", "invalid response from WhatsApp", True, "message", "retried"),
+    (
+        4004,
+        "Gupshup",
+        "this API is for Cloud API apps only",
+        False,
+        "account",
+        "move the app to Meta's Cloud API",
+    ),
+    (4005, "Gupshup", "template paused", False, "message", "use another template"),
+)

@@ -30,7 +30,7 @@ from gupshup_async import (
     RetryPolicy,
     ValidationError,
 )
-from gupshup_async.errors import NotAttempted
+from gupshup_async.errors import AccountError, APIError, NotAttempted
 from gupshup_async.sandbox import Faults, Sandbox
 
 BASE = "https://partner.example.test"
@@ -287,3 +287,40 @@ async def test_the_journal_holds_every_final_state_when_the_run_ends(tmp_path: P
                     states = dict(db.execute("SELECT key, state FROM items").fetchall())
                 assert states == {o.key: "sent" if o.ok else "failed" for o in outcomes}
                 assert all(o.key.startswith(o.to) for o in outcomes)
+
+
+def _meta_refusal(code: int) -> httpx.Response:
+    return httpx.Response(403, json={"error": {"code": code, "message": "refused"}})
+
+
+async def test_a_403_for_one_recipient_fails_that_recipient_only() -> None:
+    restricted = "917000000007"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["to"] == restricted:
+            return _meta_refusal(130497)  # country restricted: this user only
+        return httpx.Response(200, json={"messages": [{"id": "gs-1"}]})
+
+    items = [(f"+9170000000{n:02d}", message(n)) for n in range(40)]
+    with respx.mock(base_url=BASE, using="httpx") as api:
+        api.post(URL).mock(side_effect=answer)
+        async with GupshupClient("app-1", "token-1234", base_url=BASE, rate_limit=None) as client:
+            outcomes = await collect(client.send_many(items, concurrency=4))
+    failed = [o for o in outcomes if not o.ok]
+    assert [o.to for o in failed] == [restricted]
+    assert isinstance(failed[0].error, APIError)
+    assert failed[0].error.per_recipient
+    assert sum(o.ok for o in outcomes) == 39
+
+
+async def test_an_account_level_403_stops_the_campaign_and_says_why() -> None:
+    items = [(f"+9170000000{n:02d}", message(n)) for n in range(40)]
+    with respx.mock(base_url=BASE, using="httpx") as api:
+        route = api.post(URL).mock(return_value=_meta_refusal(368))  # blocked for policy
+        async with GupshupClient("app-1", "token-1234", base_url=BASE, rate_limit=None) as client:
+            outcomes = await collect(client.send_many(items, concurrency=4))
+    refused = [o for o in outcomes if isinstance(o.error, AccountError)]
+    assert 1 <= len(refused) <= 4
+    assert all(isinstance(o.error, NotAttempted) for o in outcomes if o not in refused)
+    assert route.call_count == len(refused)  # nothing more was sent
+    assert "temporarily blocked" in refused[0].error.meaning.meaning  # type: ignore[union-attr]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from gupshup_async import (
     ServerError,
 )
 from gupshup_async.answers import error_from_response
+from gupshup_async.errors import CODES, AccountError
 
 
 def gupshup(message: str) -> bytes:
@@ -125,3 +128,51 @@ def test_a_huge_body_is_cut() -> None:
 def test_gupshup_string_error_field() -> None:
     error = error_from_response(400, b'{"error": "bad thing"}')
     assert error.message == "bad thing"
+
+
+def gupshup_coded(code: int | str, message: str = "refused") -> bytes:
+    return json.dumps({"status": "error", "message": message, "code": code}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "transient", "per_recipient"),
+    [
+        (403, meta(130497, "Country restricted"), APIError, False, True),
+        (400, meta(131026, "Message undeliverable"), APIError, False, True),
+        (403, meta(368, "Temporarily blocked for policies violations"), AccountError, False, False),
+        (403, meta(131031, "Business Account locked"), AccountError, False, False),
+        (400, meta(131048, "Spam rate limit hit"), AccountError, False, False),
+        (400, gupshup_coded(1003, "Wallet balance low"), AccountError, False, False),
+        (400, gupshup_coded("4001", "API rate limited"), AccountError, False, False),
+        (400, gupshup_coded(4004), AppNotOnCloudError, False, False),
+        (400, gupshup_coded(1002, "Number does not exist"), APIError, False, True),
+        (503, meta(133004, "Server temporarily unavailable"), ServerError, True, False),
+        (400, meta(2494100, "Under maintenance"), ServerError, True, False),
+        (400, meta(1, "An unknown error occurred"), APIError, False, False),
+        (403, gupshup("Forbidden"), AuthenticationError, False, False),
+        (401, meta(190, "Invalid OAuth access token"), AuthenticationError, False, False),
+    ],
+)
+def test_codes_are_classified_by_what_they_mean(
+    status: int, body: bytes, kind: type[APIError], transient: bool, per_recipient: bool
+) -> None:
+    error = error_from_response(status, body)
+    assert type(error) is kind
+    assert error.transient is transient
+    assert error.per_recipient is per_recipient
+    if error.code is not None:
+        assert error.meaning is not None
+        assert error.meaning.code == error.code
+
+
+def test_the_documented_table_is_the_table_the_code_uses() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    rows = re.findall(
+        r"^\| (\d+) \| (Meta|Gupshup) \| (.+?) \| (yes|no) \| (\w+) \| (.+?) \|$", page, re.M
+    )
+    documented = {
+        int(code): (source, meaning, retried == "yes", scope, todo)
+        for code, source, meaning, retried, scope, todo in rows
+    }
+    expected = {c.code: (c.source, c.meaning, c.retried, c.scope, c.todo) for c in CODES.values()}
+    assert documented == expected

@@ -693,7 +693,10 @@ class VoiceCallMessage(_Message):
 
 # Carousel -----------------------------------------------------------------------------------
 
-_CARD_TYPES = ("cta_url", "button")
+# Meta documents every media card as "cta_url", quick-reply cards included; "button" is read
+# too (this library wrote it until 0.1), and kept as it was on a round trip.
+_CARD_TYPE = "cta_url"
+_CARD_TYPES_READ = ("cta_url", "button")
 
 
 @attrs.frozen
@@ -713,12 +716,14 @@ class CarouselCard:
 
     @property
     def kind(self) -> str:
-        """``cta_url`` for a URL card, ``button`` for a quick-reply card."""
-        return "cta_url" if self.url is not None or self.display_text is not None else "button"
+        """``cta_url`` for a URL card, ``quick_reply`` for a quick-reply card."""
+        is_url = self.url is not None or self.display_text is not None
+        return "cta_url" if is_url else "quick_reply"
 
     def _check(self, path: str, out: list[Problem]) -> None:
         check_header(out, f"{path}.header", self.header, (ImageHeader, VideoHeader))
         rules.text(out, f"{path}.body.text", self.body, rules.CARD_BODY_MAX, required=False)
+        rules.line_breaks(out, f"{path}.body.text", self.body, rules.CARD_BODY_LINE_BREAKS_MAX)
         action = f"{path}.action"
         if self.kind == "cta_url":
             if self.buttons:
@@ -740,7 +745,7 @@ class CarouselCard:
 
     def _fields_json(self, index: int) -> JSON:
         header = self.header._json() if isinstance(self.header, HEADER_TYPES) else {}
-        card: JSON = {"card_index": index, "type": self.kind, "header": header}
+        card: JSON = {"card_index": index, "type": _CARD_TYPE, "header": header}
         if self.body is not None:
             card["body"] = {"text": self.body}
         if self.kind == "cta_url":
@@ -759,15 +764,13 @@ class CarouselCard:
         if type(found_index) is not int or found_index != index:
             reader.problem(f"{path}.card_index", f"must be {index}, got {rules.show(found_index)}")
         kind = obj.get("type")
-        if kind not in _CARD_TYPES:
-            reader.problem(
-                f"{path}.type", f"must be one of cta_url, button, got {rules.show(kind)}"
-            )
+        if kind not in _CARD_TYPES_READ:
+            reader.problem(f"{path}.type", f"must be cta_url, got {rules.show(kind)}")
         header_obj = reader.mapping(obj.get("header"), f"{path}.header")
         header = read_header(header_obj, f"{path}.header", reader) if header_obj else UNREADABLE
         action = reader.optional_object(obj, "action", path)
         fields: dict[str, Any] = {"body": reader.text_of(obj, "body", path)}
-        if kind == "cta_url":
+        if "buttons" not in action:  # a URL card; quick-reply cards carry buttons
             parameters = _parameters(action, "cta_url", f"{path}.action", reader)
             fields["display_text"] = parameters.get("display_text")
             fields["url"] = parameters.get("url")

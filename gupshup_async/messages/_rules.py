@@ -49,10 +49,14 @@ VOICE_CALL_DISPLAY_TEXT_MAX: Final = 20
 VOICE_CALL_TTL_MINUTES: Final = (1, 43200)
 VOICE_CALL_PAYLOAD_MAX: Final = 512
 
+# Meta, "Interactive media carousel messages": 2 to 10 cards; card body at most 160 characters
+# and 2 line breaks; "one or more" quick replies per card, no maximum stated. The cap of 3 is
+# library-imposed: no other message takes more reply buttons (pywa caps at 3 too).
 CARDS_MIN: Final = 2
 CARDS_MAX: Final = 10
 CARD_BODY_MAX: Final = 160
-CARD_QUICK_REPLIES_MAX: Final = 2
+CARD_BODY_LINE_BREAKS_MAX: Final = 2
+CARD_QUICK_REPLIES_MAX: Final = 3
 
 _SHOWN_MAX = 40
 
@@ -92,6 +96,14 @@ def text(
         out.append(
             Problem(path, f"must be at most {max_len} characters, got {len(value)}: {show(value)}")
         )
+
+
+def line_breaks(out: list[Problem], path: str, value: object, most: int) -> None:
+    """At most ``most`` line breaks in a text (other checks report a value that is not one)."""
+    if isinstance(value, str):
+        found = value.count("\n")
+        if found > most:
+            out.append(Problem(path, f"must have at most {most} line breaks, got {found}"))
 
 
 def identifier(out: list[Problem], path: str, value: object, max_len: int) -> None:

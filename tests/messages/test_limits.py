@@ -176,7 +176,7 @@ LIMITS: list[tuple[str, int, Callable[[int], Message], str]] = [
     ),
     (
         "card quick replies",
-        2,
+        3,
         lambda n: CarouselMessage(
             "Body", [CarouselCard(IMAGE, buttons=buttons(n)) for _ in range(2)]
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -80,10 +81,60 @@ def test_carousel_card_shapes() -> None:
     replies = CarouselMessage(
         "Pick", [CarouselCard(image, buttons=["Yes"]), CarouselCard(image, buttons=["No"])]
     ).to_interactive()
-    assert replies["action"]["cards"][0]["type"] == "button"
+    assert replies["action"]["cards"][0]["type"] == "cta_url"  # as Meta documents it
     assert replies["action"]["cards"][0]["action"] == {
         "buttons": [{"type": "quick_reply", "quick_reply": {"id": "Yes", "title": "Yes"}}]
     }
+
+
+# Meta's documented quick-reply media carousel ("Interactive media carousel messages").
+META_QUICK_REPLY_CAROUSEL = {
+    "type": "carousel",
+    "body": {"text": "Which of these would you like?"},
+    "action": {
+        "cards": [
+            {
+                "card_index": i,
+                "type": "cta_url",
+                "header": {"type": "image", "image": {"link": f"https://example.com/{i}.png"}},
+                "body": {"text": f"Option {i}\nIn stock"},
+                "action": {
+                    "buttons": [
+                        {"type": "quick_reply", "quick_reply": {"id": f"buy-{i}", "title": "Buy"}},
+                        {
+                            "type": "quick_reply",
+                            "quick_reply": {"id": f"more-{i}", "title": "More"},
+                        },
+                    ]
+                },
+            }
+            for i in range(2)
+        ]
+    },
+}
+
+
+def test_metas_quick_reply_carousel_round_trips_exactly() -> None:
+    message = parse_interactive(META_QUICK_REPLY_CAROUSEL)
+    assert isinstance(message, CarouselMessage)
+    assert [card.kind for card in message.cards] == ["quick_reply", "quick_reply"]
+    assert message.to_interactive() == META_QUICK_REPLY_CAROUSEL
+
+
+def test_the_old_button_card_type_is_read_and_kept_on_a_round_trip() -> None:
+    old = copy.deepcopy(META_QUICK_REPLY_CAROUSEL)
+    for card in old["action"]["cards"]:  # type: ignore[index]
+        card["type"] = "button"
+    assert parse_interactive(old).to_interactive() == old
+
+
+def test_a_card_body_with_three_line_breaks_is_refused_where_it_is() -> None:
+    broken = copy.deepcopy(META_QUICK_REPLY_CAROUSEL)
+    broken["action"]["cards"][1]["body"]["text"] = "a\nb\nc\nd"  # type: ignore[index]
+    with pytest.raises(ValidationError) as caught:
+        parse_interactive(broken)
+    assert caught.value.path == "interactive.action.cards[1].body.text"
+    assert "at most 2 line breaks, got 3" in str(caught.value)
 
 
 def test_keys_only_for_what_is_set() -> None:

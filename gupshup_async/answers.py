@@ -52,8 +52,9 @@ _BODY_KEPT = 4096
 # Success -------------------------------------------------------------------------------------
 
 
-def accepted_ids(status: int, content: bytes) -> tuple[str, str | None]:
-    """The message id and the recipient's WhatsApp id from a success answer.
+def accepted_ids(status: int, content: bytes) -> tuple[str, str | None, str | None]:
+    """The message id, the recipient's WhatsApp id and business-scoped user id from a success
+    answer.
 
     A 2xx without a message id is accepted yet unknown: an `APIError` that is not worth
     retrying (it may have gone out) and says so.
@@ -71,15 +72,15 @@ def accepted_ids(status: int, content: bytes) -> tuple[str, str | None]:
             transient=False,
             ambiguous=True,
         ) from None
-    return message_id, _wa_id(data)
+    return message_id, _contact(data, "wa_id"), _contact(data, "user_id")
 
 
-def _wa_id(data: Mapping[str, Any]) -> str | None:
+def _contact(data: Mapping[str, Any], field: str) -> str | None:
     contacts = data.get("contacts")
     if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
-        wa_id = contacts[0].get("wa_id")
-        if isinstance(wa_id, str):
-            return wa_id
+        value = contacts[0].get(field)
+        if isinstance(value, str):
+            return value
     return None
 
 

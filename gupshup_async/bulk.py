@@ -34,7 +34,7 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.messages import Message, normalize_recipient
-from gupshup_async.messages._payload import encode_normalized
+from gupshup_async.messages._payload import NO_ENVELOPE, Envelope, encode_normalized
 from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class _Job:
     message: Message | None
     error: GupshupError | None  # refused before sending
     fingerprint: str = ""
+    envelope: Envelope = NO_ENVELOPE
 
 
 class _Watch:
@@ -308,7 +309,7 @@ class BulkRun(AsyncClosing):
         if self._fatal is not None:  # never attempted: not recorded, so a rerun sends it
             return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
         assert job.message is not None
-        body = encode_normalized(job.to, job.message)
+        body = encode_normalized(job.to, job.message, job.envelope)
         try:
             result = await self._send(job.to, body, _Watch(self, job))
         except NotAttempted as error:
@@ -347,8 +348,15 @@ def _job(index: int, item: Item, seen: dict[int, int] | None) -> _Job:
         not_a_message = f"must be a message, got {message!r:.60}"
         problem = ValidationError.at("interactive", not_a_message)
         return _Job(index, to, explicit or f"item-{index + 1}", None, problem)
+    envelope = NO_ENVELOPE
+    if isinstance(target, Recipient) and (target.reply_to or target.callback_data):
+        try:
+            envelope = Envelope(target.reply_to, target.callback_data)
+        except ValidationError as refused:
+            return _Job(index, to, explicit or f"item-{index + 1}", message, refused)
     print_ = fingerprint(message)
-    return _Job(index, to, explicit or _content_key(to, print_, seen), message, None, print_)
+    key = explicit or _content_key(to, print_, seen)
+    return _Job(index, to, key, message, None, print_, envelope)
 
 
 def _content_key(to: str, print_: str, seen: dict[int, int] | None) -> str:

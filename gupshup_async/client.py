@@ -44,7 +44,7 @@ from gupshup_async.errors import (
 )
 from gupshup_async.journal import Journal
 from gupshup_async.messages import Message, normalize_recipient
-from gupshup_async.messages._payload import encode_normalized
+from gupshup_async.messages._payload import Envelope, encode_normalized
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import Item, SendResult
@@ -246,15 +246,29 @@ class GupshupClient(AsyncClosing):
             journal = Journal(journal)
         return BulkRun(self._send_body, items, concurrency=concurrency, journal=journal)
 
-    async def send(self, to: str, message: Message) -> SendResult:
-        """Send ``message`` to ``to`` and return once it was accepted.
+    async def send(
+        self,
+        to: str,
+        message: Message,
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> SendResult:
+        """Send ``message`` to ``to`` (a phone number, or a business-scoped user id such as
+        ``US.13491208655302741918``) and return once it was accepted.
 
-        Raises `ValidationError` before sending for a bad number, `APIError` (or a subclass)
-        when the server refuses, `TransportError` when no answer came; every error carries
-        ``attempts`` and ``ambiguous_attempts``.
+        ``reply_to``: the id (wamid) of the user's message this one answers, shown as a reply.
+        ``callback_data``: your own tag, at most 512 characters, echoed in this message's status
+        webhooks (Meta's ``biz_opaque_callback_data``).
+
+        Raises `ValidationError` before sending for a bad recipient or option, `APIError` (or a
+        subclass) when the server refuses, `TransportError` when no answer came; every error
+        carries ``attempts`` and ``ambiguous_attempts``.
         """
         recipient = normalize_recipient(to)
-        return await self._send_body(recipient, encode_normalized(recipient, message), None)
+        envelope = Envelope(reply_to, callback_data)
+        body = encode_normalized(recipient, message, envelope)
+        return await self._send_body(recipient, body, None)
 
     async def _send_body(
         self, recipient: str, body: bytes, watch: AttemptWatch | None
@@ -296,7 +310,7 @@ class GupshupClient(AsyncClosing):
             if self._hooks is not None:
                 self._hooks.attempt(recipient, tally.attempts)
             try:
-                message_id, wa_id = await self._post(body, tally.token)
+                message_id, wa_id, user_id = await self._post(body, tally.token)
             except GupshupError as error:
                 if tally.watch is not None:
                     tally.watch.after(error)
@@ -310,9 +324,11 @@ class GupshupClient(AsyncClosing):
                 tally.watch.after(None)
             if self._limiter is not None:
                 self._limiter.succeeded()
-            return SendResult(message_id, wa_id, recipient, tally.attempts, tally.ambiguous)
+            return SendResult(
+                message_id, wa_id, recipient, tally.attempts, tally.ambiguous, user_id
+            )
 
-    async def _post(self, body: bytes, token: str) -> tuple[str, str | None]:
+    async def _post(self, body: bytes, token: str) -> tuple[str, str | None, str | None]:
         """POST the request and read the answer, within the attempt's deadline."""
         http = self._http
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT

@@ -34,16 +34,22 @@ class SendResult:
     to: str
     attempts: int = 1
     ambiguous_attempts: int = 0
+    #: The recipient's business-scoped user id, when the answer gives one.
+    user_id: str | None = None
 
 
 @attrs.frozen
 class Recipient:
-    """A recipient with a key of your choosing (a customer id, a row number): the key names the
-    item in outcomes and in the journal, so a rerun recognises it.
+    """A recipient (a phone number or a business-scoped user id) with what goes with this one
+    item: a ``key`` of your choosing (a customer id) that names it in outcomes and in the
+    journal, so a rerun recognises it; ``reply_to``, the id of the user's message it answers;
+    ``callback_data``, your tag echoed in its status webhooks (at most 512 characters).
     """
 
     to: str
     key: str | None = None
+    reply_to: str | None = attrs.field(default=None, kw_only=True)
+    callback_data: str | None = attrs.field(default=None, kw_only=True)
 
 
 #: An item: ``(to, message)``; ``to`` a number or a `Recipient`; ``message`` a message, or the

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
+import attrs
 import phonenumbers
 
 from gupshup_async.errors import ValidationError
@@ -15,15 +17,27 @@ from gupshup_async.messages._rules import show
 _SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
 
 
+# Meta's business-scoped user ids: a country code, a dot, then the id ("US.13491208655302741918").
+_USER_ID = re.compile(r"[A-Z]{2}\.[0-9A-Za-z]{1,64}")
+
+
+def is_user_id(recipient: str) -> bool:
+    """Whether ``recipient`` is a business-scoped user id rather than a phone number."""
+    return _USER_ID.fullmatch(recipient) is not None
+
+
 def normalize_recipient(to: object) -> str:
-    """The recipient as WhatsApp ids are written: country code and number, digits only.
+    """The recipient as WhatsApp ids are written: country code and number, digits only; or a
+    business-scoped user id (``US.13491208655302741918``), as it is.
 
     Accepts ``+``, spaces, dashes, dots, brackets and a leading ``00``; a number without ``+`` is
     read as already international (``919876543210``), as WhatsApp ids are. Raises
-    `ValidationError` (path ``to``) for anything that cannot be a phone number.
+    `ValidationError` (path ``to``) for anything that cannot be a phone number or a user id.
     """
     if not isinstance(to, str):
         raise ValidationError.at("to", f"must be a phone number string, got {type(to).__name__}")
+    if is_user_id(to):
+        return to
     return _normalize(to)
 
 
@@ -91,30 +105,86 @@ def _national_width(number: phonenumbers.PhoneNumber) -> int:
     return len(str(number.national_number)) + zeros
 
 
-_ENVELOPE = (
-    b'{"messaging_product":"whatsapp","recipient_type":"individual","to":"%s",'
-    b'"type":"interactive","interactive":%s}'
-)
+CALLBACK_DATA_MAX = 512  # Meta, "Send messages": biz_opaque_callback_data
 
 
-def encode_payload(to: str, message: Message) -> bytes:
+def _reply_to(instance: Envelope, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValidationError.at("context.message_id", f"must be a message id, got {show(value)}")
+
+
+def _callback_data(
+    instance: Envelope, attribute: attrs.Attribute[str | None], value: object
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value:
+        raise ValidationError.at("biz_opaque_callback_data", f"must be text, got {show(value)}")
+    if len(value) > CALLBACK_DATA_MAX:
+        raise ValidationError.at(
+            "biz_opaque_callback_data",
+            f"must be at most {CALLBACK_DATA_MAX} characters, got {len(value)}",
+        )
+
+
+@attrs.frozen
+class Envelope:
+    """What a request carries around the message: ``reply_to``, the id (wamid) of a message of
+    the user's to answer in context (``context.message_id``); ``callback_data``, your own tag of
+    up to 512 characters that Meta echoes in this message's status webhooks
+    (``biz_opaque_callback_data``).
+    """
+
+    reply_to: str | None = attrs.field(default=None, validator=_reply_to)
+    callback_data: str | None = attrs.field(default=None, validator=_callback_data)
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.reply_to is not None:
+            out["context"] = {"message_id": self.reply_to}
+        if self.callback_data is not None:
+            out["biz_opaque_callback_data"] = self.callback_data
+        return out
+
+
+NO_ENVELOPE = Envelope()
+
+_HEAD = b'{"messaging_product":"whatsapp","recipient_type":"individual",'
+_TAIL = b'"type":"interactive","interactive":%s}'
+
+
+def encode_payload(to: str, message: Message, envelope: Envelope = NO_ENVELOPE) -> bytes:
     """`build_payload` as the bytes sent: the message's JSON is made once and reused."""
-    return encode_normalized(normalize_recipient(to), message)
+    return encode_normalized(normalize_recipient(to), message, envelope)
 
 
-def encode_normalized(recipient: str, message: Message) -> bytes:
+def encode_normalized(recipient: str, message: Message, envelope: Envelope = NO_ENVELOPE) -> bytes:
     """`encode_payload` for a recipient `normalize_recipient` already gave: the send path
     normalises once, to know who it is sending to, and does not pay for it twice.
     """
-    return _ENVELOPE % (recipient.encode(), message.encoded())
+    field = b'"recipient":"%s",' if is_user_id(recipient) else b'"to":"%s",'
+    extra = envelope.fields()
+    middle = json.dumps(extra, separators=(",", ":")).encode()[1:-1] + b"," if extra else b""
+    return _HEAD + field % recipient.encode() + middle + _TAIL % message.encoded()
 
 
-def build_payload(to: str, message: Message) -> dict[str, Any]:
-    """The request body Gupshup's v3 message endpoint takes, for one recipient."""
+def build_payload(
+    to: str,
+    message: Message,
+    *,
+    reply_to: str | None = None,
+    callback_data: str | None = None,
+) -> dict[str, Any]:
+    """The request body Gupshup's v3 message endpoint takes, for one recipient (a phone number
+    or a business-scoped user id), with the envelope options of `Envelope`.
+    """
+    recipient = normalize_recipient(to)
+    envelope = Envelope(reply_to, callback_data)
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": normalize_recipient(to),
+        ("recipient" if is_user_id(recipient) else "to"): recipient,
+        **envelope.fields(),
         "type": "interactive",
         "interactive": message.to_interactive(),
     }

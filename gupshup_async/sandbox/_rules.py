@@ -19,6 +19,7 @@ import attrs
 
 from gupshup_async.errors import ValidationError
 from gupshup_async.messages import normalize_recipient, parse_interactive
+from gupshup_async.messages._payload import CALLBACK_DATA_MAX
 
 __all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules"]
 
@@ -96,6 +97,8 @@ class Processed:
     interactive_type: str
     body_text: str | None
     app_id: str = SANDBOX_APP_ID
+    reply_to: str | None = None
+    callback_data: str | None = None
 
 
 class Account:
@@ -228,11 +231,11 @@ class SandboxRules:
             return {"unavailable": _UNAVAILABLE, "drop_before": _DROP}.get(fault, self._too_many())
         if self._over_rate(now):
             return self._too_many()
-        refused, to, message = self._check(body)
+        refused, to, message, request = self._check(body)
         if refused is not None:
             return refused
         self._window.append(now)
-        accepted = self._process(app_id, to, message)
+        accepted = self._process(app_id, to, message, request)
         if fault is not None:
             self.account.faults[fault] += 1
         if fault == "error_after":
@@ -266,11 +269,13 @@ class SandboxRules:
             headers = (("Retry-After", f"{self.retry_after:g}"),)
         return Answer(429, gupshup_error("Too Many Requests"), headers)
 
-    def _check(self, body: bytes) -> tuple[Answer | None, str, Mapping[str, Any]]:
+    def _check(
+        self, body: bytes
+    ) -> tuple[Answer | None, str, Mapping[str, Any], Mapping[str, Any]]:
         """Refuse what WhatsApp would; the message's verdict is cached by its JSON."""
         try:
             request = json.loads(body)
-            to = normalize_recipient(request["to"])
+            to = normalize_recipient(request["to"] if "to" in request else request["recipient"])
             message = request["interactive"]
             envelope_ok = (
                 request.get("messaging_product") == "whatsapp"
@@ -278,9 +283,12 @@ class SandboxRules:
                 and request.get("type") == "interactive"
             )
         except (ValueError, KeyError, TypeError, ValidationError):
-            return _invalid("the request body is not a v3 interactive message"), "", {}
+            return _invalid("the request body is not a v3 interactive message"), "", {}, {}
         if not envelope_ok:
-            return _invalid("messaging_product, recipient_type or type is wrong"), "", {}
+            return _invalid("messaging_product, recipient_type or type is wrong"), "", {}, {}
+        problem = _envelope_problem(request)
+        if problem is not None:
+            return _invalid(problem), to, message, request
         if self.validate:
             key = body[body.find(b'"interactive"') :]
             if key not in self._checked:
@@ -289,26 +297,50 @@ class SandboxRules:
                 self._checked[key] = _verdict(message)
             refused = self._checked[key]
             if refused is not None:
-                return refused, to, message
-        return None, to, message
+                return refused, to, message, request
+        return None, to, message, request
 
-    def _process(self, app_id: str, to: str, message: Mapping[str, Any]) -> Answer:
+    def _process(
+        self, app_id: str, to: str, message: Mapping[str, Any], request: Mapping[str, Any]
+    ) -> Answer:
         seq = len(self.account.processed) + 1
         message_id = f"{self._prefix}{seq}"
         body = message.get("body") if isinstance(message, Mapping) else None
         text = body.get("text") if isinstance(body, Mapping) else None
         kind = message.get("type") if isinstance(message, Mapping) else None
+        context = request.get("context")
         self.account.processed.append(
             Processed(
-                seq, message_id, to, str(kind), text if isinstance(text, str) else None, app_id
+                seq,
+                message_id,
+                to,
+                str(kind),
+                text if isinstance(text, str) else None,
+                app_id,
+                reply_to=context["message_id"] if isinstance(context, Mapping) else None,
+                callback_data=request.get("biz_opaque_callback_data"),
             )
         )
+        who = b'"user_id":"%s"' if "recipient" in request else b'"wa_id":"%s"'
         return Answer(
             200,
             b'{"messages":[{"id":"%s"}],"messaging_product":"whatsapp",'
-            b'"contacts":[{"input":"%s","wa_id":"%s"}]}'
-            % (message_id.encode(), to.encode(), to.encode()),
+            b'"contacts":[{"input":"%s",%s}]}'
+            % (message_id.encode(), to.encode(), who % to.encode()),
         )
+
+
+def _envelope_problem(request: Mapping[str, Any]) -> str | None:
+    """What Meta would refuse in the envelope around the message, if anything."""
+    data = request.get("biz_opaque_callback_data")
+    if data is not None and (not isinstance(data, str) or len(data) > CALLBACK_DATA_MAX):
+        return f"biz_opaque_callback_data must be text of at most {CALLBACK_DATA_MAX} characters"
+    context = request.get("context")
+    if context is not None and not (
+        isinstance(context, Mapping) and isinstance(context.get("message_id"), str)
+    ):
+        return "context must be an object with a message_id"
+    return None
 
 
 def _app_of(path: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gupshup_async import (
     AddressMessage,
     ButtonMessage,
+    CallPermissionRequestMessage,
     CarouselCard,
     CarouselMessage,
     CatalogMessage,
@@ -15,9 +16,12 @@ from gupshup_async import (
     ListMessage,
     LocationRequestMessage,
     Message,
+    OrderDetailsMessage,
+    OrderStatusMessage,
     ProductListMessage,
     ProductMessage,
     ProductSection,
+    RequestContactInfoMessage,
     Row,
     Section,
     VideoHeader,
@@ -87,5 +91,32 @@ EXAMPLES: dict[str, Message] = {
             CarouselCard(ImageHeader(IMAGE), "Fern", buttons=[("fern", "Add to cart")]),
             CarouselCard(VideoHeader(id="987"), "Palm", buttons=[("palm", "Add to cart")]),
         ],
+    ),
+    "call_permission_request": CallPermissionRequestMessage("May we call you about your delivery?"),
+    "request_contact_info": RequestContactInfoMessage(
+        "Share your number so we can text you the tracking link."
+    ),
+    "order_details": OrderDetailsMessage(
+        "Your order from Green Leaf: 2 ferns.",
+        "order-1042",
+        {"value": 79800, "offset": 100},
+        {
+            "status": "pending",
+            "items": [
+                {
+                    "retailer_id": "fern-01",
+                    "name": "Boston fern",
+                    "amount": {"value": 39900, "offset": 100},
+                    "quantity": 2,
+                }
+            ],
+            "subtotal": {"value": 79800, "offset": 100},
+        },
+        payment_type="upi",
+        payment_configuration="green-leaf-upi",
+        footer="Pay within 24 hours",
+    ),
+    "order_status": OrderStatusMessage(
+        "Your ferns are on their way.", "order-1042", "shipped", description="Out for delivery"
     ),
 }

@@ -409,7 +409,8 @@ class FlowMessage(_Message):
             return
         if self.flow_action not in (None, "navigate"):
             out.append(Problem(payload, "is only allowed with flow_action 'navigate'"))
-        rules.text(out, f"{payload}.screen", self.screen, 256)
+        # Meta's OpenAPI: screen is optional; the flow opens at its FIRST_ENTRY_SCREEN then.
+        rules.text(out, f"{payload}.screen", self.screen, 256, required=False)
         if self.data is not None:
             rules.non_empty_object(out, f"{payload}.data", self.data)
             if not rules.is_json_value(self.data):
@@ -422,7 +423,9 @@ class FlowMessage(_Message):
             if value is not None:
                 parameters[key] = value
         if self.screen is not None or self.data is not None:
-            payload: JSON = {"screen": self.screen}
+            payload: JSON = {}
+            if self.screen is not None:
+                payload["screen"] = self.screen
             if self.data is not None:
                 payload["data"] = copy.deepcopy(self.data)
             parameters["flow_action_payload"] = payload
@@ -433,8 +436,6 @@ class FlowMessage(_Message):
         parameters = _parameters(action, "flow", path, reader)
         where = f"{path}.parameters"
         payload = reader.optional_object(parameters, "flow_action_payload", where)
-        if "flow_action_payload" in parameters and "screen" not in payload:
-            reader.problem(f"{where}.flow_action_payload.screen", "is required")
         fields = {
             key: parameters.get(key)
             for key in ("flow_id", "flow_name", "flow_token", "mode", "flow_action", "flow_cta")
@@ -691,6 +692,177 @@ class VoiceCallMessage(_Message):
         return {key: parameters.get(key) for key in ("display_text", "ttl_minutes", "payload")}
 
 
+# Calls, contacts, orders ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class CallPermissionRequestMessage(_Message):
+    """Asks the user to let the business call them on WhatsApp; the body is optional."""
+
+    TYPE: ClassVar[str] = "call_permission_request"
+    BODY_REQUIRED: ClassVar[bool] = False
+    FOOTER: ClassVar[bool] = False
+
+    body: str | None = None
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, kw_only=True, hash=False, converter=copy_extra
+    )
+
+    def _check_action(self, path: str, out: list[Problem]) -> None:
+        pass  # the action is fixed
+
+    def _action_json(self) -> JSON:
+        return {"name": "call_permission_request"}
+
+    @classmethod
+    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
+        reader.constant(action, "name", "call_permission_request", path)
+        return {}
+
+
+@attrs.frozen
+class RequestContactInfoMessage(_Message):
+    """Asks the user to share their phone number (a user known only by their business-scoped
+    id, say); WhatsApp labels the button in the user's language.
+    """
+
+    TYPE: ClassVar[str] = "request_contact_info"
+    FOOTER: ClassVar[bool] = False
+
+    body: str
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, kw_only=True, hash=False, converter=copy_extra
+    )
+
+    def _check_action(self, path: str, out: list[Problem]) -> None:
+        pass  # the action is fixed
+
+    def _action_json(self) -> JSON:
+        return {"name": "request_contact_info"}
+
+    @classmethod
+    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
+        reader.constant(action, "name", "request_contact_info", path)
+        return {}
+
+
+def _amount(out: list[Problem], path: str, value: object) -> None:
+    """An amount as Meta writes money: ``{"value": 1100, "offset": 100}`` is 11.00."""
+    if not isinstance(value, Mapping):
+        out.append(Problem(path, f"must be an amount object, got {rules.type_name(value)}"))
+        return
+    rules.integer(out, f"{path}.value", value.get("value"), 0, rules.AMOUNT_MAX)
+    rules.integer(out, f"{path}.offset", value.get("offset"), 1, rules.AMOUNT_MAX)
+
+
+@attrs.frozen
+class OrderDetailsMessage(_Message):
+    """A payment request for an order (Meta's ``review_and_pay``): the order's items and
+    amounts, and how to pay. The documented fields are typed; any further parameter given in
+    ``extra`` or read from JSON is kept.
+    """
+
+    TYPE: ClassVar[str] = "order_details"
+    HEADERS: ClassVar[tuple[type[Header], ...]] = (ImageHeader,)
+
+    body: str
+    reference_id: str
+    total_amount: dict[str, Any] = attrs.field(converter=_json_object)
+    order: dict[str, Any] = attrs.field(converter=_json_object)
+    currency: str = attrs.field(default="INR", kw_only=True)
+    goods_type: str = attrs.field(default="digital-goods", kw_only=True)
+    payment_type: str | None = attrs.field(default=None, kw_only=True)
+    payment_configuration: str | None = attrs.field(default=None, kw_only=True)
+    header: Header | None = attrs.field(default=None, kw_only=True, converter=to_header)
+    footer: str | None = attrs.field(default=None, kw_only=True)
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, kw_only=True, hash=False, converter=copy_extra
+    )
+
+    def _check_action(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.parameters"
+        rules.identifier(out, f"{where}.reference_id", self.reference_id, rules.REFERENCE_ID_MAX)
+        rules.choice(out, f"{where}.type", self.goods_type, rules.GOODS_TYPES, required=True)
+        rules.identifier(out, f"{where}.currency", self.currency, rules.CURRENCY_MAX)
+        _amount(out, f"{where}.total_amount", self.total_amount)
+        rules.non_empty_object(out, f"{where}.order", self.order)
+        for key in ("payment_type", "payment_configuration"):
+            value = getattr(self, key)
+            if value is not None:
+                rules.identifier(out, f"{where}.{key}", value, rules.REFERENCE_ID_MAX * 8)
+
+    def _action_json(self) -> JSON:
+        parameters: JSON = {
+            "reference_id": self.reference_id,
+            "type": self.goods_type,
+            "currency": self.currency,
+            "total_amount": copy.deepcopy(self.total_amount),
+            "order": copy.deepcopy(self.order),
+        }
+        for key in ("payment_type", "payment_configuration"):
+            if getattr(self, key) is not None:
+                parameters[key] = getattr(self, key)
+        return {"name": "review_and_pay", "parameters": parameters}
+
+    @classmethod
+    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
+        parameters = _parameters(action, "review_and_pay", path, reader)
+        return {
+            "reference_id": parameters.get("reference_id"),
+            "total_amount": parameters.get("total_amount"),
+            "order": parameters.get("order"),
+            "currency": parameters.get("currency"),
+            "goods_type": parameters.get("type"),
+            "payment_type": parameters.get("payment_type"),
+            "payment_configuration": parameters.get("payment_configuration"),
+        }
+
+
+@attrs.frozen
+class OrderStatusMessage(_Message):
+    """The status of an order sent with `OrderDetailsMessage` (Meta's ``review_order``)."""
+
+    TYPE: ClassVar[str] = "order_status"
+
+    body: str
+    reference_id: str
+    status: str
+    description: str | None = attrs.field(default=None, kw_only=True)
+    footer: str | None = attrs.field(default=None, kw_only=True)
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, kw_only=True, hash=False, converter=copy_extra
+    )
+
+    def _check_action(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.parameters"
+        rules.identifier(out, f"{where}.reference_id", self.reference_id, rules.REFERENCE_ID_MAX)
+        rules.choice(out, f"{where}.order.status", self.status, rules.ORDER_STATUSES, required=True)
+        rules.text(
+            out,
+            f"{where}.order.description",
+            self.description,
+            rules.ORDER_DESCRIPTION_MAX,
+            required=False,
+        )
+
+    def _action_json(self) -> JSON:
+        order: JSON = {"status": self.status}
+        if self.description is not None:
+            order["description"] = self.description
+        parameters = {"reference_id": self.reference_id, "order": order}
+        return {"name": "review_order", "parameters": parameters}
+
+    @classmethod
+    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
+        parameters = _parameters(action, "review_order", path, reader)
+        order = reader.optional_object(parameters, "order", f"{path}.parameters")
+        return {
+            "reference_id": parameters.get("reference_id"),
+            "status": order.get("status"),
+            "description": order.get("description"),
+        }
+
+
 # Carousel -----------------------------------------------------------------------------------
 
 # Meta documents every media card as "cta_url", quick-reply cards included; "button" is read
@@ -854,6 +1026,10 @@ Message = (
     | AddressMessage
     | VoiceCallMessage
     | CarouselMessage
+    | CallPermissionRequestMessage
+    | RequestContactInfoMessage
+    | OrderDetailsMessage
+    | OrderStatusMessage
 )
 
 MESSAGE_TYPES: tuple[type[Message], ...] = (
@@ -868,6 +1044,10 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     AddressMessage,
     VoiceCallMessage,
     CarouselMessage,
+    CallPermissionRequestMessage,
+    RequestContactInfoMessage,
+    OrderDetailsMessage,
+    OrderStatusMessage,
 )
 _BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGE_TYPES}
 

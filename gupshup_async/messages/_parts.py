@@ -71,7 +71,8 @@ class _MediaHeader:
         if (self.link is None) == (self.id is None):
             out.append(Problem(where, "must have exactly one of 'id' or 'link'"))
         if self.link is not None:
-            rules.https_url(out, f"{where}.link", self.link, schemes=("https",))
+            # Meta's OpenAPI MediaObject: "HTTP/HTTPS only".
+            rules.https_url(out, f"{where}.link", self.link, schemes=("https", "http"))
         if self.id is not None:
             rules.identifier(out, f"{where}.id", self.id, 1024)
 

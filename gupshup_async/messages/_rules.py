@@ -58,6 +58,22 @@ CARD_BODY_MAX: Final = 160
 CARD_BODY_LINE_BREAKS_MAX: Final = 2
 CARD_QUICK_REPLIES_MAX: Final = 3
 
+# Meta, payments (India, Brazil) and the OpenAPI examples of order_details / order_status. Meta
+# states no lengths for these ids; the caps are ours, to refuse garbage, far above real ids.
+REFERENCE_ID_MAX: Final = 256
+CURRENCY_MAX: Final = 3
+AMOUNT_MAX: Final = 10**12
+GOODS_TYPES: Final = ("digital-goods", "physical-goods")
+ORDER_STATUSES: Final = (
+    "pending",
+    "processing",
+    "partially-shipped",
+    "shipped",
+    "completed",
+    "canceled",
+)
+ORDER_DESCRIPTION_MAX: Final = 1024  # ours: no length is stated; as long as a body
+
 _SHOWN_MAX = 40
 
 

@@ -120,12 +120,17 @@ def test_media_needs_exactly_one_of_id_and_link() -> None:
 
 
 @pytest.mark.parametrize(
-    "link", ["http://cdn.example.com/a.png", "cdn.example.com/a.png", "https://", "https://a b"]
+    "link", ["ftp://cdn.example.com/a.png", "cdn.example.com/a.png", "https://", "https://a b"]
 )
-def test_media_links_are_absolute_https(link: str) -> None:
+def test_media_links_are_absolute_web_urls(link: str) -> None:
     with pytest.raises(ValidationError) as caught:
         ButtonMessage("Body", ["OK"], header=VideoHeader(link))
     assert caught.value.path == "interactive.header.video.link"
+
+
+def test_media_links_may_be_http_as_metas_openapi_says() -> None:
+    header = ButtonMessage("Body", ["OK"], header=VideoHeader("http://cdn.example.com/a.mp4"))
+    assert header.to_interactive()["header"]["video"] == {"link": "http://cdn.example.com/a.mp4"}
 
 
 def test_cta_url_must_be_a_web_url() -> None:
@@ -166,10 +171,12 @@ def test_flow_choices_and_payload_rules() -> None:
     assert "draft, published" in found[f"{where}.mode"]
 
 
-def test_flow_data_needs_a_screen() -> None:
-    with pytest.raises(ValidationError) as caught:
-        FlowMessage("Body", "Open", flow_id="1", data={"a": 1})
-    assert caught.value.path == "interactive.action.parameters.flow_action_payload.screen"
+def test_flow_data_without_a_screen_opens_the_first_screen() -> None:
+    # Meta's OpenAPI: screen is optional; the flow starts at its FIRST_ENTRY_SCREEN.
+    message = FlowMessage("Body", "Open", flow_id="1", data={"a": 1})
+    payload = message.to_interactive()["action"]["parameters"]["flow_action_payload"]
+    assert payload == {"data": {"a": 1}}
+    assert parse_interactive(message.to_interactive()) == message
 
 
 def test_flow_data_must_be_json() -> None:

@@ -50,7 +50,9 @@ def _json_array(value: Sequence[Any] | None) -> list[Any] | None:
     return list(value) if isinstance(value, (list, tuple)) else value  # type: ignore[return-value]
 
 
-def _to_cards(value: Iterable[CarouselCard]) -> tuple[CarouselCard, ...]:
+def _to_cards(
+    value: Iterable[CarouselCard | ProductCard],
+) -> tuple[CarouselCard | ProductCard, ...]:
     return as_tuple(value, lambda card: card)  # type: ignore[no-any-return]
 
 
@@ -955,14 +957,63 @@ class CarouselCard:
 
 
 @attrs.frozen
+class ProductCard:
+    """One card of a product carousel: a product of a catalog, shown as the catalog shows it
+    (no header, body or buttons of its own).
+    """
+
+    product_retailer_id: str
+    catalog_id: str
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, kw_only=True, hash=False, converter=copy_extra
+    )
+
+    kind: ClassVar[str] = "product"
+
+    def _check(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.action"
+        rules.identifier(out, f"{where}.product_retailer_id", self.product_retailer_id, 256)
+        rules.identifier(out, f"{where}.catalog_id", self.catalog_id, 256)
+
+    def _fields_json(self, index: int) -> JSON:
+        action = {"product_retailer_id": self.product_retailer_id, "catalog_id": self.catalog_id}
+        return {"card_index": index, "type": "product", "action": action}
+
+    def _json(self, index: int) -> JSON:
+        return merge(self._fields_json(index), self.extra)
+
+    @classmethod
+    def _read(cls, obj: Mapping[str, Any], index: int, path: str, reader: Reader) -> ProductCard:
+        found_index = obj.get("card_index")
+        if type(found_index) is not int or found_index != index:
+            reader.problem(f"{path}.card_index", f"must be {index}, got {rules.show(found_index)}")
+        action = reader.optional_object(obj, "action", path)
+        fields: dict[str, Any] = {
+            "product_retailer_id": action.get("product_retailer_id"),
+            "catalog_id": action.get("catalog_id"),
+        }
+        made = cls(**fields)
+        extra = leftover(obj, made._fields_json(index))
+        return attrs.evolve(made, extra=extra) if extra else made
+
+
+def _read_card(obj: Mapping[str, Any], index: int, path: str, reader: Reader) -> Any:
+    if isinstance(obj, Mapping) and obj.get("type") == "product":
+        return ProductCard._read(obj, index, path, reader)
+    return CarouselCard._read(obj, index, path, reader)
+
+
+@attrs.frozen
 class CarouselMessage(_Message):
-    """Two to ten scrollable media cards under one body text; every card has the same buttons."""
+    """Two to ten scrollable cards under one body text: media cards (`CarouselCard`), every one
+    with the same buttons, or products of a catalog (`ProductCard`).
+    """
 
     TYPE: ClassVar[str] = "carousel"
     FOOTER: ClassVar[bool] = False
 
     body: str
-    cards: tuple[CarouselCard, ...] = attrs.field(converter=_to_cards)
+    cards: tuple[CarouselCard | ProductCard, ...] = attrs.field(converter=_to_cards)
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
@@ -976,19 +1027,22 @@ class CarouselMessage(_Message):
         rules.count(out, where, len(cards), rules.CARDS_MIN, rules.CARDS_MAX, "cards")
         shapes: list[tuple[str, int]] = []
         for i, card in enumerate(cards):
-            if not isinstance(card, CarouselCard):
+            if not isinstance(card, (CarouselCard, ProductCard)):
                 out.append(
-                    Problem(f"{where}[{i}]", f"must be a CarouselCard, got {rules.show(card)}")
+                    Problem(
+                        f"{where}[{i}]",
+                        f"must be a CarouselCard or a ProductCard, got {rules.show(card)}",
+                    )
                 )
                 continue
             card._check(f"{where}[{i}]", out)
-            buttons: object = card.buttons
+            buttons: object = card.buttons if isinstance(card, CarouselCard) else ()
             shape = (card.kind, len(buttons) if isinstance(buttons, tuple) else 0)
             if shapes and shape != shapes[0]:
                 out.append(
                     Problem(
                         f"{where}[{i}].action",
-                        "every card must have the same buttons as card 0 "
+                        "every card must be of the same kind as card 0 "
                         f"({_describe(shapes[0])}), got {_describe(shape)}",
                     )
                 )
@@ -1002,13 +1056,15 @@ class CarouselMessage(_Message):
         cards = reader.each(
             action.get("cards"),
             f"{path}.cards",
-            lambda o, p, i: CarouselCard._read(o, i, p, reader),
+            lambda o, p, i: _read_card(o, i, p, reader),
         )
         return {"cards": cards}
 
 
 def _describe(shape: tuple[str, int]) -> str:
     kind, buttons = shape
+    if kind == "product":
+        return "a product"
     return "a URL button" if kind == "cta_url" else f"{buttons} quick-reply buttons"
 
 

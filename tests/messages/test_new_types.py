@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from gupshup_async import GupshupClient, ValidationError, parse_interactive
+from gupshup_async import (
+    CarouselCard,
+    CarouselMessage,
+    GupshupClient,
+    ImageHeader,
+    ProductCard,
+    ValidationError,
+    parse_interactive,
+)
 from gupshup_async._examples import EXAMPLES
 from gupshup_async.sandbox import Sandbox
 
@@ -127,3 +135,63 @@ async def test_each_new_type_goes_through_the_sandbox() -> None:
                 await client.send("+91 98765 43210", EXAMPLES[kind])
             await client.send("+91 98765 43210", parse_interactive(meta("order_details")))
     assert [p.interactive_type for p in sandbox.account.processed] == [*NEW, "order_details"]
+
+
+# Meta's documented product carousel ("Interactive product carousel messages", 2025-12).
+PRODUCT_CAROUSEL = {
+    "type": "carousel",
+    "body": {"text": "Picked for you"},
+    "action": {
+        "cards": [
+            {
+                "card_index": i,
+                "type": "product",
+                "action": {"product_retailer_id": f"sku-{i}", "catalog_id": "cat-1"},
+            }
+            for i in range(3)
+        ]
+    },
+}
+
+
+def test_metas_product_carousel_round_trips_exactly() -> None:
+    message = parse_interactive(PRODUCT_CAROUSEL)
+    assert isinstance(message, CarouselMessage)
+    assert all(isinstance(card, ProductCard) for card in message.cards)
+    assert message.to_interactive() == PRODUCT_CAROUSEL
+    built = CarouselMessage("Picked for you", [ProductCard(f"sku-{i}", "cat-1") for i in range(3)])
+    assert built == message
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (_set(["action", "cards", 1, "action", "catalog_id"], ""), "cards[1].action.catalog_id"),
+        (_set(["action", "cards", 2, "action"], _DELETE), "cards[2].action.product_retailer_id"),
+        (_set(["body"], _DELETE), "interactive.body.text"),
+        (_set(["action", "cards", 0, "card_index"], 5), "cards[0].card_index"),
+    ],
+)
+def test_a_broken_product_carousel_is_refused_where_it_is(
+    change: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_interactive(broken(PRODUCT_CAROUSEL, change))
+    assert any(p.path.endswith(path) for p in caught.value.errors), caught.value
+
+
+def test_product_and_media_cards_do_not_mix() -> None:
+    image = ImageHeader("https://cdn.example.com/a.png")
+    with pytest.raises(ValidationError) as caught:
+        CarouselMessage("Pick", [ProductCard("sku-1", "cat-1"), CarouselCard(image, buttons=["A"])])
+    assert caught.value.path == "interactive.action.cards[1].action"
+    assert "same kind as card 0 (a product)" in str(caught.value)
+
+
+async def test_a_product_carousel_goes_through_the_sandbox() -> None:
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            await client.send("+91 98765 43210", parse_interactive(PRODUCT_CAROUSEL))
+    assert [p.interactive_type for p in sandbox.account.processed] == ["carousel"]

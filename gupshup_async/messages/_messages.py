@@ -397,11 +397,13 @@ class FlowMessage(_Message):
         if (self.flow_id is None) == (self.flow_name is None):
             out.append(Problem(where, "must have exactly one of 'flow_id' or 'flow_name'"))
         if self.flow_id is not None:
-            rules.identifier(out, f"{where}.flow_id", self.flow_id, 256)
+            rules.identifier(out, f"{where}.flow_id", self.flow_id, rules.ID_MAX)
         if self.flow_name is not None:
-            rules.text(out, f"{where}.flow_name", self.flow_name, 256)
+            rules.text(out, f"{where}.flow_name", self.flow_name, rules.ID_MAX)
         rules.text(out, f"{where}.flow_cta", self.flow_cta, rules.FLOW_CTA_MAX)
-        rules.text(out, f"{where}.flow_token", self.flow_token, 4096, required=False)
+        rules.text(
+            out, f"{where}.flow_token", self.flow_token, rules.FLOW_TOKEN_MAX, required=False
+        )
         rules.choice(out, f"{where}.mode", self.mode, rules.FLOW_MODES, required=False)
         rules.choice(
             out, f"{where}.flow_action", self.flow_action, rules.FLOW_ACTIONS, required=False
@@ -412,7 +414,7 @@ class FlowMessage(_Message):
         if self.flow_action not in (None, "navigate"):
             out.append(Problem(payload, "is only allowed with flow_action 'navigate'"))
         # Meta's OpenAPI: screen is optional; the flow opens at its FIRST_ENTRY_SCREEN then.
-        rules.text(out, f"{payload}.screen", self.screen, 256, required=False)
+        rules.text(out, f"{payload}.screen", self.screen, rules.ID_MAX, required=False)
         if self.data is not None:
             rules.non_empty_object(out, f"{payload}.data", self.data)
             if not rules.is_json_value(self.data):
@@ -467,8 +469,8 @@ class ProductMessage(_Message):
     )
 
     def _check_action(self, path: str, out: list[Problem]) -> None:
-        rules.identifier(out, f"{path}.catalog_id", self.catalog_id, 256)
-        rules.identifier(out, f"{path}.product_retailer_id", self.product_retailer_id, 256)
+        rules.identifier(out, f"{path}.catalog_id", self.catalog_id, rules.ID_MAX)
+        rules.identifier(out, f"{path}.product_retailer_id", self.product_retailer_id, rules.ID_MAX)
 
     def _action_json(self) -> JSON:
         return {"catalog_id": self.catalog_id, "product_retailer_id": self.product_retailer_id}
@@ -499,7 +501,7 @@ class ProductListMessage(_Message):
     )
 
     def _check_action(self, path: str, out: list[Problem]) -> None:
-        rules.identifier(out, f"{path}.catalog_id", self.catalog_id, 256)
+        rules.identifier(out, f"{path}.catalog_id", self.catalog_id, rules.ID_MAX)
         found = _check_sections(
             out,
             f"{path}.sections",
@@ -510,7 +512,7 @@ class ProductListMessage(_Message):
         )
         for where, item in found:
             retailer_id = getattr(item, "product_retailer_id", item)
-            rules.identifier(out, f"{where}.product_retailer_id", retailer_id, 256)
+            rules.identifier(out, f"{where}.product_retailer_id", retailer_id, rules.ID_MAX)
 
     def _action_json(self) -> JSON:
         return {
@@ -544,7 +546,7 @@ class CatalogMessage(_Message):
     def _check_action(self, path: str, out: list[Problem]) -> None:
         if self.thumbnail_product_retailer_id is not None:
             where = f"{path}.parameters.thumbnail_product_retailer_id"
-            rules.identifier(out, where, self.thumbnail_product_retailer_id, 256)
+            rules.identifier(out, where, self.thumbnail_product_retailer_id, rules.ID_MAX)
 
     def _action_json(self) -> JSON:
         action: JSON = {"name": "catalog_message"}
@@ -972,8 +974,10 @@ class ProductCard:
 
     def _check(self, path: str, out: list[Problem]) -> None:
         where = f"{path}.action"
-        rules.identifier(out, f"{where}.product_retailer_id", self.product_retailer_id, 256)
-        rules.identifier(out, f"{where}.catalog_id", self.catalog_id, 256)
+        rules.identifier(
+            out, f"{where}.product_retailer_id", self.product_retailer_id, rules.ID_MAX
+        )
+        rules.identifier(out, f"{where}.catalog_id", self.catalog_id, rules.ID_MAX)
 
     def _fields_json(self, index: int) -> JSON:
         action = {"product_retailer_id": self.product_retailer_id, "catalog_id": self.catalog_id}

@@ -74,7 +74,7 @@ class _MediaHeader:
             # Meta's OpenAPI MediaObject: "HTTP/HTTPS only".
             rules.https_url(out, f"{where}.link", self.link, schemes=("https", "http"))
         if self.id is not None:
-            rules.identifier(out, f"{where}.id", self.id, 1024)
+            rules.identifier(out, f"{where}.id", self.id, rules.MEDIA_ID_MAX)
 
     def _media_json(self) -> JSON:
         if self.id is not None:
@@ -108,7 +108,9 @@ class DocumentHeader(_MediaHeader):
 
     def _check(self, path: str, out: list[Problem]) -> None:
         super()._check(path, out)
-        rules.text(out, f"{path}.document.filename", self.filename, 1024, required=False)
+        rules.text(
+            out, f"{path}.document.filename", self.filename, rules.MEDIA_ID_MAX, required=False
+        )
 
     def _media_json(self) -> JSON:
         media = super()._media_json()

@@ -13,17 +13,26 @@ from typing import Any, Final
 
 from gupshup_async.errors import Problem
 
-# Lengths are in Unicode code points, as WhatsApp counts them.
+# Every limit names its source: a page of Meta's developer documentation ("Meta, <page>"),
+# Meta's OpenAPI description (business-messaging-api_v23.0.yaml), or "ours: why" where WhatsApp
+# documents none and the library still refuses garbage. Lengths are in Unicode code points, as
+# WhatsApp counts them.
+
+# Meta, "Interactive messages" (common parts); the list page gives lists 4096.
 BODY_MAX: Final = 1024
 LIST_BODY_MAX: Final = 4096
 FOOTER_MAX: Final = 60
 HEADER_TEXT_MAX: Final = 60
 
+# Meta, "Interactive reply buttons messages".
 BUTTONS_MIN: Final = 1
 BUTTONS_MAX: Final = 3
 BUTTON_ID_MAX: Final = 256
 BUTTON_TITLE_MAX: Final = 20
 
+# Meta, "Interactive list messages". Section titles: the current page says required, the
+# OpenAPI says required when there is more than one section; we follow the OpenAPI (a single
+# untitled section is what Meta's own list example sends).
 LIST_BUTTON_MAX: Final = 20
 SECTIONS_MIN: Final = 1
 SECTIONS_MAX: Final = 10
@@ -34,20 +43,31 @@ ROW_TITLE_MAX: Final = 24
 ROW_DESCRIPTION_MAX: Final = 72
 SECTION_TITLE_MAX: Final = 24
 
+# Meta, "Interactive CTA URL button messages".
 CTA_DISPLAY_TEXT_MAX: Final = 20
 
+# Meta, "Sending flows" and the OpenAPI ActionObject.
 FLOW_CTA_MAX: Final = 30
 FLOW_MESSAGE_VERSION: Final = "3"
 FLOW_MODES: Final = ("draft", "published")
 FLOW_ACTIONS: Final = ("navigate", "data_exchange")
 
+# Meta, "Multi-product messages".
 PRODUCT_ITEMS_MAX: Final = 30
 
+# Meta, "Address messages": India is the only country served today.
 ADDRESS_COUNTRIES: Final = ("IN",)
 
+# Meta, "Interactive call button messages".
 VOICE_CALL_DISPLAY_TEXT_MAX: Final = 20
 VOICE_CALL_TTL_MINUTES: Final = (1, 43200)
 VOICE_CALL_PAYLOAD_MAX: Final = 512
+
+# Ours: WhatsApp states no length for these; the caps refuse garbage, far above real values.
+ID_MAX: Final = 256  # flow, catalog and product ids, flow names and screens
+MEDIA_ID_MAX: Final = 1024  # uploaded media ids and document filenames
+URL_MAX: Final = 2048  # any URL
+FLOW_TOKEN_MAX: Final = 4096
 
 # Meta, "Interactive media carousel messages": 2 to 10 cards; card body at most 160 characters
 # and 2 line breaks; "one or more" quick replies per card, no maximum stated. The cap of 3 is
@@ -145,7 +165,7 @@ def choice(
 def https_url(out: list[Problem], path: str, value: object, *, schemes: tuple[str, ...]) -> None:
     """An absolute URL with one of ``schemes`` and a host."""
     before = len(out)
-    text(out, path, value, 2048)
+    text(out, path, value, URL_MAX)
     if len(out) > before or not isinstance(value, str):
         return
     scheme, sep, rest = value.partition("://")

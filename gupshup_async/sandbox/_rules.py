@@ -1,6 +1,6 @@
 """What the sandbox answers, decided without I/O: from a request to an `Answer`.
 
-It answers as Gupshup's v3 message endpoint does (../reference/gupshup-partner-api.md): 200 with
+It answers as Gupshup's v3 message endpoint does (its partner documentation): 200 with
 a message id, 401 for a wrong token, 400 for billing off, unknown app or app not on cloud, a
 Meta-style 400 for a message our own validation refuses, and 429 above the configured rate. On
 top, seeded faults: 503 or 429 or a dropped connection before processing, a 500 or a dropped

@@ -38,8 +38,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The documentation site, warnings as errors."""
-    session.install("mkdocs-material>=9.5")
+    """The documentation site with its API reference (mkdocstrings), warnings as errors."""
+    session.install("-e", ".[cli]", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
     )

@@ -12,7 +12,7 @@ DOCS = Path(__file__).parent.parent / "docs"
 
 def test_every_public_name_is_in_the_api_reference() -> None:
     page = (DOCS / "reference.md").read_text()
-    documented = set(re.findall(r"^::: gupshup_async\.(\w+)$", page, re.MULTILINE))
+    documented = set(re.findall(r"^::: gupshup_async\.(\w+)$", page, re.MULTILINE)) - {"testing"}
     public = set(gupshup_async.__all__) - {"__version__"}
     assert public - documented == set()
     assert documented - public == set()  # nothing documented that is not public

@@ -18,32 +18,52 @@ import attrs
 from gupshup_async.errors import GupshupError
 
 __all__ = [
+    "MAX_BODY",
+    "MAX_DEPTH",
     "ButtonReply",
+    "CallPermissionReply",
     "ConnectivityCheck",
+    "ContactsShared",
+    "ErrorNotice",
     "Event",
     "FlowReply",
     "InboundMessage",
     "ListReply",
     "LocationReply",
+    "OrderReceived",
     "StatusUpdate",
+    "TemplateButtonReply",
     "UnknownEvent",
     "WebhookError",
     "parse_events",
 ]
 
+#: The largest callback body read: Gupshup's are a few KiB.
+MAX_BODY = 1024 * 1024
+#: The deepest nesting accepted: Meta's envelope nests about ten levels.
+MAX_DEPTH = 64
+# A timestamp above this is in milliseconds (seconds reach it in the year 5138).
+_MILLISECONDS = 100_000_000_000
+
 
 class WebhookError(GupshupError, ValueError):
-    """The body is not a webhook envelope at all (not JSON, or no ``entry`` list)."""
+    """The body is not a webhook envelope at all (not JSON, too large, nested too deeply, or
+    no ``entry`` list): answer it with a 4xx.
+    """
 
 
 @attrs.frozen
 class _Inbound:
-    """What every inbound message carries."""
+    """What every inbound message carries. ``timestamp`` is in seconds, whatever unit it came
+    in; ``sender`` is the user's WhatsApp id or, for a user known only by it, their
+    business-scoped user id, also in ``user_id``.
+    """
 
-    sender: str  # the user's WhatsApp id
+    sender: str
     message_id: str
     timestamp: int | None
-    context_id: str | None  # the id of our message this answers (its SendResult.message_id)
+    context_id: str | None  # Meta's id (wamid) of our message this answers
+    user_id: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def identity(self) -> tuple[str, ...]:
@@ -91,6 +111,44 @@ class LocationReply(_Inbound):
 
 
 @attrs.frozen
+class TemplateButtonReply(_Inbound):
+    """A tap on a template's quick-reply button: ``payload`` is the button's payload."""
+
+    payload: str = ""
+    text: str = ""
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
+class CallPermissionReply(_Inbound):
+    """The user's answer to a call permission request; ``expires`` in seconds, if given."""
+
+    accepted: bool = False
+    expires: int | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
+class OrderReceived(_Inbound):
+    """An order the user placed from a catalog or product message."""
+
+    catalog_id: str | None = None
+    text: str | None = None
+    items: list[dict[str, Any]] = attrs.field(factory=list, hash=False)
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
+class ContactsShared(_Inbound):
+    """Contact cards the user shared (also how a number asked for with
+    `RequestContactInfoMessage` arrives).
+    """
+
+    contacts: list[dict[str, Any]] = attrs.field(factory=list, hash=False)
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
 class InboundMessage(_Inbound):
     """Any other message from a user: ``type`` says which (``text``, ``image``, ...)."""
 
@@ -129,6 +187,19 @@ class ConnectivityCheck:
 
 
 @attrs.frozen
+class ErrorNotice:
+    """An error Meta reports about the account or the webhook itself, not one message."""
+
+    code: int | None
+    title: str | None
+    raw: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("error", json.dumps(self.raw, sort_keys=True, default=str))
+
+
+@attrs.frozen
 class UnknownEvent:
     """A shape this version does not know; ``raw`` keeps it whole."""
 
@@ -142,6 +213,11 @@ class UnknownEvent:
 
 Event = (
     ButtonReply
+    | TemplateButtonReply
+    | CallPermissionReply
+    | OrderReceived
+    | ContactsShared
+    | ErrorNotice
     | ListReply
     | FlowReply
     | LocationReply
@@ -153,13 +229,23 @@ Event = (
 
 
 def parse_events(body: bytes | str | Mapping[str, Any]) -> list[Event]:
-    """The events in one webhook call, in the order they appear."""
+    """The events in one webhook call, in the order they appear.
+
+    Raises `WebhookError` for a body over `MAX_BODY` bytes, nested deeper than `MAX_DEPTH`,
+    not JSON, or not a webhook envelope; any other shape becomes events, never an exception.
+    """
     envelope: Any = body
     if isinstance(body, (bytes, str)):
+        if len(body) > MAX_BODY:
+            raise WebhookError(f"the webhook body is larger than {MAX_BODY} bytes")
         try:
             envelope = json.loads(body)
+        except RecursionError:
+            raise WebhookError(f"the webhook body is nested deeper than {MAX_DEPTH}") from None
         except ValueError as bad:
             raise WebhookError(f"the webhook body is not JSON: {bad}") from None
+    if _deeper_than(envelope, MAX_DEPTH):
+        raise WebhookError(f"the webhook body is nested deeper than {MAX_DEPTH}")
     if not isinstance(envelope, Mapping):
         raise WebhookError("the webhook body is not a JSON object")
     if envelope.get("field") == "platform-event" or "entry" not in envelope:
@@ -195,11 +281,33 @@ def _change(change: Any) -> Iterator[Event]:
     for status in _list(value.get("statuses")):
         found = True
         yield _status(status)
+    user_ids = _user_ids(value.get("contacts"))
     for message in _list(value.get("messages")):
         found = True
-        yield _message(message)
+        yield _message(message, user_ids)
+    for error in _list(value.get("errors")):
+        found = True
+        yield _error(error)
     if not found:
         yield UnknownEvent(field, _as_dict(change))
+
+
+def _user_ids(contacts: Any) -> dict[str, str]:
+    """The business-scoped user id of each sender, from the change's ``contacts``."""
+    found: dict[str, str] = {}
+    for contact in _list(contacts):
+        if isinstance(contact, Mapping):
+            wa_id, user_id = _text(contact.get("wa_id")), _text(contact.get("user_id"))
+            if user_id:
+                found[wa_id or user_id] = user_id
+    return found
+
+
+def _error(error: Any) -> Event:
+    if not isinstance(error, Mapping):
+        return UnknownEvent("messages", _as_dict(error))
+    title = _text(error.get("title")) or _text(error.get("message"))
+    return ErrorNotice(_int(error.get("code")), title, _as_dict(error))
 
 
 def _status(status: Any) -> Event:
@@ -215,7 +323,7 @@ def _status(status: Any) -> Event:
         message_id=str(status["id"]),
         status=_text(status.get("status")) or "unknown",
         recipient=_text(status.get("recipient_id")),
-        timestamp=_int(status.get("timestamp")),
+        timestamp=_seconds(status.get("timestamp")),
         gs_id=_text(status.get("gs_id")),
         error_code=code,
         error_title=title,
@@ -223,18 +331,42 @@ def _status(status: Any) -> Event:
     )
 
 
-def _message(message: Any) -> Event:
+def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
     if not isinstance(message, Mapping) or not _text(message.get("id")):
+        return UnknownEvent("messages", _as_dict(message))
+    phone = _text(message.get("from"))
+    user_id = _text(message.get("from_user_id")) or user_ids.get(phone or "")
+    if not phone and not user_id:  # never an event from nobody
         return UnknownEvent("messages", _as_dict(message))
     context = message.get("context")
     common: dict[str, Any] = {
-        "sender": _text(message.get("from")) or "",
+        "sender": phone or user_id,
+        "user_id": user_id,
         "message_id": str(message["id"]),
-        "timestamp": _int(message.get("timestamp")),
+        "timestamp": _seconds(message.get("timestamp")),
         "context_id": _text(context.get("id")) if isinstance(context, Mapping) else None,
         "raw": _as_dict(message),
     }
     kind = message.get("type")
+    if kind == "button" and isinstance(message.get("button"), Mapping):
+        button = message["button"]
+        return TemplateButtonReply(
+            **common,
+            payload=_text(button.get("payload")) or "",
+            text=_text(button.get("text")) or "",
+        )
+    if kind == "order" and isinstance(message.get("order"), Mapping):
+        order = message["order"]
+        items = [dict(i) for i in _list(order.get("product_items")) if isinstance(i, Mapping)]
+        return OrderReceived(
+            **common,
+            catalog_id=_text(order.get("catalog_id")),
+            text=_text(order.get("text")),
+            items=items,
+        )
+    if kind == "contacts":
+        cards = [dict(c) for c in _list(message.get("contacts")) if isinstance(c, Mapping)]
+        return ContactsShared(**common, contacts=cards)
     if kind == "interactive" and isinstance(message.get("interactive"), Mapping):
         interactive = message["interactive"]
         reply_kind = interactive.get("type")
@@ -250,6 +382,12 @@ def _message(message: Any) -> Event:
                     id=_text(reply.get("id")) or "",
                     title=_text(reply.get("title")) or "",
                     description=_text(reply.get("description")),
+                )
+            if reply_kind == "call_permission_reply":
+                return CallPermissionReply(
+                    **common,
+                    accepted=reply.get("response") == "accept",
+                    expires=_seconds(reply.get("expiration_timestamp")),
                 )
             if reply_kind == "nfm_reply":
                 return FlowReply(
@@ -313,6 +451,31 @@ def _int(value: Any) -> int | None:
         except ValueError:
             return None
     return None
+
+
+def _seconds(value: Any) -> int | None:
+    """A timestamp in seconds: Gupshup sends seconds or milliseconds."""
+    number = _int(value)
+    if number is not None and number > _MILLISECONDS:
+        return number // 1000
+    return number
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _float(value: Any) -> float | None:

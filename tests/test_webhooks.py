@@ -11,12 +11,17 @@ from hypothesis import strategies as st
 
 from gupshup_async import (
     ButtonReply,
+    CallPermissionReply,
     ConnectivityCheck,
+    ContactsShared,
+    ErrorNotice,
     FlowReply,
     InboundMessage,
     ListReply,
     LocationReply,
+    OrderReceived,
     StatusUpdate,
+    TemplateButtonReply,
     UnknownEvent,
     WebhookError,
     parse_events,
@@ -191,3 +196,89 @@ def test_any_shape_inside_an_envelope_never_raises(changes: list[dict[str, Any]]
     body = {"entry": [{"changes": changes}, {"no": "changes"}, 7]}
     events = parse_events(body)
     assert all(hasattr(e, "identity") for e in events)
+
+
+def _messages_body(*messages: dict[str, object], **value: object) -> bytes:
+    change = {"field": "messages", "value": {"messaging_product": "whatsapp", **value}}
+    if messages:
+        change["value"]["messages"] = list(messages)  # type: ignore[index]
+    envelope = {"object": "whatsapp_business_account", "entry": [{"changes": [change]}]}
+    return json.dumps(envelope).encode()
+
+
+def _nested(depth: int) -> object:
+    node: object = []
+    for _ in range(depth):
+        node = [node]
+    return node
+
+
+def test_a_body_nested_100000_deep_is_a_webhook_error_not_a_crash() -> None:
+    with pytest.raises(WebhookError, match="nested deeper"):
+        parse_events(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(WebhookError, match="nested deeper"):
+        parse_events(json.dumps({"entry": [{"a": _nested(80)}]}))
+
+
+def test_a_ten_megabyte_body_is_refused_unparsed() -> None:
+    with pytest.raises(WebhookError, match="larger than"):
+        parse_events(b'{"entry": [' + b" " * 10_000_000 + b"]}")
+
+
+SENDER = {"from": "919876543210", "timestamp": "1764000000"}
+
+
+def test_timestamps_in_milliseconds_become_seconds() -> None:
+    text = {**SENDER, "id": "wamid.1", "timestamp": "1764000000123", "type": "text"}
+    [event] = parse_events(_messages_body({**text, "text": {"body": "hi"}}))
+    assert isinstance(event, InboundMessage)
+    assert event.timestamp == 1764000000
+
+
+def test_new_inbound_kinds_are_typed() -> None:
+    button = {"payload": "stop-promos", "text": "Stop"}
+    order = {
+        "catalog_id": "c1",
+        "text": "for Friday",
+        "product_items": [{"product_retailer_id": "sku-1", "quantity": 2}],
+    }
+    permission = {"response": "accept", "expiration_timestamp": 1764600000}
+    body = _messages_body(
+        {**SENDER, "id": "m1", "type": "button", "button": button},
+        {**SENDER, "id": "m2", "type": "order", "order": order},
+        {**SENDER, "id": "m3", "type": "contacts", "contacts": [{"name": {"first_name": "A"}}]},
+        {
+            **SENDER,
+            "id": "m4",
+            "type": "interactive",
+            "interactive": {"type": "call_permission_reply", "call_permission_reply": permission},
+        },
+        errors=[{"code": 131000, "title": "Something went wrong"}],
+    )
+    tap, placed, shared, answer, error = parse_events(body)
+    assert isinstance(tap, TemplateButtonReply)
+    assert tap.payload == "stop-promos"
+    assert isinstance(placed, OrderReceived)
+    assert placed.items[0]["quantity"] == 2
+    assert isinstance(shared, ContactsShared)
+    assert shared.contacts[0]["name"] == {"first_name": "A"}
+    assert isinstance(answer, CallPermissionReply)
+    assert answer.accepted
+    assert answer.expires == 1764600000
+    assert isinstance(error, ErrorNotice)
+    assert error.code == 131000
+
+
+def test_a_user_known_by_business_scoped_id_is_the_sender() -> None:
+    user = "US.1349120865530274"
+    message = {"from_user_id": user, "id": "m1", "type": "text", "text": {"body": "hi"}}
+    [event] = parse_events(_messages_body(message, contacts=[{"user_id": user}]))
+    assert isinstance(event, InboundMessage)
+    assert event.sender == user
+    assert event.user_id == user
+
+
+def test_a_message_from_nobody_is_kept_raw_never_given_an_empty_sender() -> None:
+    [event] = parse_events(_messages_body({"id": "m1", "type": "text", "text": {"body": "hi"}}))
+    assert isinstance(event, UnknownEvent)
+    assert event.raw["id"] == "m1"

@@ -90,7 +90,9 @@ def test_send_buttons_prints_the_message_id(sandbox_url: str) -> None:
         env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
     )
     assert done.returncode == 0, done.stderr
-    assert re.fullmatch(r"gs-\w+-\d+\n", done.stdout)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\n", done.stdout
+    )
 
 
 def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
@@ -112,7 +114,7 @@ def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
         sandbox_url,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("gs-")
+    assert re.fullmatch(r"[0-9a-f-]{36}\n", done.stdout)  # Gupshup's ids are UUIDs
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ async def test_the_receivers_take_statuses_and_taps_and_refuse_strangers(server:
                 box.app_id, box.token, base_url=box.base_url, rate_limit=None
             ) as client:
                 sent = await client.send("+91 98765 43210", ButtonMessage("Book?", [("y", "Yes")]))
-            await until(lambda: len([e for e in received if isinstance(e, StatusUpdate)]) == 3)
+            await until(lambda: len([e for e in received if isinstance(e, StatusUpdate)]) == 4)
             await box.tap(sent.message_id, "y", "Yes")
             await box.tap(sent.message_id, "y", "Yes")  # delivered twice: handled once
             await until(lambda: any(isinstance(e, ButtonReply) for e in received))
@@ -93,6 +93,7 @@ async def test_the_receivers_take_statuses_and_taps_and_refuse_strangers(server:
             stranger = await http.post(hook, json={"entry": []}, headers={"X-Hook-Secret": "no"})
             garbage = await http.post(hook, content=b"{not json", headers={"X-Hook-Secret": SECRET})
     assert [e.status for e in received if isinstance(e, StatusUpdate)] == [
+        "enqueued",
         "sent",
         "delivered",
         "read",

@@ -81,14 +81,19 @@ async def test_statuses_and_a_tap_come_back_and_match_the_sent_message(
     async with Sandbox(callback_url=url, callback_headers={"X-Hook-Secret": SHARED_SECRET}) as sb:
         async with GupshupClient(sb.app_id, sb.token, base_url=sb.base_url) as client:
             result = await client.send("+91 98765 43210", ButtonMessage("Book?", [("y", "Yes")]))
-            await hook.wait_for(3)
-            await sb.tap(result.message_id, "y", "Yes")
             await hook.wait_for(4)
+            await sb.tap(result.message_id, "y", "Yes")
+            await hook.wait_for(5)
+    [sent] = sb.account.processed
     statuses = [e for e in hook.events() if isinstance(e, StatusUpdate)]
-    assert [s.status for s in statuses] == ["sent", "delivered", "read"]
-    assert {s.message_id for s in statuses} == {result.message_id}
+    assert [s.status for s in statuses] == ["enqueued", "sent", "delivered", "read"]
+    # Gupshup's id model: statuses name Meta's id, and carry the send's id as gs_id.
+    assert {s.message_id for s in statuses} == {sent.wamid}
+    assert sent.wamid.startswith("wamid.")
+    assert {s.gs_id for s in statuses} == {result.message_id}
     [tap] = [e for e in hook.events() if isinstance(e, ButtonReply)]
-    assert (tap.id, tap.title, tap.context_id) == ("y", "Yes", result.message_id)
+    # A reply names Meta's id: tied to the send only through the statuses' gs_id pairing.
+    assert (tap.id, tap.title, tap.context_id) == ("y", "Yes", sent.wamid)
     assert tap.sender == "919876543210"
     assert hook.rejected == 0
 
@@ -111,7 +116,9 @@ async def test_undeliverable_numbers_get_a_failed_status_and_list_picks_come_bac
     failed = [e for e in hook.events() if isinstance(e, StatusUpdate) and e.status == "failed"]
     assert failed[0].error_code == 131026
     [pick] = [e for e in hook.events() if isinstance(e, ListReply)]
-    assert (pick.id, pick.description, pick.context_id) == ("a", "Crisp", result.message_id)
+    [sent] = sb.account.processed
+    assert (pick.id, pick.description, pick.context_id) == ("a", "Crisp", sent.wamid)
+    assert failed[0].gs_id == result.message_id
 
 
 async def test_a_receiver_refuses_callbacks_without_the_shared_secret(
@@ -123,3 +130,47 @@ async def test_a_receiver_refuses_callbacks_without_the_shared_secret(
             await client.send("+91 98765 43210", ButtonMessage("Hi", ["OK"]))
             await hook.wait_until(lambda: hook.rejected >= 3)
     assert hook.bodies == []
+
+
+async def test_outside_the_24_hour_window_a_send_is_accepted_then_fails_with_131047(
+    receiver: tuple[Receiver, str],
+) -> None:
+    hook, url = receiver
+    async with Sandbox(
+        callback_url=url,
+        callback_headers={"X-Hook-Secret": SHARED_SECRET},
+        outside_window={"919876500001"},
+    ) as sb:
+        async with GupshupClient(sb.app_id, sb.token, base_url=sb.base_url) as client:
+            result = await client.send("+91 98765 00001", ButtonMessage("Hi", ["OK"]))
+            await hook.wait_for(2)
+    assert result.message_id  # accepted: the failure comes later, as a status
+    [failed] = [e for e in hook.events() if isinstance(e, StatusUpdate) and e.status == "failed"]
+    assert failed.error_code == 131047
+    assert failed.error_title is not None
+    assert "24 hours" in failed.error_title
+
+
+async def test_callbacks_can_come_twice_and_out_of_order(receiver: tuple[Receiver, str]) -> None:
+    hook, url = receiver
+    async with Sandbox(
+        callback_url=url,
+        callback_headers={"X-Hook-Secret": SHARED_SECRET},
+        repeat_callbacks=True,
+        reorder_callbacks=True,
+    ) as sb:
+        async with GupshupClient(sb.app_id, sb.token, base_url=sb.base_url) as client:
+            await client.send("+91 98765 43210", ButtonMessage("Hi", ["OK"]))
+            await hook.wait_for(8)
+    statuses = [e.status for e in hook.events() if isinstance(e, StatusUpdate)]
+    assert statuses == [
+        "read",
+        "read",
+        "delivered",
+        "delivered",
+        "sent",
+        "sent",
+        "enqueued",
+        "enqueued",
+    ]
+    assert len({e.identity for e in hook.events()}) == 4  # identity tells the repeats apart

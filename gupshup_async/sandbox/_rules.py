@@ -9,9 +9,11 @@ connection after processing, and slow answers.
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import random
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,6 +101,9 @@ class Processed:
     app_id: str = SANDBOX_APP_ID
     reply_to: str | None = None
     callback_data: str | None = None
+    #: Meta's id for the message, as statuses and replies name it (the send got ``message_id``,
+    #: Gupshup's; statuses carry that one as ``gs_id``).
+    wamid: str = ""
 
 
 class Account:
@@ -198,7 +203,7 @@ class SandboxRules:
         self.account = Account()
         self._window: collections.deque[float] = collections.deque()
         self._checked: dict[bytes, Answer | None] = {}
-        self._prefix = f"gs-{seed:x}-"
+        self._ids = random.Random(f"ids-{seed}")  # apart from the faults' draws
 
     # One request ------------------------------------------------------------------------
 
@@ -304,7 +309,9 @@ class SandboxRules:
         self, app_id: str, to: str, message: Mapping[str, Any], request: Mapping[str, Any]
     ) -> Answer:
         seq = len(self.account.processed) + 1
-        message_id = f"{self._prefix}{seq}"
+        # Gupshup's id is a UUID; Meta's a "wamid." and an opaque base64 string.
+        message_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        wamid = "wamid." + base64.b64encode(self._ids.randbytes(24)).decode()
         body = message.get("body") if isinstance(message, Mapping) else None
         text = body.get("text") if isinstance(body, Mapping) else None
         kind = message.get("type") if isinstance(message, Mapping) else None
@@ -319,6 +326,7 @@ class SandboxRules:
                 app_id,
                 reply_to=context["message_id"] if isinstance(context, Mapping) else None,
                 callback_data=request.get("biz_opaque_callback_data"),
+                wamid=wamid,
             )
         )
         who = b'"user_id":"%s"' if "recipient" in request else b'"wa_id":"%s"'
@@ -374,24 +382,33 @@ def _envelope(app_id: str, value: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_FAILURES = {
+    131026: "Message undeliverable",
+    131047: "Re-engagement message: more than 24 hours since the customer last replied",
+}
+
+
 def status_event(
     app_id: str, processed: Processed, status: str, timestamp: int, *, failed_code: int = 131026
 ) -> dict[str, Any]:
-    """The status callback Gupshup would post for a message it accepted."""
+    """The status callback Gupshup would post for a message it accepted: Meta's id in ``id``,
+    Gupshup's in ``gs_id``.
+    """
     entry: dict[str, Any] = {
-        "id": processed.message_id,
+        "id": processed.wamid,
         "gs_id": processed.message_id,
         "status": status,
         "timestamp": str(timestamp),
         "recipient_id": processed.to,
     }
     if status == "failed":
+        title = _FAILURES.get(failed_code, "Message failed")
         entry["errors"] = [
             {
                 "code": failed_code,
-                "title": "Message undeliverable",
-                "message": "Message undeliverable",
-                "error_data": {"details": "the sandbox was told this number cannot receive"},
+                "title": title,
+                "message": title,
+                "error_data": {"details": "the sandbox was told so about this number"},
             }
         ]
     return _envelope(app_id, {"messaging_product": "whatsapp", "statuses": [entry]})
@@ -416,7 +433,7 @@ def reply_event(
         "id": f"wamid.sandbox-reply-{processed.seq}-{reply_id}",
         "timestamp": str(timestamp),
         "type": "interactive",
-        "context": {"from": "sandbox-business", "id": processed.message_id},
+        "context": {"from": "sandbox-business", "id": processed.wamid},
         "interactive": {"type": kind, kind: reply},
     }
     contacts = [{"profile": {"name": "Sandbox User"}, "wa_id": processed.to}]

@@ -51,9 +51,12 @@ class Sandbox(AsyncClosing):
     failures; ``validate=False`` accepts any interactive object.
 
     With ``callback_url``, it posts version-3 status callbacks for every message it accepts
-    (``statuses``, ``status_delay`` seconds apart; ``sent`` then ``failed`` for numbers in
-    ``undeliverable``), with ``callback_headers`` (the subscription's ``meta`` headers), and
-    `tap` posts a user's tap on a button or list row.
+    (``statuses``, ``status_delay`` seconds apart; ``enqueued`` then ``failed`` with 131026 for
+    numbers in ``undeliverable``, with 131047 for numbers in ``outside_window``), with
+    ``callback_headers`` (the subscription's ``meta`` headers); ``repeat_callbacks`` posts each
+    twice, ``reorder_callbacks`` in reverse order. Statuses name Meta's id (a ``wamid.``) and
+    carry the send's id as ``gs_id``, as Gupshup's do. `tap` posts a user's tap on a button or
+    list row, whose ``context.id`` is that wamid.
     """
 
     app_id = SANDBOX_APP_ID
@@ -74,15 +77,21 @@ class Sandbox(AsyncClosing):
         validate: bool = True,
         callback_url: str | None = None,
         callback_headers: Mapping[str, str] | None = None,
-        statuses: Sequence[str] = ("sent", "delivered", "read"),
+        statuses: Sequence[str] = ("enqueued", "sent", "delivered", "read"),
         undeliverable: frozenset[str] | set[str] = frozenset(),
+        outside_window: frozenset[str] | set[str] = frozenset(),
         status_delay: float = 0.01,
+        repeat_callbacks: bool = False,
+        reorder_callbacks: bool = False,
     ) -> None:
         self.callback_url = callback_url
         self.callback_headers = dict(callback_headers or {})
         self.statuses = tuple(statuses)
         self.undeliverable = frozenset(undeliverable)
+        self.outside_window = frozenset(outside_window)
         self.status_delay = status_delay
+        self.repeat_callbacks = repeat_callbacks
+        self.reorder_callbacks = reorder_callbacks
         self._callbacks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
         self.host = host
@@ -180,10 +189,23 @@ class Sandbox(AsyncClosing):
             task.add_done_callback(self._callbacks.discard)
 
     async def _statuses(self, item: Processed) -> None:
-        statuses = ("sent", "failed") if item.to in self.undeliverable else self.statuses
-        for status in statuses:
+        code = 131026
+        statuses: Sequence[str] = self.statuses
+        if item.to in self.undeliverable:
+            statuses = ("enqueued", "failed")
+        elif item.to in self.outside_window:  # accepted, then refused by WhatsApp
+            statuses, code = ("enqueued", "failed"), 131047
+        events = [
+            status_event(item.app_id, item, status, int(time.time()), failed_code=code)
+            for status in statuses
+        ]
+        if self.reorder_callbacks:
+            events.reverse()  # Gupshup may deliver statuses out of order
+        for event in events:
             await asyncio.sleep(self.status_delay)
-            await self._post(status_event(item.app_id, item, status, int(time.time())))
+            await self._post(event)
+            if self.repeat_callbacks:  # and retry one it thought unacknowledged
+                await self._post(event)
 
     async def _post(self, event: Mapping[str, Any]) -> None:
         if self.callback_url is None:

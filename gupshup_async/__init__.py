@@ -20,7 +20,13 @@ from gupshup_async.errors import (
     TransportError,
     ValidationError,
 )
-from gupshup_async.journal import EarlierOutcome, Journal
+from gupshup_async.journal import (
+    Delivery,
+    DeliveryReport,
+    DeliveryStore,
+    EarlierOutcome,
+    Journal,
+)
 from gupshup_async.messages import (
     AddressMessage,
     ButtonMessage,
@@ -56,6 +62,7 @@ from gupshup_async.messages import (
 )
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
+from gupshup_async.receiver import Receiver
 from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
 from gupshup_async.webhooks import (
     ButtonReply,
@@ -98,6 +105,9 @@ __all__ = [
     "ConnectivityCheck",
     "ContactsShared",
     "CtaUrlMessage",
+    "Delivery",
+    "DeliveryReport",
+    "DeliveryStore",
     "DocumentHeader",
     "EarlierOutcome",
     "ErrorNotice",
@@ -132,6 +142,7 @@ __all__ = [
     "ProductSection",
     "RateLimit",
     "RateLimitError",
+    "Receiver",
     "Recipient",
     "ReplyButton",
     "RequestContactInfoMessage",

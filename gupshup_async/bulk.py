@@ -34,7 +34,12 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.messages import Message, normalize_recipient
-from gupshup_async.messages._payload import NO_ENVELOPE, Envelope, encode_normalized
+from gupshup_async.messages._payload import (
+    CALLBACK_DATA_MAX,
+    NO_ENVELOPE,
+    Envelope,
+    encode_normalized,
+)
 from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 
 if TYPE_CHECKING:
@@ -152,6 +157,7 @@ class BulkRun(AsyncClosing):
         self._fatal: GupshupError | None = None
         self._seen: dict[int, int] | None = {} if journal is not None else None
         self._ahead: collections.deque[_Job] = collections.deque()
+        self._campaign: str | None = None
         self._index = 0
         self._iterator: Any = None
         self._sync = True
@@ -191,8 +197,10 @@ class BulkRun(AsyncClosing):
         items = self._items
         self._sync = not isinstance(items, AsyncIterable)
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
-        if self._journal is not None and self._journal.resuming:
-            await self._check_resumable(self._journal)
+        if self._journal is not None:
+            self._campaign = self._journal.campaign
+            if self._journal.resuming:
+                await self._check_resumable(self._journal)
         self._workers = [
             asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
             for n in range(self._concurrency)
@@ -297,6 +305,18 @@ class BulkRun(AsyncClosing):
         self._index += 1
         return _job(index, item, self._seen)
 
+    def _envelope_of(self, job: _Job) -> Envelope:
+        """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its
+        own tag), so its statuses find their item even without ids.
+        """
+        envelope = job.envelope
+        if self._campaign is None or envelope.callback_data is not None:
+            return envelope
+        tag = f"{self._campaign}/{job.key}"
+        if len(tag) > CALLBACK_DATA_MAX:
+            return envelope
+        return attrs.evolve(envelope, callback_data=tag)
+
     async def _outcome_of(self, job: _Job) -> Outcome:
         journal = self._journal
         if job.error is not None:  # refused before sending: checked again by every run
@@ -309,7 +329,7 @@ class BulkRun(AsyncClosing):
         if self._fatal is not None:  # never attempted: not recorded, so a rerun sends it
             return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
         assert job.message is not None
-        body = encode_normalized(job.to, job.message, job.envelope)
+        body = encode_normalized(job.to, job.message, self._envelope_of(job))
         try:
             result = await self._send(job.to, body, _Watch(self, job))
         except NotAttempted as error:

@@ -168,6 +168,8 @@ class StatusUpdate:
     gs_id: str | None = None
     error_code: int | None = None
     error_title: str | None = None
+    #: The send's ``callback_data`` (Meta's ``biz_opaque_callback_data``), echoed back.
+    callback_data: str | None = None
     raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
 
     @property
@@ -327,6 +329,7 @@ def _status(status: Any) -> Event:
         gs_id=_text(status.get("gs_id")),
         error_code=code,
         error_title=title,
+        callback_data=_text(status.get("biz_opaque_callback_data")),
         raw=_as_dict(status),
     )
 

@@ -401,6 +401,8 @@ def status_event(
         "timestamp": str(timestamp),
         "recipient_id": processed.to,
     }
+    if processed.callback_data is not None:
+        entry["biz_opaque_callback_data"] = processed.callback_data
     if status == "failed":
         title = _FAILURES.get(failed_code, "Message failed")
         entry["errors"] = [

@@ -1,0 +1,218 @@
+"""The webhook receiver: an ASGI application for Gupshup's version-3 callbacks.
+
+It runs under any ASGI server (uvicorn, hypercorn, granian) and mounts in FastAPI or Starlette
+(``app.mount("/hooks/gupshup", receiver)``). Each callback is checked (the shared-secret header
+set in the subscription's ``meta``, in constant time), read within a size limit, parsed, and
+answered at once: 200, or a 4xx that says what was wrong. Events then go through a bounded queue
+to a background task that drops repeats, records statuses in a campaign's `DeliveryStore`, and
+hands every event to your handlers. A hostile body is a 4xx and a count, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from gupshup_async.journal import DeliveryStore
+from gupshup_async.webhooks import MAX_BODY, Event, WebhookError, parse_events
+
+__all__ = ["Receiver"]
+
+logger = logging.getLogger("gupshup_async.receiver")
+
+Handler = Callable[[Event], "Awaitable[None] | None"]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _Seen:
+    """Identities handled lately: at most ``limit``, each for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float, limit: int) -> None:
+        self.ttl, self.limit = ttl, limit
+        self._when: collections.OrderedDict[tuple[str, ...], float] = collections.OrderedDict()
+
+    def fresh(self, events: Iterable[Event]) -> list[Event]:
+        now = time.monotonic()
+        when = self._when
+        while when and (len(when) > self.limit or next(iter(when.values())) < now - self.ttl):
+            when.popitem(last=False)
+        new: list[Event] = []
+        for event in events:
+            if event.identity in when:
+                continue
+            when[event.identity] = now
+            new.append(event)
+        return new
+
+
+class Receiver:
+    """``Receiver(secret, store="campaign.db", handlers=[on_event])``: an ASGI application.
+
+    - ``secret``: the value of ``header`` every callback must carry (put both in the
+      subscription's ``meta``); required, compared in constant time.
+    - ``store``: a journal's path or a `DeliveryStore`: statuses are recorded against the
+      messages a campaign sent. Optional.
+    - ``handlers``: called with each new event, in order, off the request (sync or async); an
+      exception in one is logged and counted, and the others still run.
+    - ``max_body``: larger bodies get 413; ``queue_size``: events waiting for the handlers
+      beyond it get 503 (Gupshup retries later); ``dedupe_seconds``: how long an event's
+      identity is remembered to drop repeats.
+
+    ``stats`` counts what came: ``accepted``, ``events``, ``duplicates``, ``handled``,
+    ``handler_errors``, and refusals by status (``refused_401``, ``refused_400``...).
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        store: DeliveryStore | str | None = None,
+        handlers: Iterable[Handler] = (),
+        header: str = "x-hook-secret",
+        max_body: int = MAX_BODY,
+        queue_size: int = 10_000,
+        dedupe_seconds: float = 86_400.0,
+    ) -> None:
+        if not isinstance(secret, str) or not secret:
+            raise ValueError("a Receiver needs a shared secret: without one anybody can post")
+        self._secret = secret.encode()
+        self._header = header.lower().encode("latin-1")
+        self.store = DeliveryStore(store) if isinstance(store, str) else store
+        self.handlers = list(handlers)
+        self.max_body = max_body
+        self._queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_size)
+        self._seen = _Seen(dedupe_seconds, limit=max(queue_size * 10, 100_000))
+        self._worker: asyncio.Task[None] | None = None
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    def __repr__(self) -> str:
+        return f"<Receiver store={self.store!r} handlers={len(self.handlers)}>"
+
+    # ASGI ------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        status = await self._take(scope, receive)
+        if status != 200:
+            self.stats[f"refused_{status}"] += 1
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _take(self, scope: Scope, receive: Receive) -> int:
+        if scope.get("method") != "POST":
+            return 405
+        given = b""
+        for name, value in scope.get("headers", ()):
+            if name.lower() == self._header:
+                given = value
+        if not hmac.compare_digest(given, self._secret):
+            return 401
+        body = await self._body(receive)
+        if body is None:
+            return 413
+        try:
+            events = parse_events(body)
+        except WebhookError:
+            return 400
+        self._start()
+        try:
+            self._queue.put_nowait(events)
+        except asyncio.QueueFull:
+            return 503  # Gupshup retries a callback it could not deliver
+        self.stats["accepted"] += 1
+        return 200
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # The background work ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(
+                self._work(), name="gupshup-receiver"
+            )
+
+    async def drain(self) -> None:
+        """Wait until every event taken so far has been handled."""
+        await self._queue.join()
+
+    async def aclose(self) -> None:
+        """Handle what was taken, then stop the background task and close the store."""
+        if self._worker is not None:
+            await self._queue.join()
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+        if self.store is not None:
+            self.store.close()
+
+    async def _work(self) -> None:
+        while True:
+            events = await self._queue.get()
+            try:
+                await self._handle(events)
+            finally:
+                self._queue.task_done()
+
+    async def _handle(self, events: list[Event]) -> None:
+        fresh = self._seen.fresh(events)
+        self.stats["events"] += len(fresh)
+        self.stats["duplicates"] += len(events) - len(fresh)
+        if self.store is not None and fresh:
+            try:
+                await asyncio.to_thread(self.store.record, fresh)
+            except Exception:
+                self.stats["store_errors"] += 1
+                logger.exception("recording %d events in the delivery store failed", len(fresh))
+        for event in fresh:
+            for handler in self.handlers:
+                try:
+                    done = handler(event)
+                    if inspect.isawaitable(done):
+                        await done
+                except Exception:
+                    self.stats["handler_errors"] += 1
+                    logger.exception("a webhook handler failed on %s", type(event).__name__)
+            self.stats["handled"] += 1

@@ -1,0 +1,210 @@
+"""Every message followed from accepted to delivered, read or failed, and replies tied to what
+they answer: a campaign through the sandbox, its callbacks into the Receiver under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from gupshup_async import (
+    ButtonMessage,
+    ButtonReply,
+    DeliveryStore,
+    Event,
+    GupshupClient,
+    Receiver,
+    StatusUpdate,
+)
+from gupshup_async.sandbox import Sandbox
+
+SECRET = "hook-secret-tracking-1"
+NUMBERS = [f"+9170000{n:05d}" for n in range(30)]
+UNDELIVERABLE = {"917000000003", "917000000011"}
+OUTSIDE_WINDOW = {"917000000005", "917000000017", "917000000029"}
+
+
+@contextlib.asynccontextmanager
+async def served(app: Receiver) -> AsyncIterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/hooks/gupshup"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def until(done: Callable[[], bool], seconds: float = 15) -> None:
+    async def poll() -> None:
+        while not done():  # noqa: ASYNC110  (what is awaited is another server's doing)
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), seconds)
+
+
+async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    seen: list[Event] = []
+    items = [
+        (to, ButtonMessage(f"Order {n} shipped. Rate us?", [("good", "Great")]))
+        for n, to in enumerate(NUMBERS)
+    ]
+    receiver = Receiver(SECRET, store=str(journal), handlers=[seen.append])
+    async with served(receiver) as hook:
+        async with Sandbox(
+            callback_url=hook,
+            callback_headers={"X-Hook-Secret": SECRET},
+            undeliverable=UNDELIVERABLE,
+            outside_window=OUTSIDE_WINDOW,
+            repeat_callbacks=True,
+            reorder_callbacks=True,
+            status_delay=0.002,
+        ) as sandbox:
+            async with GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+            ) as client:
+                outcomes = [o async for o in client.send_many(items, journal=journal)]
+            expected_statuses = 4 * len(NUMBERS) - 2 * len(UNDELIVERABLE | OUTSIDE_WINDOW)
+            await until(lambda: sum(isinstance(e, StatusUpdate) for e in seen) >= expected_statuses)
+            first = sandbox.account.processed[0]
+            await sandbox.tap(first.message_id, "good", "Great")
+            await until(lambda: any(isinstance(e, ButtonReply) for e in seen))
+            await receiver.drain()
+            stats = dict(receiver.stats)
+    assert all(o.ok for o in outcomes)
+    store = DeliveryStore(str(journal))
+    try:
+        for processed in sandbox.account.processed:
+            delivery = store.find(processed.message_id)
+            assert delivery is not None
+            assert delivery.wamid == processed.wamid  # learnt from the first status
+            assert delivery.key is not None  # which item it was, whichever came first
+            if processed.to in UNDELIVERABLE:
+                assert (delivery.status, delivery.error_code) == ("failed", 131026)
+            elif processed.to in OUTSIDE_WINDOW:
+                assert (delivery.status, delivery.error_code) == ("failed", 131047)
+            else:
+                assert delivery.status == "read"  # though "read" came first, then older ones
+        [tap] = [e for e in seen if isinstance(e, ButtonReply)]
+        answered = store.find(tap.context_id or "")  # the reply names Meta's id
+        assert answered is not None
+        assert answered.gs_id == first.message_id
+        report = store.report()
+    finally:
+        store.close()
+    assert report.accepted == len(NUMBERS)
+    assert report.by_status == {"read": 25, "failed": 5}
+    assert report.failed_by_code == {131026: 2, 131047: 3}
+    assert report.to_json()["failed"][0]["what_to_do"] == "send an approved template instead"
+    assert stats["duplicates"] == expected_statuses  # every callback came twice
+    assert stats["events"] == expected_statuses + 1
+
+
+async def test_statuses_find_their_item_by_callback_data_when_ids_are_gone(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            [outcome] = [
+                o
+                async for o in client.send_many(
+                    [(NUMBERS[0], ButtonMessage("Hi", ["OK"]))], journal=journal
+                )
+            ]
+    [processed] = sandbox.account.processed
+    assert processed.callback_data is not None
+    campaign, _, key = processed.callback_data.partition("/")
+    assert key == outcome.key
+    store = DeliveryStore(str(journal))
+    try:
+        assert campaign == store.campaign
+        late = StatusUpdate(
+            "wamid.unknown-to-us", "delivered", None, 1, callback_data=processed.callback_data
+        )
+        assert store.record([late]) == 1  # a week later: no gs_id, an unseen wamid
+        delivery = store.find(outcome.result.message_id)  # type: ignore[union-attr]
+        assert delivery is not None
+        assert delivery.status == "delivered"
+    finally:
+        store.close()
+
+
+async def test_hostile_bodies_get_a_4xx_and_the_receiver_keeps_serving() -> None:
+    receiver = Receiver(SECRET)
+    transport = httpx.ASGITransport(app=receiver)
+    headers = {"X-Hook-Secret": SECRET}
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        answers = [
+            await http.post("/", content=b"{not json", headers=headers),
+            await http.post("/", json=[1, 2, 3], headers=headers),
+            await http.post("/", json={"no": "entry"}, headers=headers),
+            await http.post("/", content=b"[" * 100_000 + b"]" * 100_000, headers=headers),
+            await http.post("/", content=b"x" * 10_000_000, headers=headers),
+            await http.post("/", json={"entry": []}, headers={"X-Hook-Secret": "guess"}),
+            await http.get("/", headers=headers),
+        ]
+        fine = await http.post("/", json={"entry": []}, headers=headers)
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 413, 401, 405]
+    assert fine.status_code == 200
+    assert receiver.stats["refused_400"] == 4
+    assert receiver.stats["refused_413"] == 1
+    await receiver.aclose()
+
+
+def test_a_receiver_without_a_secret_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="shared secret"):
+        Receiver("")
+
+
+async def test_a_failing_handler_is_counted_and_the_others_still_run() -> None:
+    got: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("boom")
+
+    async def fine(event: Event) -> None:
+        got.append(event)
+
+    receiver = Receiver(SECRET, handlers=[broken, fine])
+    body = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "statuses": [
+                                {
+                                    "id": "wamid.1",
+                                    "status": "sent",
+                                    "timestamp": "1",
+                                    "recipient_id": "1",
+                                }
+                            ]
+                        },
+                    }
+                ]
+            }
+        ]
+    }
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        answer = await http.post("/", content=json.dumps(body), headers={"X-Hook-Secret": SECRET})
+    await receiver.drain()
+    assert answer.status_code == 200
+    assert len(got) == 1
+    assert receiver.stats["handler_errors"] == 1
+    await receiver.aclose()

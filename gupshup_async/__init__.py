@@ -18,6 +18,7 @@ from gupshup_async.errors import (
     RateLimitError,
     ServerError,
     TransportError,
+    UnreachableRecipient,
     ValidationError,
 )
 from gupshup_async.journal import (
@@ -160,6 +161,7 @@ __all__ = [
     "TokenProvider",
     "TransportError",
     "UnknownEvent",
+    "UnreachableRecipient",
     "ValidationError",
     "VideoHeader",
     "VoiceCallMessage",

@@ -23,6 +23,8 @@ import attrs
 
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.errors import (
+    CODES,
+    UNREACHABLE_CODES,
     AccountError,
     AppNotOnCloudError,
     AuthenticationError,
@@ -31,6 +33,7 @@ from gupshup_async.errors import (
     InvalidAppError,
     JournalError,
     NotAttempted,
+    UnreachableRecipient,
     ValidationError,
 )
 from gupshup_async.messages import Message, normalize_recipient
@@ -140,6 +143,8 @@ class BulkRun(AsyncClosing):
         *,
         concurrency: int,
         journal: Journal | None,
+        skip_unreachable: bool = True,
+        status_poll: float = 1.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -158,6 +163,10 @@ class BulkRun(AsyncClosing):
         self._seen: dict[int, int] | None = {} if journal is not None else None
         self._ahead: collections.deque[_Job] = collections.deque()
         self._campaign: str | None = None
+        self._skip_unreachable = skip_unreachable
+        self._status_poll = status_poll
+        self._unreachable: dict[str, int | None] = {}
+        self._watcher: asyncio.Task[None] | None = None
         self._index = 0
         self._iterator: Any = None
         self._sync = True
@@ -206,6 +215,31 @@ class BulkRun(AsyncClosing):
             for n in range(self._concurrency)
         ]
         self._closer = asyncio.create_task(self._close_when_done(), name="gupshup-bulk-done")
+        if self._journal is not None:
+            self._watcher = asyncio.create_task(self._watch_statuses(), name="gupshup-bulk-watch")
+
+    async def _watch_statuses(self) -> None:
+        """What the webhook receiver records in the journal feeds back into the run: an
+        account-level failure stops it, a recipient that failed for good is not sent again.
+        """
+        while self._journal is not None:
+            await asyncio.sleep(self._status_poll)
+            self.learn_from_statuses()
+
+    def learn_from_statuses(self) -> None:
+        """Read the failed statuses recorded so far (the run does so every ``status_poll``)."""
+        if self._journal is None:
+            return
+        for recipient, code in self._journal.failures():
+            meaning = CODES.get(code) if code is not None else None
+            if meaning is not None and meaning.scope == "account" and self._fatal is None:
+                self._fatal = AccountError(
+                    f"a status said {meaning.meaning} (code {code}): {meaning.todo}",
+                    status_code=200,
+                    code=code,
+                )
+            elif code in UNREACHABLE_CODES:
+                self._unreachable[recipient] = code
 
     async def _check_resumable(self, journal: Journal) -> None:
         """Refuse a journal that shares no item with the input: another campaign's file."""
@@ -236,8 +270,11 @@ class BulkRun(AsyncClosing):
         await self._outcomes.put(None)
 
     async def _stop(self) -> None:
-        for task in (*self._workers, *([self._closer] if self._closer else [])):
+        extra = [t for t in (self._closer, self._watcher) if t is not None]
+        for task in (*self._workers, *extra):
             task.cancel()
+        if self._watcher is not None:
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await asyncio.gather(*self._workers, return_exceptions=True)
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
@@ -328,6 +365,11 @@ class BulkRun(AsyncClosing):
                 return Outcome(job.to, job.message, job.key, **earlier)
         if self._fatal is not None:  # never attempted: not recorded, so a rerun sends it
             return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
+        if self._skip_unreachable and job.to in self._unreachable:
+            refused = UnreachableRecipient(job.to, self._unreachable[job.to])
+            if journal is not None:
+                journal.failed(job.key, job.to, job.fingerprint, refused)
+            return Outcome(job.to, job.message, job.key, error=refused)
         assert job.message is not None
         body = encode_normalized(job.to, job.message, self._envelope_of(job))
         try:

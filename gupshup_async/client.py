@@ -232,6 +232,7 @@ class GupshupClient(AsyncClosing):
         *,
         concurrency: int = 32,
         journal: Journal | str | os.PathLike[str] | None = None,
+        skip_unreachable: bool = True,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -241,10 +242,19 @@ class GupshupClient(AsyncClosing):
         error that would fail every item (authentication, billing, unknown app), nothing more
         is sent: the remaining items end at once with that error. ``journal`` (a path or a
         `Journal`) records every item so that a rerun skips what was done; see "Bulk sends".
+        With a journal, what a `Receiver` records of the statuses feeds back: an account-level
+        failure stops the run, and (``skip_unreachable``) later items to a recipient whose
+        message failed for good are not sent (`UnreachableRecipient`).
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
-        return BulkRun(self._send_body, items, concurrency=concurrency, journal=journal)
+        return BulkRun(
+            self._send_body,
+            items,
+            concurrency=concurrency,
+            journal=journal,
+            skip_unreachable=skip_unreachable,
+        )
 
     async def send(
         self,

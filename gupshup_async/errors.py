@@ -12,6 +12,7 @@
     │   └── ServerError                       5xx, Meta 2 / 131000 / 131016 / 131057 / 133004
     ├── TransportError                        connect, timeout, protocol: no answer was read
     ├── NotAttempted                          a campaign stopped before this item's turn
+    ├── UnreachableRecipient                  an earlier message to them failed for good
     └── JournalError (also a ValueError)      a journal that does not fit this campaign
 
 Every error says whether a retry is worth it (``transient``) and whether the message may have
@@ -41,6 +42,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TransportError",
+    "UnreachableRecipient",
     "ValidationError",
 ]
 
@@ -212,6 +214,17 @@ class NotAttempted(GupshupError):
         self.cause = cause
 
 
+class UnreachableRecipient(GupshupError):
+    """Not sent: an earlier message of this campaign to the same recipient failed for good
+    (``code``: undeliverable, not on WhatsApp, opted out...), as its status webhook said.
+    """
+
+    def __init__(self, recipient: str, code: int | None) -> None:
+        meaning = CODES[code].meaning if code in CODES else "failed for good"
+        super().__init__(f"not sent: an earlier message to {recipient} failed ({code}: {meaning})")
+        self.code = code
+
+
 class JournalError(GupshupError, ValueError):
     """The journal does not fit this campaign: written by another version, or by another
     campaign. Nothing was sent.
@@ -236,6 +249,9 @@ class Code:
     scope: str
     todo: str
 
+
+#: Status failures after which sending the same recipient again is pointless for a while.
+UNREACHABLE_CODES = frozenset({131026, 131050, 1002, 1012})
 
 # Gupshup's page groups these without telling them apart.
 _TEMPLATE_OR_OPT_IN = "a template or opt-in failure (Gupshup groups 1004 to 1008)"

@@ -201,6 +201,15 @@ class Journal:
         """Whether the journal held items when it was opened: this run resumes another."""
         return self._resuming
 
+    def failures(self) -> list[tuple[str, int | None]]:
+        """(recipient, error code) of every message whose status said it failed."""
+        if self._reader is None:
+            return []
+        rows = self._reader.execute(
+            "SELECT recipient, error_code FROM deliveries WHERE status = 'failed'"
+        )
+        return [(str(recipient), code) for recipient, code in rows]
+
     def knows_any(self, keys: list[str]) -> bool:
         """Whether any of ``keys`` is recorded (to tell a resume from another campaign)."""
         if self._reader is None or not keys:

@@ -14,13 +14,17 @@ import httpx
 import uvicorn
 
 from gupshup_async import (
+    AccountError,
     ButtonMessage,
     ButtonReply,
     DeliveryStore,
     Event,
     GupshupClient,
+    NotAttempted,
+    RateLimit,
     Receiver,
     StatusUpdate,
+    UnreachableRecipient,
 )
 from gupshup_async.sandbox import Sandbox
 
@@ -208,3 +212,63 @@ async def test_a_failing_handler_is_counted_and_the_others_still_run() -> None:
     assert len(got) == 1
     assert receiver.stats["handler_errors"] == 1
     await receiver.aclose()
+
+
+async def test_statuses_feed_back_into_a_running_campaign(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    gone = "917000000000"
+    items = [(f"+{gone}", ButtonMessage("First", ["OK"]))]
+    items += [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS[1:30]]
+    items += [(f"+{gone}", ButtonMessage("Second", ["OK"]))]  # after its first one failed
+    receiver = Receiver(SECRET, store=str(journal))
+    async with served(receiver) as hook:
+        async with Sandbox(
+            callback_url=hook,
+            callback_headers={"X-Hook-Secret": SECRET},
+            undeliverable={gone},
+            status_delay=0.002,
+        ) as sandbox:
+            async with GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
+            ) as client:
+                run = client.send_many(items, concurrency=4, journal=journal)  # read as it goes
+                outcomes = [o async for o in run]
+        await receiver.aclose()
+    [second] = [o for o in outcomes if o.message is not None and o.message.body == "Second"]
+    assert isinstance(second.error, UnreachableRecipient)
+    assert second.error.code == 131026
+    assert [p.body_text for p in sandbox.account.processed if p.to == gone] == ["First"]
+
+
+async def test_an_account_level_failure_in_a_status_stops_the_campaign(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    items = [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
+        ) as client:
+            outcomes = []
+            async with client.send_many(items, journal=journal) as run:
+                async for outcome in run:
+                    outcomes.append(outcome)
+                    if len(outcomes) == 5:  # Meta says: spam rate limit hit (the account)
+                        store = DeliveryStore(str(journal))
+                        sent = outcomes[0].result
+                        assert sent is not None
+                        spam = StatusUpdate(
+                            "wamid.x",
+                            "failed",
+                            sent.to,
+                            1,
+                            gs_id=sent.message_id,
+                            error_code=131048,
+                        )
+                        await asyncio.to_thread(store.record, [spam])
+                        store.close()
+    stopped = [o for o in outcomes if isinstance(o.error, NotAttempted)]
+    assert len(stopped) >= len(NUMBERS) - 5 - 25  # stopped within about a second (20 a second)
+    assert stopped
+    cause = stopped[0].error.cause  # type: ignore[union-attr]
+    assert isinstance(cause, AccountError)
+    assert cause.code == 131048
+    assert len(sandbox.account.processed) < len(NUMBERS)

@@ -1,14 +1,16 @@
-"""The command line: ``gupshup-async demo | send | bulk | sandbox`` (click for arguments, rich for
-progress and tables; both come with the ``cli`` extra).
+"""The command line: ``gupshup-async demo | send | bulk | report | receive | sandbox`` (click for
+arguments, rich for progress and tables, uvicorn for ``receive``: the ``cli`` extra).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,10 +46,11 @@ from gupshup_async.errors import (
     NotAttempted,
     ValidationError,
 )
-from gupshup_async.journal import EarlierOutcome, Journal
+from gupshup_async.journal import DeliveryStore, EarlierOutcome, Journal
 from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
+from gupshup_async.receiver import Receiver
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.templates import (
@@ -249,35 +252,96 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
     )
     tally = _Tally()
     retry = RetryPolicy(initial_delay=0.05, max_delay=1.0)
-    async with Sandbox(faults=faults, seed=seed) as sandbox:
-        out.print(f"Sandbox at [bold]{sandbox.base_url}[/] with {fail_rate:.0%} faults\n")
-        async with GupshupClient(
-            sandbox.app_id,
-            sandbox.token,
-            base_url=sandbox.base_url,
-            rate_limit=RateLimit(rate),
-            retry=retry,
-            hooks=tally,
-            max_connections=concurrency,
-        ) as client:
-            table = Table("type", "message id", "attempts", title="One of every type")
-            for kind, message in EXAMPLES.items():
-                result = await client.send("+91 98765 43210", message)
-                table.add_row(kind, result.message_id, str(result.attempts))
-            out.print(table)
-            summary = await _bulk(client, total, concurrency, out)
-    _print_summary(out, summary, tally, sandbox)
+    secret = "demo-hook-secret"
+    # Every 50th number of the bulk is undeliverable and every 40th outside the 24-hour window,
+    # so the report has failures to explain.
+    numbers = [f"9170{i:08d}" for i in range(total)]
+    with tempfile.TemporaryDirectory() as folder:
+        journal = Path(folder, "demo.journal.db")
+        receiver = Receiver(secret, store=str(journal))
+        async with (
+            _serving(receiver) as hook,
+            Sandbox(
+                faults=faults,
+                seed=seed,
+                callback_url=hook,
+                callback_headers={"X-Hook-Secret": secret},
+                undeliverable=set(numbers[::50]),
+                outside_window=set(numbers[::40]) - set(numbers[::50]),
+                status_delay=0.001,
+            ) as sandbox,
+        ):
+            out.print(f"Sandbox at [bold]{sandbox.base_url}[/] with {fail_rate:.0%} faults")
+            out.print(f"Receiver at [bold]{hook}[/], recording statuses\n")
+            async with GupshupClient(
+                sandbox.app_id,
+                sandbox.token,
+                base_url=sandbox.base_url,
+                rate_limit=RateLimit(rate),
+                retry=retry,
+                hooks=tally,
+                max_connections=concurrency,
+            ) as client:
+                table = Table("type", "message id", "attempts", title="One of every type")
+                for kind, message in EXAMPLES.items():
+                    result = await client.send("+91 98765 43210", message)
+                    table.add_row(kind, result.message_id, str(result.attempts))
+                out.print(table)
+                summary = await _bulk(client, numbers, concurrency, out, journal)
+            await _settle(receiver, sandbox)
+        _print_summary(out, summary, tally, sandbox)
+        store = DeliveryStore(str(journal))
+        try:
+            found = store.report()
+        finally:
+            store.close()
+    table = Table("", "", title="What the status webhooks said (the bulk)", show_header=False)
+    for status, count in sorted(found.by_status.items()):
+        table.add_row(f"latest status: {status}", str(count))
+    for failure in found.to_json()["failed"]:
+        table.add_row(f"failed {failure['code']}: {failure['meaning']}", str(failure["count"]))
+    out.print(table)
+
+
+@contextlib.asynccontextmanager
+async def _serving(receiver: Receiver) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(receiver, host="127.0.0.1", port=0, log_level="error")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110  (uvicorn has a flag)
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/hooks/gupshup"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _settle(receiver: Receiver, sandbox: Sandbox, seconds: float = 10.0) -> None:
+    """Wait for the last status callbacks to arrive and be recorded (or for ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    expected = 0
+    while time.monotonic() < deadline:
+        expected = len(sandbox.account.processed)
+        await asyncio.sleep(0.2)
+        if receiver.stats["accepted"] >= expected * 2 and not sandbox.callbacks_pending:
+            break
+    await receiver.drain()
 
 
 async def _bulk(
-    client: GupshupClient, total: int, concurrency: int, out: Console
+    client: GupshupClient, numbers: list[str], concurrency: int, out: Console, journal: Path
 ) -> dict[str, Any]:
     message = ButtonMessage(
         "Your order has shipped. How was the delivery?",
         [("good", "Great"), ("bad", "Not great")],
         footer="Reply any time",
     )
-    items = ((f"+9170{i:08d}", message) for i in range(total))  # "9170…": the bulk's own numbers
+    items = ((f"+{number}", message) for number in numbers)  # "9170…": the bulk's own numbers
+    total = len(numbers)
     failures: collections.Counter[str] = collections.Counter()
     progress = Progress(
         TextColumn("bulk"),
@@ -289,7 +353,7 @@ async def _bulk(
     )
     with progress:
         task = progress.add_task("bulk", total=total, rate=0.0)
-        async with client.send_many(items, concurrency=concurrency) as run:
+        async with client.send_many(items, concurrency=concurrency, journal=journal) as run:
             async for outcome in run:
                 if outcome.error is not None:
                     failures[_reason(outcome.error)] += 1
@@ -627,6 +691,66 @@ class _Summary:
 def _short(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= 100 else f"{line[:99]}…"
+
+
+# report and receive -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(journal: Path, as_json: bool) -> None:
+    """What became of a campaign's messages: delivered, read, failed and why."""
+    store = DeliveryStore(str(journal))
+    try:
+        found = store.report()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+        return
+    table = Table("", "", title=f"Campaign {found.campaign}", show_header=False)
+    table.add_row("accepted by Gupshup", str(found.accepted))
+    for status in ("enqueued", "sent", "delivered", "read", "failed"):
+        table.add_row(f"  latest status: {status}", str(found.by_status.get(status, 0)))
+    table.add_row("  no status yet", str(found.without_status))
+    out = Console()
+    out.print(table)
+    for failure in found.to_json()["failed"]:
+        meaning = failure["meaning"] or "unknown code"
+        todo = f": {failure['what_to_do']}" if failure["what_to_do"] else ""
+        out.print(f"failed {failure['count']}x with {failure['code']} ({meaning}){todo}")
+
+
+@cli.command()
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=_writable,
+    help="The campaign's journal: statuses are recorded against what it sent.",
+)
+@click.option(
+    "--secret",
+    envvar="GUPSHUP_HOOK_SECRET",
+    required=True,
+    callback=_not_empty,
+    help="Or GUPSHUP_HOOK_SECRET: the header value set in the subscription's meta.",
+)
+@click.option("--header", default="X-Hook-Secret", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+def receive(journal: Path, secret: str, header: str, host: str, port: int) -> None:
+    """Receive Gupshup's callbacks (any path) and record statuses in JOURNAL."""
+    try:
+        import uvicorn
+    except ImportError:  # pragma: no cover - depends on how it was installed
+        raise click.UsageError("receive needs uvicorn: pip install uvicorn") from None
+    app = Receiver(secret, store=str(journal), header=header)
+    click.echo(f"receiving on http://{host}:{port}, recording in {journal}", err=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
 
 
 # sandbox ----------------------------------------------------------------------------------

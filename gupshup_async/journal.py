@@ -476,18 +476,14 @@ class DeliveryStore:
     def _record_status(self, update: StatusUpdate) -> bool:
         row = self._row_for(update)
         if row is None:
-            if not update.gs_id:
-                return False
-            # Ahead of the send's own record: keep it under Gupshup's id until that comes.
             campaign, _, key = (update.callback_data or "").partition("/")
+            if not update.gs_id or not key or campaign != self.campaign:
+                return False  # not one of this campaign's messages
+            # Ahead of the send's own record (or an earlier attempt's twin): keep it under
+            # Gupshup's id; the send's record fills in the rest.
             self._connection.execute(
                 "INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)",
-                (
-                    update.gs_id,
-                    key if key and campaign == self.campaign else None,
-                    update.recipient or "",
-                    time.time(),
-                ),
+                (update.gs_id, key, update.recipient or "", time.time()),
             )
             row = (update.gs_id, "accepted")
         gs_id, known = row

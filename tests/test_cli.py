@@ -416,3 +416,83 @@ def test_exit_codes_keep_may_have_been_delivered_apart_from_failed() -> None:
     summary.add(Outcome("919876543211", None, "b", error=ServerError("no", status_code=503)))
     assert summary.exit_code(interrupted=False) == EXIT_FAILED
     assert _Summary(0).exit_code(interrupted=False) == EXIT_OK
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_receive_records_statuses_and_report_says_what_became_of_each(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from gupshup_async import ButtonMessage, GupshupClient
+    from gupshup_async.sandbox import Sandbox
+
+    journal = tmp_path / "campaign.db"
+
+    async def campaign() -> list[str]:
+        async with (
+            Sandbox() as sandbox,
+            GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+            ) as client,
+        ):
+            items = [(f"+9170000000{n:02d}", ButtonMessage("Hi", ["OK"])) for n in range(3)]
+            outcomes = [o async for o in client.send_many(items, journal=journal)]
+        return [o.result.message_id for o in outcomes if o.result is not None]
+
+    sent = asyncio.run(campaign())
+    port = _free_port()
+    receiver = subprocess.Popen(
+        [*COMMAND, "receive", "--journal", str(journal), "--port", str(port)],
+        env={**os.environ, "GUPSHUP_HOOK_SECRET": "s3cret-hook"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert receiver.stderr is not None
+        assert "receiving on" in receiver.stderr.readline()
+        statuses = [
+            {
+                "id": f"wamid.{n}",
+                "gs_id": gs_id,
+                "status": status,
+                "timestamp": "1",
+                "recipient_id": "1",
+            }
+            for n, gs_id in enumerate(sent)
+            for status in (["read"] if n else ["failed"])
+        ]
+        statuses[0]["errors"] = [{"code": 131047, "title": "window closed"}]
+        body = {"entry": [{"changes": [{"field": "messages", "value": {"statuses": statuses}}]}]}
+        for _ in range(50):
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/hooks/gupshup",
+                    json=body,
+                    headers={"X-Hook-Secret": "s3cret-hook"},
+                    timeout=5,
+                )
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        time.sleep(0.5)
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        receiver.wait(timeout=10)
+        if receiver.stderr is not None:
+            receiver.stderr.close()
+    as_json = run("report", str(journal), "--json")
+    found = json.loads(as_json.stdout)
+    assert found["by_status"] == {"failed": 1, "read": 2}
+    assert found["failed"][0]["code"] == 131047
+    assert found["failed"][0]["what_to_do"] == "send an approved template instead"
+    table = run("report", str(journal))
+    assert "send an approved template instead" in table.stdout

@@ -113,6 +113,11 @@ class Sandbox(AsyncClosing):
         return self.rules.account
 
     @property
+    def callbacks_pending(self) -> int:
+        """Status callbacks still to be posted."""
+        return len(self._callbacks)
+
+    @property
     def base_url(self) -> str:
         if self._runner is None:
             raise RuntimeError("the sandbox is not running")

@@ -13,6 +13,7 @@ from gupshup_async.errors import (
     GupshupError,
     InvalidAppError,
     JournalError,
+    LimiterUnavailable,
     NotAttempted,
     Problem,
     RateLimitError,
@@ -64,6 +65,7 @@ from gupshup_async.messages import (
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 from gupshup_async.receiver import Receiver
+from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
 from gupshup_async.webhooks import (
     ButtonReply,
@@ -124,6 +126,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "Limiter",
+    "LimiterUnavailable",
     "ListMessage",
     "ListReply",
     "LocationReply",
@@ -145,6 +148,7 @@ __all__ = [
     "RateLimitError",
     "Receiver",
     "Recipient",
+    "RedisLimiter",
     "ReplyButton",
     "RequestContactInfoMessage",
     "RetryPolicy",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +33,7 @@ from gupshup_async.errors import (
     GupshupError,
     InvalidAppError,
     JournalError,
+    LimiterUnavailable,
     NotAttempted,
     UnreachableRecipient,
     ValidationError,
@@ -81,6 +83,7 @@ _FATAL = (
     InvalidAppError,
     AppNotOnCloudError,
     AccountError,
+    LimiterUnavailable,
 )
 
 
@@ -145,7 +148,13 @@ class BulkRun(AsyncClosing):
         journal: Journal | None,
         skip_unreachable: bool = True,
         status_poll: float = 1.0,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        if shard is not None and not (
+            isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
+        ):
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+        self._shard = shard
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.stats = BulkStats()
@@ -340,6 +349,8 @@ class BulkRun(AsyncClosing):
                     return None
         index = self._index
         self._index += 1
+        if self._shard is not None and not _in_shard(item, *self._shard):
+            return await self._next_job()  # another worker's: every message to one person
         return _job(index, item, self._seen)
 
     def _envelope_of(self, job: _Job) -> Envelope:
@@ -419,6 +430,23 @@ def _job(index: int, item: Item, seen: dict[int, int] | None) -> _Job:
     print_ = fingerprint(message)
     key = explicit or _content_key(to, print_, seen)
     return _Job(index, to, key, message, None, print_, envelope)
+
+
+def shard_of(recipient: str, shards: int) -> int:
+    """The shard a recipient belongs to: a stable hash of the number as normalised."""
+    with contextlib.suppress(ValidationError):  # a bad number keeps its own hash
+        recipient = normalize_recipient(recipient)
+    digest = hashlib.blake2b(recipient.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def _in_shard(item: Item, shard: int, shards: int) -> bool:
+    try:
+        target, _ = item
+    except (TypeError, ValueError):
+        return shard == 0  # not a pair: reported once, by the first shard
+    written = target.to if isinstance(target, Recipient) else target
+    return shard_of(str(written), shards) == shard
 
 
 def _content_key(to: str, print_: str, seen: dict[int, int] | None) -> str:

@@ -233,6 +233,7 @@ class GupshupClient(AsyncClosing):
         concurrency: int = 32,
         journal: Journal | str | os.PathLike[str] | None = None,
         skip_unreachable: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -244,7 +245,9 @@ class GupshupClient(AsyncClosing):
         `Journal`) records every item so that a rerun skips what was done; see "Bulk sends".
         With a journal, what a `Receiver` records of the statuses feeds back: an account-level
         failure stops the run, and (``skip_unreachable``) later items to a recipient whose
-        message failed for good are not sent (`UnreachableRecipient`).
+        message failed for good are not sent (`UnreachableRecipient`). ``shard=(i, n)`` takes
+        only the items whose recipient hashes to shard ``i`` of ``n``: run one process per shard
+        (each with its own journal) and every message to one person goes through one of them.
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
@@ -254,6 +257,7 @@ class GupshupClient(AsyncClosing):
             concurrency=concurrency,
             journal=journal,
             skip_unreachable=skip_unreachable,
+            shard=shard,
         )
 
     async def send(

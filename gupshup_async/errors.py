@@ -13,6 +13,7 @@
     ├── TransportError                        connect, timeout, protocol: no answer was read
     ├── NotAttempted                          a campaign stopped before this item's turn
     ├── UnreachableRecipient                  an earlier message to them failed for good
+    ├── LimiterUnavailable                    the shared rate limiter did not answer
     └── JournalError (also a ValueError)      a journal that does not fit this campaign
 
 Every error says whether a retry is worth it (``transient``) and whether the message may have
@@ -37,6 +38,7 @@ __all__ = [
     "GupshupError",
     "InvalidAppError",
     "JournalError",
+    "LimiterUnavailable",
     "NotAttempted",
     "Problem",
     "RateLimitError",
@@ -223,6 +225,12 @@ class UnreachableRecipient(GupshupError):
         meaning = CODES[code].meaning if code in CODES else "failed for good"
         super().__init__(f"not sent: an earlier message to {recipient} failed ({code}: {meaning})")
         self.code = code
+
+
+class LimiterUnavailable(GupshupError):
+    """The shared rate limiter (Redis) could not be reached in time: nothing was sent, and a
+    campaign stops, since every other item would wait on it the same way.
+    """
 
 
 class JournalError(GupshupError, ValueError):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.redis_server import redis_server_fixture  # noqa: F401  (a fixture: redis_server)
 from tests.virtual_time import VirtualTimeLoop
 
 pytest_plugins = ["gupshup_async.testing"]  # the gupshup_mock fixture, as users get it

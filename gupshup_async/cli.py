@@ -38,6 +38,7 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
 
 from gupshup_async import __version__
 from gupshup_async._examples import EXAMPLES
+from gupshup_async.bulk import BulkRun
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
 from gupshup_async.errors import (
     APIError,
@@ -46,11 +47,12 @@ from gupshup_async.errors import (
     NotAttempted,
     ValidationError,
 )
-from gupshup_async.journal import DeliveryStore, EarlierOutcome, Journal
+from gupshup_async.journal import DeliveryReport, DeliveryStore, EarlierOutcome, Journal
 from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.receiver import Receiver
+from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.templates import (
@@ -137,6 +139,15 @@ def _writable(ctx: click.Context, param: click.Parameter, value: Path | None) ->
     if value is not None and not value.parent.is_dir():
         raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
     return value
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    i, sep, n = value.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise click.BadParameter(f"{value!r} is not I/N with 0 <= I < N (0/2, 1/2)")
+    return int(i), int(n)
 
 
 def _credentials(function: Any) -> Any:
@@ -481,6 +492,17 @@ async def _send_one(connection: dict[str, Any], to: str, message: Message) -> Se
     is_flag=True,
     help="Send again what may have been delivered in an earlier run (may duplicate).",
 )
+@click.option(
+    "--shard",
+    callback=_shard,
+    help="I/N: send only the rows whose recipient falls in shard I of N (run one per worker).",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="GUPSHUP_REDIS_URL",
+    help="Share the rate limit through Redis (redis://...), with every worker of the app.",
+)
 @_credentials
 def bulk(
     recipients: Path,
@@ -491,6 +513,8 @@ def bulk(
     out: Path | None,
     retry_failed: bool,
     resend_ambiguous: bool,
+    shard: tuple[int, int] | None,
+    redis_url: str | None,
     **connection: Any,
 ) -> None:
     """Send a templated message to every row of RECIPIENTS (.csv, .jsonl or .json).
@@ -503,7 +527,8 @@ def bulk(
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
     total = scan_rows(recipients, template)
-    journal = journal or recipients.with_name(recipients.name + ".journal.db")
+    suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
+    journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
     book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
     items = template_items(template, read_rows(recipients))
     try:
@@ -513,7 +538,8 @@ def bulk(
     summary = _Summary(total)
     interrupted = False
     try:
-        asyncio.run(_bulk_run(connection, rate, concurrency, items, book, summary, out_file))
+        limit = (rate, redis_url, shard)
+        asyncio.run(_bulk_run(connection, limit, concurrency, items, book, summary, out_file))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -525,41 +551,51 @@ def bulk(
 
 async def _bulk_run(
     connection: dict[str, Any],
-    rate: float,
+    limit: tuple[float, str | None, tuple[int, int] | None],
     concurrency: int,
     items: Any,
     journal: Journal,
     summary: _Summary,
     out_file: IO[str] | None,
 ) -> None:
-    console = Console(stderr=True)
+    rate, redis_url, shard = limit
+    limiter: RateLimit | RedisLimiter = RateLimit(rate)
+    if redis_url is not None:  # the app's rate, shared with every worker
+        limiter = RedisLimiter(redis_url, connection["app_id"], RateLimit(rate))
+    try:
+        async with _client(**connection, rate_limit=limiter, max_connections=concurrency) as client:
+            run = client.send_many(items, concurrency=concurrency, journal=journal, shard=shard)
+            await _follow(run, summary, out_file, counted=shard is None)
+    finally:
+        if isinstance(limiter, RedisLimiter):
+            await limiter.aclose()
+
+
+async def _follow(
+    run: BulkRun, summary: _Summary, out_file: IO[str] | None, *, counted: bool
+) -> None:
+    """Show the run's progress, count its outcomes, write them to ``out_file``."""
     progress = Progress(
         TextColumn("sending"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>6.1f}/s ok {task.fields[ok]} failed {task.fields[failed]}"),
         TimeRemainingColumn(),
-        console=console,
+        console=Console(stderr=True),
     )
-    async with _client(
-        **connection, rate_limit=RateLimit(rate), max_connections=concurrency
-    ) as client:
-        run = client.send_many(items, concurrency=concurrency, journal=journal)
-        with progress:
-            task = progress.add_task("bulk", total=summary.total, rate=0.0, ok=0, failed=0)
-            async with run:
-                async for outcome in run:
-                    summary.add(outcome)
-                    if out_file is not None:
-                        out_file.write(json.dumps(_outcome_json(outcome)) + "\n")
-                    stats = run.stats
-                    progress.update(
-                        task,
-                        completed=stats.done,
-                        rate=summary.rate,
-                        ok=stats.ok,
-                        failed=stats.failed,
-                    )
+    with progress:
+        # A shard sends only part of the file: its total is not known ahead.
+        total = summary.total if counted else None
+        task = progress.add_task("bulk", total=total, rate=0.0, ok=0, failed=0)
+        async with run:
+            async for outcome in run:
+                summary.add(outcome)
+                if out_file is not None:
+                    out_file.write(json.dumps(_outcome_json(outcome)) + "\n")
+                stats = run.stats
+                progress.update(
+                    task, completed=stats.done, rate=summary.rate, ok=stats.ok, failed=stats.failed
+                )
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -697,15 +733,18 @@ def _short(text: str) -> str:
 
 
 @cli.command()
-@click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "journals",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def report(journal: Path, as_json: bool) -> None:
-    """What became of a campaign's messages: delivered, read, failed and why."""
-    store = DeliveryStore(str(journal))
-    try:
-        found = store.report()
-    finally:
-        store.close()
+def report(journals: tuple[Path, ...], as_json: bool) -> None:
+    """What became of a campaign's messages: delivered, read, failed and why. Give every
+    shard's journal to see the campaign whole.
+    """
+    found = DeliveryReport.merge([_report_of(journal) for journal in journals])
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2))
         return
@@ -720,6 +759,14 @@ def report(journal: Path, as_json: bool) -> None:
         meaning = failure["meaning"] or "unknown code"
         todo = f": {failure['what_to_do']}" if failure["what_to_do"] else ""
         out.print(f"failed {failure['count']}x with {failure['code']} ({meaning}){todo}")
+
+
+def _report_of(journal: Path) -> DeliveryReport:
+    store = DeliveryStore(str(journal))
+    try:
+        return store.report()
+    finally:
+        store.close()
 
 
 @cli.command()

@@ -15,6 +15,7 @@ next run reports it as ambiguous instead of sending it again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import os
 import sqlite3
@@ -412,6 +413,20 @@ class DeliveryReport:
     @property
     def without_status(self) -> int:
         return self.by_status.get("accepted", 0)
+
+    @classmethod
+    def merge(cls, reports: list[DeliveryReport]) -> DeliveryReport:
+        """One report of several journals: the shards of one campaign."""
+        if len(reports) == 1:
+            return reports[0]
+        by_status: collections.Counter[str] = collections.Counter()
+        failed: collections.Counter[int | None] = collections.Counter()
+        for report in reports:
+            by_status.update(report.by_status)
+            failed.update(report.failed_by_code)
+        campaign = "+".join(report.campaign for report in reports)
+        accepted = sum(report.accepted for report in reports)
+        return cls(campaign, accepted, dict(by_status), dict(failed))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -496,3 +496,29 @@ def test_receive_records_statuses_and_report_says_what_became_of_each(tmp_path: 
     assert found["failed"][0]["what_to_do"] == "send an approved template instead"
     table = run("report", str(journal))
     assert "send an approved template instead" in table.stdout
+
+
+def test_bulk_in_two_shards_sends_each_row_once_with_a_journal_each(
+    sandbox_url: str, files: Path
+) -> None:
+    args = ["bulk", str(files / "r.csv"), "--message", str(files / "t.json"), "--rate", "500"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
+    before = _processed(sandbox_url)
+    halves = [run(*args, "--shard", f"{i}/2") for i in (0, 1)]
+    assert all(done.returncode == 0 for done in halves), [d.stderr for d in halves]
+    sent = [int(re.search(r"│ sent\s+│ (\d+)", done.stdout)[1]) for done in halves]  # type: ignore[index]
+    assert sum(sent) == 30
+    assert all(0 < n < 30 for n in sent)  # both shards had work
+    assert _processed(sandbox_url) - before == 30
+    assert (files / "r.csv.shard-0-of-2.journal.db").exists()
+    assert (files / "r.csv.shard-1-of-2.journal.db").exists()
+    merged = run(
+        "report",
+        str(files / "r.csv.shard-0-of-2.journal.db"),
+        str(files / "r.csv.shard-1-of-2.journal.db"),
+        "--json",
+    )
+    assert json.loads(merged.stdout)["accepted"] == 30
+    bad = run(*args, "--shard", "2/2")
+    assert bad.returncode == 2
+    assert "is not I/N" in bad.stderr

@@ -69,7 +69,7 @@ async def shared_worker(redis_url: str, rate: float, seconds: float, start_at: f
 
 
 def measure_shared(redis_url: str, rate: float, seconds: float, processes: int) -> list[float]:
-    start_at = time.time() + 1.0  # all start together
+    start_at = time.time() + 3.0  # all start together, once every process is up
     command = [sys.executable, __file__, "--worker", redis_url, str(rate), str(seconds)]
     workers = [
         subprocess.Popen([*command, str(start_at)], stdout=subprocess.PIPE, text=True)
@@ -95,11 +95,19 @@ def redis_rows(seconds: float, processes: int) -> None:
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
         url = f"redis://127.0.0.1:{port}/0"
         print(f"\n{processes} processes x 16 tasks sharing one RedisLimiter:")
         for rate in (10.0, 80.0, 200.0, 500.0, 1000.0):
             times = measure_shared(url, rate, seconds, processes)
+            if len(times) < 2:
+                print(f"{rate:>6.0f} (too short a run to measure)")
+                continue
             achieved = (len(times) - 1) / (times[-1] - times[0])
             error = achieved / rate - 1
             in_100ms, in_1s = largest_in_window(times, 0.1), largest_in_window(times, 1.0)

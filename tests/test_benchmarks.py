@@ -50,7 +50,10 @@ def test_bulk_memory_prints_rss_per_size_and_the_journal_cost() -> None:
     assert rows[2][0] == "journal:"
 
 
-def test_limiter_prints_every_rate() -> None:
-    out = run("limiter.py", "--seconds", "0.3")
+def test_limiter_prints_every_rate_in_process_and_shared() -> None:
+    out = run("limiter.py", "--seconds", "0.5")
+    local, _, shared = out.partition("sharing one RedisLimiter")
     for rate in ("10", "80", "500", "1000"):
-        assert any(line.split()[:1] == [rate] for line in out.splitlines()), out
+        assert any(line.split()[:1] == [rate] for line in local.splitlines()), out
+    for rate in ("10", "80", "200", "500", "1000"):
+        assert any(line.split()[:1] == [rate] for line in shared.splitlines()), out

@@ -5,13 +5,10 @@ they answer: a campaign through the sandbox, its callbacks into the Receiver und
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from gupshup_async import (
     AccountError,
@@ -27,33 +24,12 @@ from gupshup_async import (
     UnreachableRecipient,
 )
 from gupshup_async.sandbox import Sandbox
+from tests.servers import under_uvicorn, until
 
 SECRET = "hook-secret-tracking-1"
 NUMBERS = [f"+9170000{n:05d}" for n in range(30)]
 UNDELIVERABLE = {"917000000003", "917000000011"}
 OUTSIDE_WINDOW = {"917000000005", "917000000017", "917000000029"}
-
-
-@contextlib.asynccontextmanager
-async def served(app: Receiver) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/hooks/gupshup"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def until(done: Callable[[], bool], seconds: float = 15) -> None:
-    async def poll() -> None:
-        while not done():  # noqa: ASYNC110  (what is awaited is another server's doing)
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), seconds)
 
 
 async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path: Path) -> None:
@@ -64,7 +40,7 @@ async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path
         for n, to in enumerate(NUMBERS)
     ]
     receiver = Receiver(SECRET, store=str(journal), handlers=[seen.append])
-    async with served(receiver) as hook:
+    async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
         async with Sandbox(
             callback_url=hook,
             callback_headers={"X-Hook-Secret": SECRET},
@@ -221,7 +197,7 @@ async def test_statuses_feed_back_into_a_running_campaign(tmp_path: Path) -> Non
     items += [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS[1:30]]
     items += [(f"+{gone}", ButtonMessage("Second", ["OK"]))]  # after its first one failed
     receiver = Receiver(SECRET, store=str(journal))
-    async with served(receiver) as hook:
+    async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
         async with Sandbox(
             callback_url=hook,
             callback_headers={"X-Hook-Secret": SECRET},

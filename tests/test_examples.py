@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiohttp import web
 
 from gupshup_async import ButtonMessage, ButtonReply, Event, GupshupClient, StatusUpdate
 from gupshup_async.sandbox import Sandbox
+from tests.servers import under_uvicorn, until
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SECRET = "hook-secret-e2e-0042"
@@ -35,20 +33,6 @@ def example(name: str) -> ModuleType:
 
 
 @contextlib.asynccontextmanager
-async def under_uvicorn(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@contextlib.asynccontextmanager
 async def under_aiohttp(app: web.Application) -> AsyncIterator[str]:
     runner = web.AppRunner(app)
     await runner.setup()
@@ -57,14 +41,6 @@ async def under_aiohttp(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
-
-
-async def until(done: Callable[[], bool]) -> None:
-    async def poll() -> None:
-        while not done():  # noqa: ASYNC110  (what is awaited is another process's doing)
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), 10)
 
 
 @pytest.mark.parametrize("server", ["fastapi", "aiohttp"])

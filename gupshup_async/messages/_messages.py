@@ -565,28 +565,35 @@ class CatalogMessage(_Message):
 # Location, address, voice call ---------------------------------------------------------------
 
 
+class _NamedAction(_Message):
+    """A message whose action is only a name: ``{"name": ACTION}``."""
+
+    ACTION: ClassVar[str]
+
+    def _check_action(self, path: str, out: list[Problem]) -> None:
+        pass  # the action is fixed
+
+    def _action_json(self) -> JSON:
+        return {"name": self.ACTION}
+
+    @classmethod
+    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
+        reader.constant(action, "name", cls.ACTION, path)
+        return {}
+
+
 @attrs.frozen
-class LocationRequestMessage(_Message):
+class LocationRequestMessage(_NamedAction):
     """Asks the user to share their location: a body text and nothing else."""
 
     TYPE: ClassVar[str] = "location_request_message"
+    ACTION: ClassVar[str] = "send_location"
     FOOTER: ClassVar[bool] = False
 
     body: str
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
-
-    def _check_action(self, path: str, out: list[Problem]) -> None:
-        pass  # the action is fixed
-
-    def _action_json(self) -> JSON:
-        return {"name": "send_location"}
-
-    @classmethod
-    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        reader.constant(action, "name", "send_location", path)
-        return {}
 
 
 @attrs.frozen
@@ -700,10 +707,11 @@ class VoiceCallMessage(_Message):
 
 
 @attrs.frozen
-class CallPermissionRequestMessage(_Message):
+class CallPermissionRequestMessage(_NamedAction):
     """Asks the user to let the business call them on WhatsApp; the body is optional."""
 
     TYPE: ClassVar[str] = "call_permission_request"
+    ACTION: ClassVar[str] = "call_permission_request"
     BODY_REQUIRED: ClassVar[bool] = False
     FOOTER: ClassVar[bool] = False
 
@@ -712,42 +720,21 @@ class CallPermissionRequestMessage(_Message):
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
 
-    def _check_action(self, path: str, out: list[Problem]) -> None:
-        pass  # the action is fixed
-
-    def _action_json(self) -> JSON:
-        return {"name": "call_permission_request"}
-
-    @classmethod
-    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        reader.constant(action, "name", "call_permission_request", path)
-        return {}
-
 
 @attrs.frozen
-class RequestContactInfoMessage(_Message):
+class RequestContactInfoMessage(_NamedAction):
     """Asks the user to share their phone number (a user known only by their business-scoped
     id, say); WhatsApp labels the button in the user's language.
     """
 
     TYPE: ClassVar[str] = "request_contact_info"
+    ACTION: ClassVar[str] = "request_contact_info"
     FOOTER: ClassVar[bool] = False
 
     body: str
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
-
-    def _check_action(self, path: str, out: list[Problem]) -> None:
-        pass  # the action is fixed
-
-    def _action_json(self) -> JSON:
-        return {"name": "request_contact_info"}
-
-    @classmethod
-    def _read_action(cls, action: Mapping[str, Any], path: str, reader: Reader) -> dict[str, Any]:
-        reader.constant(action, "name", "request_contact_info", path)
-        return {}
 
 
 def _amount(out: list[Problem], path: str, value: object) -> None:

@@ -221,6 +221,10 @@ class GupshupClient(AsyncClosing):
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
+            # aiohttp closes its sockets in callbacks it schedules as it closes; one turn of
+            # the loop runs them (aiohttp's "graceful shutdown"), so a loop closed right after
+            # leaves no socket open.
+            await asyncio.sleep(0)
         if self._owns_provider and isinstance(self._provider, PartnerCredentials):
             await self._provider.aclose()
 

@@ -56,10 +56,12 @@ async def test_two_limiters_of_one_app_share_its_rate(redis_server: RedisServer)
         _let_through(second, 2.0, 10),
         _let_through(other_app, 2.0, 10),
     )
-    shared = both[0] + both[1]
-    assert 0.95 * 100 <= len(shared) <= 100 + 2  # 50 a second between them, not 50 each
-    assert largest_in_window(shared, 1.0) <= 50 + rate.burst
-    assert len(both[2]) >= 90  # another app has its own limit
+    shared = sorted(both[0] + both[1])
+    achieved = (len(shared) - 1) / (shared[-1] - shared[0])
+    assert 0.95 * 50 <= achieved <= 1.05 * 50  # 50 a second between them, not 50 each
+    # Moments of waking, not the slots themselves (exactly 20 ms apart): a little slack.
+    assert largest_in_window(shared, 1.0) <= 50 * 1.1
+    assert len(both[2]) >= 80  # another app has its own limit
     for limiter in (first, second, other_app):
         await limiter.aclose()
 
@@ -204,11 +206,11 @@ def test_four_processes_share_200_a_second_without_a_429(
         assert worker.returncode == 0, err
         times += json.loads(out.strip().splitlines()[-1])
     times.sort()
-    # Where the limiter decides: the rate between the four, never more in any second.
+    # Where the limiter decides: the rate between the four, never much more in any second.
     assert (len(times) - 1) / (times[-1] - times[0]) >= 0.97 * 200
     # Slots are handed out exactly 5 ms apart; these are the moments the processes woke to use
     # them, a few milliseconds late at times, so a second may hold a few more.
-    assert largest_in_window(times, 1.0) <= 200 * 1.05
+    assert largest_in_window(times, 1.0) <= 200 * 1.1
     # Where the server counts, after scheduling and network jitter: next to no 429.
     account = httpx.get(f"{sandbox_at_200}/sandbox/account", timeout=10).json()
     assert account["answers"].get("429", 0) <= 0.01 * account["processed"]

@@ -232,6 +232,7 @@ class Sandbox(AsyncClosing):
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+            await asyncio.sleep(0)  # let the closed connections' callbacks close their sockets
 
     async def __aenter__(self) -> Sandbox:
         await self.start()

@@ -461,17 +461,15 @@ class DeliveryStore:
         except sqlite3.DatabaseError as broken:
             self._connection.close()
             raise JournalError(f"{self.path} is not a journal ({broken})") from None
+        # Made once with the journal: asked for every status, never changes.
+        found = self._connection.execute("SELECT value FROM meta WHERE name = 'campaign'")
+        self.campaign: str = str(found.fetchone()[0])
 
     def close(self) -> None:
         self._connection.close()
 
     def __repr__(self) -> str:
         return f"DeliveryStore({str(self.path)!r})"
-
-    @property
-    def campaign(self) -> str:
-        row = self._connection.execute("SELECT value FROM meta WHERE name = 'campaign'").fetchone()
-        return str(row[0])
 
     def record(self, events: Iterable[Event]) -> int:
         """Record what the statuses among ``events`` say; how many matched a sent message."""

@@ -1,10 +1,13 @@
-"""Serving an ASGI application under uvicorn, on a free port of 127.0.0.1, for one test."""
+"""Servers the tests run on 127.0.0.1: an ASGI application under uvicorn, the sandbox process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -33,3 +36,26 @@ async def until(done: Callable[[], bool], seconds: float = 15) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), seconds)
+
+
+@contextlib.contextmanager
+def sandbox_process(*options: str) -> Iterator[str]:
+    """The sandbox as its own process (``gupshup-async sandbox``): its base URL, until the block
+    ends. ``options`` go to the command (``"--rate", "210"``).
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert found, line
+        yield found.group(0)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -32,6 +32,7 @@ from gupshup_async import (
 )
 from gupshup_async.errors import AccountError, APIError, NotAttempted
 from gupshup_async.sandbox import Faults, Sandbox
+from tests.servers import sandbox_process
 
 BASE = "https://partner.example.test"
 URL = f"{BASE}/partner/app/app-1/v3/message"
@@ -222,19 +223,10 @@ CAMPAIGN = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def sandbox_process() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().split()[-1]
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+@pytest.fixture(name="sandbox_process")
+def sandbox_process_fixture() -> Iterator[str]:
+    with sandbox_process() as url:
+        yield url
 
 
 @pytest.mark.parametrize("resend", ["no", "yes"])

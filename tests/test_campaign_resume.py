@@ -30,6 +30,7 @@ from gupshup_async import (
 )
 from gupshup_async.errors import JournalError, NotAttempted
 from gupshup_async.sandbox import Sandbox
+from tests.servers import sandbox_process
 
 NUMBERS = [f"+9170000{n:05d}" for n in range(60)]
 
@@ -216,19 +217,10 @@ CAMPAIGN = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def sandbox_process() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().split()[-1]
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+@pytest.fixture(name="sandbox_process")
+def sandbox_process_fixture() -> Iterator[str]:
+    with sandbox_process() as url:
+        yield url
 
 
 def test_sigkill_during_a_rate_limited_run_then_a_resume_in_another_order(

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+from tests.servers import sandbox_process
 
 COMMAND = [sys.executable, "-m", "gupshup_async"]
 SCRIPT = Path(sys.executable).with_name("gupshup-async")
@@ -35,17 +36,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [*COMMAND, "sandbox", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.search(r"http://127\.0\.0\.1:\d+", line)
-    assert found, line
-    yield found.group(0)
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with sandbox_process() as url:
+        yield url
 
 
 def test_the_installed_script_and_the_module_are_the_same_program() -> None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gupshup_async import ButtonMessage, ButtonReply, Event, GupshupClient, StatusUpdate
 from gupshup_async.sandbox import Sandbox
-from tests.servers import under_uvicorn, until
+from tests.servers import sandbox_process, under_uvicorn, until
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SECRET = "hook-secret-e2e-0042"
@@ -92,23 +92,18 @@ async def test_a_button_tap_is_answered_in_context() -> None:
                     "+91 98765 43210", ButtonMessage("Table for two?", [("book", "Book it")])
                 )
             await box.tap(offer.message_id, "book", "Book it")
+            offered = box.account.processed[0]
+            tap_id = f"wamid.sandbox-reply-{offered.seq}-book"  # the id the sandbox gives a tap
             await until(lambda: len(box.account.processed) >= 2)  # the offer, then the answer
             answer = box.account.processed[-1]
     assert answer.body_text is not None
     assert answer.body_text.startswith("Booked")
-    assert answer.reply_to is not None  # sent as a reply to the tap
+    assert answer.reply_to == tap_id  # sent as a reply to the tap itself
     assert answer.to == "919876543210"
 
 
 def test_the_csv_campaign_script_sends_every_row_once_and_resumes(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
+    with sandbox_process() as url:
         env = {
             **os.environ,
             "GUPSHUP_APP_ID": "sandbox-app",
@@ -121,11 +116,6 @@ def test_the_csv_campaign_script_sends_every_row_once_and_resumes(tmp_path: Path
         first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         account = httpx.get(f"{url}/sandbox/account", timeout=10).json()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
     assert first.returncode == 0, first.stderr
     assert "5 rows: 5 sent now, 0 before" in first.stdout
     assert "5 rows: 0 sent now, 5 before" in again.stdout

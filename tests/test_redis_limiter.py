@@ -20,6 +20,7 @@ import pytest
 
 from gupshup_async import LimiterUnavailable, RateLimit, RedisLimiter
 from tests.redis_server import RedisServer
+from tests.servers import sandbox_process
 
 
 def largest_in_window(times: list[float], window: float) -> int:
@@ -172,16 +173,8 @@ WORKER = textwrap.dedent(
 def sandbox_at_200() -> Iterator[str]:
     # 5% above the limiter's 200: the limiter spaces requests exactly when it lets them go;
     # the server sees them after scheduling and network jitter of a few milliseconds.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0", "--rate", "210"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    yield process.stdout.readline().split()[-1]
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with sandbox_process("--rate", "210") as url:
+        yield url
 
 
 def test_four_processes_share_200_a_second_without_a_429(
@@ -241,14 +234,7 @@ SHARD = textwrap.dedent(
 def test_two_shards_one_killed_and_resumed_message_everyone_once_in_order(
     tmp_path: Path,
 ) -> None:
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "gupshup_async", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sandbox.stdout is not None
-        url = sandbox.stdout.readline().split()[-1]
+    with sandbox_process() as url:
         script = tmp_path / "shard.py"
         script.write_text(SHARD)
         argv = [sys.executable, str(script), url]
@@ -267,11 +253,6 @@ def test_two_shards_one_killed_and_resumed_message_everyone_once_in_order(
         )
         zero.communicate(timeout=120)
         account = httpx.get(f"{url}/sandbox/account", timeout=10).json()
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
-        if sandbox.stdout is not None:
-            sandbox.stdout.close()
     assert resumed.returncode == 0, resumed.stderr
     ambiguous = {line.split()[0] for line in resumed.stdout.splitlines() if "ambiguous" in line}
     assert len(ambiguous) <= 2  # at 100 a second, at most what was on the wire at the kill

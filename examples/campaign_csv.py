@@ -16,13 +16,13 @@ import collections
 import sys
 
 from gupshup_async import GupshupClient, Journal, RateLimit
-from gupshup_async.templates import MessageTemplate, read_rows, scan_rows, template_items
+from gupshup_async.rows import RowMessage, read_rows, row_items, scan_rows
 
 
 async def run(recipients: str, template_file: str, rate: float, journal: str) -> int:
-    template = MessageTemplate.load(template_file)
+    template = RowMessage.load(template_file)
     total = scan_rows(recipients, template)  # the whole file checked before anything is sent
-    items = template_items(template, read_rows(recipients))
+    items = row_items(template, read_rows(recipients))
     failures: collections.Counter[str] = collections.Counter()
     async with GupshupClient.from_env(rate_limit=RateLimit(rate)) as client:
         async with client.send_many(items, journal=Journal(journal)) as campaign:

@@ -15,6 +15,7 @@ from gupshup_async.errors import (
     JournalError,
     LimiterUnavailable,
     NotAttempted,
+    OutsideWindow,
     Problem,
     RateLimitError,
     ServerError,
@@ -41,6 +42,7 @@ from gupshup_async.messages import (
     FlowMessage,
     Header,
     ImageHeader,
+    InteractiveMessage,
     ListMessage,
     LocationRequestMessage,
     Message,
@@ -55,18 +57,30 @@ from gupshup_async.messages import (
     RequestContactInfoMessage,
     Row,
     Section,
+    TemplateCopyCode,
+    TemplateCurrency,
+    TemplateDateTime,
+    TemplateFlowButton,
+    TemplateLocation,
+    TemplateMessage,
+    TemplateQuickReply,
+    TemplateText,
+    TemplateUrlButton,
     TextHeader,
     VideoHeader,
     VoiceCallMessage,
     build_payload,
     normalize_recipient,
     parse_interactive,
+    parse_message,
+    parse_template,
 )
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
+from gupshup_async.templates import TemplateButtonSpec, TemplateDefinition, TemplateDefinitions
 from gupshup_async.webhooks import (
     ButtonReply,
     CallPermissionReply,
@@ -85,6 +99,8 @@ from gupshup_async.webhooks import (
     WebhookError,
     parse_events,
 )
+from gupshup_async.window import Window, WindowPolicy
+from gupshup_async.windows import MemoryWindowStore, SqliteWindowStore, WindowStore
 
 __version__ = "0.1.0"
 
@@ -122,6 +138,7 @@ __all__ = [
     "Header",
     "ImageHeader",
     "InboundMessage",
+    "InteractiveMessage",
     "InvalidAppError",
     "Journal",
     "JournalError",
@@ -131,12 +148,14 @@ __all__ = [
     "ListReply",
     "LocationReply",
     "LocationRequestMessage",
+    "MemoryWindowStore",
     "Message",
     "NotAttempted",
     "OrderDetailsMessage",
     "OrderReceived",
     "OrderStatusMessage",
     "Outcome",
+    "OutsideWindow",
     "PartnerCredentials",
     "Problem",
     "ProductCard",
@@ -157,9 +176,22 @@ __all__ = [
     "SendHooks",
     "SendResult",
     "ServerError",
+    "SqliteWindowStore",
     "StaticToken",
     "StatusUpdate",
     "TemplateButtonReply",
+    "TemplateButtonSpec",
+    "TemplateCopyCode",
+    "TemplateCurrency",
+    "TemplateDateTime",
+    "TemplateDefinition",
+    "TemplateDefinitions",
+    "TemplateFlowButton",
+    "TemplateLocation",
+    "TemplateMessage",
+    "TemplateQuickReply",
+    "TemplateText",
+    "TemplateUrlButton",
     "TextHeader",
     "TokenBucketLimiter",
     "TokenProvider",
@@ -170,9 +202,14 @@ __all__ = [
     "VideoHeader",
     "VoiceCallMessage",
     "WebhookError",
+    "Window",
+    "WindowPolicy",
+    "WindowStore",
     "__version__",
     "build_payload",
     "normalize_recipient",
     "parse_events",
     "parse_interactive",
+    "parse_message",
+    "parse_template",
 ]

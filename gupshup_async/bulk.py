@@ -66,6 +66,9 @@ class AttemptWatch(Protocol):
 #: What a run sends with: ``(recipient, request body, watch) -> SendResult``, raising
 #: `GupshupError`. `GupshupClient.send_many` passes its own send path.
 SendBody = Callable[[str, bytes, "AttemptWatch | None"], Awaitable[SendResult]]
+#: What is sent in place of an item's message, decided as it is sent (the window policy);
+#: raising `GupshupError` refuses the item without sending it.
+Prepare = Callable[[str, Message], Awaitable[Message]]
 
 # How many items are read ahead, when resuming, to tell a resume from another campaign.
 _LOOKAHEAD = 256
@@ -149,6 +152,7 @@ class BulkRun(AsyncClosing):
         skip_unreachable: bool = True,
         status_poll: float = 1.0,
         shard: tuple[int, int] | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         if shard is not None and not (
             isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
@@ -159,6 +163,7 @@ class BulkRun(AsyncClosing):
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.stats = BulkStats()
         self._send = send
+        self._prepare = prepare
         self._items = items
         self._concurrency = concurrency
         self._journal = journal
@@ -382,7 +387,13 @@ class BulkRun(AsyncClosing):
                 journal.failed(job.key, job.to, job.fingerprint, refused)
             return Outcome(job.to, job.message, job.key, error=refused)
         assert job.message is not None
-        body = encode_normalized(job.to, job.message, self._envelope_of(job))
+        sending = job.message
+        if self._prepare is not None:
+            try:
+                sending = await self._prepare(job.to, job.message)
+            except GupshupError as refused:  # nothing sent: not journaled, a rerun looks again
+                return Outcome(job.to, job.message, job.key, error=refused)
+        body = encode_normalized(job.to, sending, self._envelope_of(job))
         try:
             result = await self._send(job.to, body, _Watch(self, job))
         except NotAttempted as error:
@@ -395,6 +406,8 @@ class BulkRun(AsyncClosing):
                 journal.failed(job.key, job.to, job.fingerprint, error)
             return Outcome(job.to, job.message, job.key, error=error)
         self._in_flight.discard(job.key)
+        if sending is not job.message:
+            result = attrs.evolve(result, sent_instead=sending)
         if journal is not None:
             journal.sent(job.key, job.to, job.fingerprint, result)
         return Outcome(job.to, job.message, job.key, result=result)

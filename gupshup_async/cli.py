@@ -48,20 +48,14 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.journal import DeliveryReport, DeliveryStore, EarlierOutcome, Journal
-from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_interactive
+from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_message
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, SendResult
+from gupshup_async.rows import RowMessage, RowsError, read_rows, row_items, scan_rows
 from gupshup_async.sandbox import Faults, Sandbox
-from gupshup_async.templates import (
-    MessageTemplate,
-    RowsError,
-    read_rows,
-    scan_rows,
-    template_items,
-)
 
 __all__ = ["cli", "main"]
 
@@ -447,9 +441,7 @@ def _message_from(
             document = json.loads(message_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as bad:
             raise click.BadParameter(f"{message_file}: {bad}", param_hint="--message") from None
-        if isinstance(document, dict) and "interactive" in document:
-            document = document["interactive"]
-        return parse_interactive(document)
+        return parse_message(document)
     if body is None or not buttons:
         raise click.UsageError("give --message FILE.json, or --body and at least one --button")
     return ButtonMessage(body, [_button(b) for b in buttons], header=header, footer=footer)
@@ -523,14 +515,14 @@ def bulk(
     resume: what was sent is skipped, whatever order the rows are in now.
     """
     try:
-        template = MessageTemplate.load(template_file)
+        template = RowMessage.load(template_file)
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
     total = scan_rows(recipients, template)
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
     book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
-    items = template_items(template, read_rows(recipients))
+    items = row_items(template, read_rows(recipients))
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:

@@ -9,13 +9,14 @@ tenacity retries, how long it waits and when it stops come from the `RetryPolicy
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import ssl
 import sys
 import time
 from collections.abc import AsyncIterable, Iterable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import attrs
@@ -43,11 +44,14 @@ from gupshup_async.errors import (
     TransportError,
 )
 from gupshup_async.journal import Journal
-from gupshup_async.messages import Message, normalize_recipient
+from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
 from gupshup_async.messages._payload import Envelope, encode_normalized
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import Item, SendResult
+from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.window import WindowPolicy
+from gupshup_async.windows import WindowStore
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline
@@ -116,6 +120,12 @@ class GupshupClient(AsyncClosing):
       is made here on aiohttp's transport (httpx-aiohttp), with ``max_connections`` and
       ``verify`` (an ``ssl.SSLContext``, or False to skip certificate checks).
     - ``hooks``: `SendHooks` for metrics and tracing.
+    - ``windows``: a window store (`MemoryWindowStore`, `SqliteWindowStore`) that a `Receiver`
+      feeds; ``window_policy``: what to do with a free-form message to a user whose 24-hour
+      window is not open (`WindowPolicy`; default: send anyway). See "Templates".
+    - ``templates``: check every `TemplateMessage` against these `TemplateDefinitions` before
+      sending, or ``"fetch"`` to check against the app's templates as Gupshup lists them
+      (`fetch_templates`, cached for ``templates_max_age`` seconds).
 
     Safe to use from many tasks at once, in the one event loop it is first used in: create
     one per event loop (a second loop gets a `RuntimeError`, never a hang).
@@ -135,6 +145,10 @@ class GupshupClient(AsyncClosing):
         max_connections: int = 100,
         verify: ssl.SSLContext | bool = True,
         hooks: SendHooks | None = None,
+        windows: WindowStore | None = None,
+        window_policy: WindowPolicy = WindowPolicy(),  # noqa: B008  (frozen)
+        templates: TemplateDefinitions | Literal["fetch"] | None = None,
+        templates_max_age: float = 600.0,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
             raise ValueError("app_id must be a non-empty string")
@@ -173,6 +187,16 @@ class GupshupClient(AsyncClosing):
         self._httpx_url = httpx.URL(self._url)
         self._headers: tuple[str, httpx.Headers] | None = None
         self._closed = False
+        if window_policy.checks and windows is None:
+            raise ValueError("a window policy that checks windows needs a window store (windows=)")
+        if templates not in (None, "fetch") and not isinstance(templates, TemplateDefinitions):
+            raise ValueError("templates must be TemplateDefinitions, 'fetch' or None")
+        self.windows = windows
+        self.window_policy = window_policy
+        self._templates = templates
+        self._fetched: tuple[float, TemplateDefinitions] | None = None
+        self._templates_max_age = templates_max_age
+        self._fetching = asyncio.Lock()
 
     @classmethod
     def from_env(cls, **options: Any) -> GupshupClient:
@@ -238,6 +262,7 @@ class GupshupClient(AsyncClosing):
         journal: Journal | str | os.PathLike[str] | None = None,
         skip_unreachable: bool = True,
         shard: tuple[int, int] | None = None,
+        window: WindowPolicy | None = None,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -252,9 +277,19 @@ class GupshupClient(AsyncClosing):
         message failed for good are not sent (`UnreachableRecipient`). ``shard=(i, n)`` takes
         only the items whose recipient hashes to shard ``i`` of ``n``: run one process per shard
         (each with its own journal) and every message to one person goes through one of them.
+        ``window``: this run's `WindowPolicy`, in place of the client's: decided per item as
+        it is sent; a template sent in place of a message shows as ``result.sent_instead``, a
+        refusal as `OutsideWindow` (not journaled: a later run looks again).
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
+        policy = self._policy(window)
+        prepare = None
+        if policy.checks or self._templates is not None:
+
+            async def prepare(recipient: str, message: Message) -> Message:
+                return await self._prepare(recipient, message, policy)
+
         return BulkRun(
             self._send_body,
             items,
@@ -262,6 +297,7 @@ class GupshupClient(AsyncClosing):
             journal=journal,
             skip_unreachable=skip_unreachable,
             shard=shard,
+            prepare=prepare,
         )
 
     async def send(
@@ -271,22 +307,101 @@ class GupshupClient(AsyncClosing):
         *,
         reply_to: str | None = None,
         callback_data: str | None = None,
+        window: WindowPolicy | None = None,
     ) -> SendResult:
         """Send ``message`` to ``to`` (a phone number, or a business-scoped user id such as
         ``US.13491208655302741918``) and return once it was accepted.
 
         ``reply_to``: the id (wamid) of the user's message this one answers, shown as a reply.
         ``callback_data``: your own tag, at most 512 characters, echoed in this message's status
-        webhooks (Meta's ``biz_opaque_callback_data``).
+        webhooks (Meta's ``biz_opaque_callback_data``). ``window``: the `WindowPolicy` for this
+        send, in place of the client's; when it sends a template instead, the result's
+        ``sent_instead`` is that template.
 
-        Raises `ValidationError` before sending for a bad recipient or option, `APIError` (or a
-        subclass) when the server refuses, `TransportError` when no answer came; every error
-        carries ``attempts`` and ``ambiguous_attempts``.
+        Raises `ValidationError` before sending for a bad recipient or option (or a template
+        that does not fit its definition, with ``templates=``), `OutsideWindow` when the window
+        policy refuses, `APIError` (or a subclass) when the server refuses, `TransportError`
+        when no answer came; every error carries ``attempts`` and ``ambiguous_attempts``.
         """
         recipient = normalize_recipient(to)
         envelope = Envelope(reply_to, callback_data)
-        body = encode_normalized(recipient, message, envelope)
-        return await self._send_body(recipient, body, None)
+        policy = self._policy(window)
+        sending = message
+        if policy.checks or self._templates is not None:
+            sending = await self._prepare(recipient, message, policy)
+        body = encode_normalized(recipient, sending, envelope)
+        result = await self._send_body(recipient, body, None)
+        return result if sending is message else attrs.evolve(result, sent_instead=sending)
+
+    # Windows and templates -----------------------------------------------------------------
+
+    def _policy(self, window: WindowPolicy | None) -> WindowPolicy:
+        policy = self.window_policy if window is None else window
+        if policy.checks and self.windows is None:
+            raise ValueError("a window policy that checks windows needs a window store (windows=)")
+        return policy
+
+    async def _prepare(self, recipient: str, message: Message, policy: WindowPolicy) -> Message:
+        """What goes to ``recipient`` in place of ``message``: the window policy's choice,
+        checked against its template definition when the client has them.
+        """
+        if policy.checks and not isinstance(message, TemplateMessage):
+            assert self.windows is not None
+            window = self.windows.window(recipient)
+            message = policy.decide(recipient, message, window, time.time())
+        if isinstance(message, TemplateMessage) and self._templates is not None:
+            definitions = self._templates
+            if definitions == "fetch":
+                definitions = await self.fetch_templates()
+                if definitions.get(message.name, message.language) is None:
+                    definitions = await self.fetch_templates(max_age=60.0)  # approved lately?
+            assert isinstance(definitions, TemplateDefinitions)
+            definitions.check(message)
+        return message
+
+    async def fetch_templates(self, *, max_age: float | None = None) -> TemplateDefinitions:
+        """The app's templates as Gupshup lists them (``GET /partner/app/{app_id}/templates``).
+
+        Fetched at most once per ``max_age`` seconds (default ``templates_max_age``), one fetch
+        at a time however many sends ask: Gupshup allows 10 calls a minute per app. Raises
+        `APIError` or `TransportError` as a send would.
+        """
+        max_age = self._templates_max_age if max_age is None else max_age
+        async with self._fetching:
+            fetched = self._fetched
+            if fetched is not None and time.monotonic() - fetched[0] < max_age:
+                return fetched[1]
+            self._check_usable()
+            definitions = await self._get_templates(await self._provider.token())
+            self._fetched = (time.monotonic(), definitions)
+            return definitions
+
+    async def _get_templates(self, token: str) -> TemplateDefinitions:
+        url = f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/templates"
+        timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
+        try:
+            async with deadline(self._attempt_timeout):
+                response = await self._http.get(
+                    url, headers={"Authorization": token}, timeout=timeout
+                )
+        except UnicodeEncodeError:
+            raise _not_ascii() from None  # from None: the error would quote the token
+        except asyncio.TimeoutError:
+            raise TransportError("no answer to the template list", ambiguous=False) from None
+        except ENGINE_ERRORS as exc:
+            raise transport_error(exc) from None
+        content = response.content
+        if response.status_code != 200:
+            wait = parse_retry_after(response.headers.get("retry-after"), time.time())
+            raise error_from_response(response.status_code, content, wait)
+        try:
+            return TemplateDefinitions.from_json(json.loads(content))
+        except ValueError as bad:
+            raise APIError(
+                f"the template list cannot be read: {bad}",
+                status_code=200,
+                body=content[:200].decode("utf-8", "replace"),
+            ) from None
 
     async def _send_body(
         self, recipient: str, body: bytes, watch: AttemptWatch | None

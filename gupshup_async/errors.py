@@ -227,6 +227,22 @@ class UnreachableRecipient(GupshupError):
         self.code = code
 
 
+class OutsideWindow(GupshupError):
+    """Not sent: the user's 24-hour customer service window is closed (``closed_at``, a Unix
+    time), or not known to be open (``closed_at`` None) under a policy that treats unknown as
+    closed. A free-form message would fail with 131047: send an approved template instead.
+    """
+
+    def __init__(self, recipient: str, closed_at: float | None) -> None:
+        why = "not known to be open" if closed_at is None else "closed"
+        super().__init__(
+            f"not sent: the 24-hour window of {recipient} is {why}; only a template can reach "
+            "this user now (131047)"
+        )
+        self.recipient = recipient
+        self.closed_at = closed_at
+
+
 class LimiterUnavailable(GupshupError):
     """The shared rate limiter (Redis) could not be reached in time: nothing was sent, and a
     campaign stops, since every other item would wait on it the same way.
@@ -372,6 +388,42 @@ CODES: dict[int, Code] = _codes(
         False,
         "message",
         "send it to the phone number, or another type",
+    ),
+    (
+        132000,
+        "Meta",
+        "the template's parameters do not match in number",
+        False,
+        "message",
+        "give as many parameters as the template has placeholders",
+    ),
+    (
+        132001,
+        "Meta",
+        "the template does not exist in that language",
+        False,
+        "message",
+        "check the template's name and language, and that it is approved",
+    ),
+    (132005, "Meta", "the filled-in template is too long", False, "message", "shorten parameters"),
+    (132007, "Meta", "the template breaks a policy", False, "message", "use another template"),
+    (
+        132012,
+        "Meta",
+        "a template parameter has the wrong format",
+        False,
+        "message",
+        "give each parameter the kind the template expects",
+    ),
+    (132015, "Meta", "the template is paused for low quality", False, "message", "use another"),
+    (132016, "Meta", "the template is disabled", False, "message", "use another template"),
+    (
+        132018,
+        "Meta",
+        "a template parameter holds a line break, tab or 5 spaces in a row",
+        False,
+        "message",
+        "remove them from the parameter",
     ),
     (133004, "Meta", "server temporarily unavailable", True, "account", "retried"),
     (2494100, "Meta", "under maintenance", True, "account", "retried in a few minutes"),

@@ -29,7 +29,7 @@ import attrs
 
 from gupshup_async.errors import CODES, GupshupError, JournalError, ValidationError
 from gupshup_async.results import SendResult
-from gupshup_async.webhooks import Event, StatusUpdate
+from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
 
 __all__ = ["FORMAT", "Delivery", "DeliveryReport", "DeliveryStore", "EarlierOutcome", "Journal"]
 
@@ -548,6 +548,23 @@ class DeliveryStore:
             "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
             "FROM deliveries WHERE gs_id = ? OR wamid = ?",
             (message_id, message_id),
+        ).fetchone()
+        return Delivery(*row) if row else None
+
+    def answered(self, event: FromUser) -> Delivery | None:
+        """The sent message a user's message answers: the one its ``context_id`` names; for a
+        template's quick-reply tap without one, the latest message sent to that user.
+        """
+        if event.context_id:
+            found = self.find(event.context_id)
+            if found is not None:
+                return found
+        if not isinstance(event, TemplateButtonReply):
+            return None
+        row = self._connection.execute(
+            "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
+            "FROM deliveries WHERE recipient = ? ORDER BY accepted DESC LIMIT 1",
+            (event.sender,),
         ).fetchone()
         return Delivery(*row) if row else None
 

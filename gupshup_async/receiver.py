@@ -4,8 +4,10 @@ It runs under any ASGI server (uvicorn, hypercorn, granian) and mounts in FastAP
 (``app.mount("/hooks/gupshup", receiver)``). Each callback is checked (the shared-secret header
 set in the subscription's ``meta``, in constant time), read within a size limit, parsed, and
 answered at once: 200, or a 4xx that says what was wrong. Events then go through a bounded queue
-to a background task that drops repeats, records statuses in a campaign's `DeliveryStore`, and
-hands every event to your handlers. A hostile body is a 4xx and a count, never a crash.
+to a background task that drops repeats, records statuses in a campaign's `DeliveryStore`,
+tells a window store who wrote (and whose window a 131047 showed closed), ties each reply to the
+item it answers, and hands every event to your handlers. A hostile body is a 4xx and a count,
+never a crash.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+import attrs
+
 from gupshup_async.journal import DeliveryStore
-from gupshup_async.webhooks import MAX_BODY, Event, WebhookError, parse_events
+from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, WebhookError, parse_events
+from gupshup_async.windows import MemoryWindowStore, WindowStore
 
 __all__ = ["Receiver"]
 
@@ -59,7 +64,10 @@ class Receiver:
     - ``secret``: the value of ``header`` every callback must carry (put both in the
       subscription's ``meta``); required, compared in constant time.
     - ``store``: a journal's path or a `DeliveryStore`: statuses are recorded against the
-      messages a campaign sent. Optional.
+      messages a campaign sent, and a reply's ``item`` is the key of the item it answers.
+      Optional.
+    - ``windows``: a window store (`MemoryWindowStore`, `SqliteWindowStore`) told of every
+      message from a user and every 131047 failure: what a client's window policy reads.
     - ``handlers``: called with each new event, in order, off the request (sync or async); an
       exception in one is logged and counted, and the others still run.
     - ``max_body``: larger bodies get 413; ``queue_size``: events waiting for the handlers
@@ -75,6 +83,7 @@ class Receiver:
         secret: str,
         *,
         store: DeliveryStore | str | None = None,
+        windows: WindowStore | None = None,
         handlers: Iterable[Handler] = (),
         header: str = "x-hook-secret",
         max_body: int = MAX_BODY,
@@ -86,6 +95,7 @@ class Receiver:
         self._secret = secret.encode()
         self._header = header.lower().encode("latin-1")
         self.store = DeliveryStore(store) if isinstance(store, str) else store
+        self.windows = windows
         self.handlers = list(handlers)
         self.max_body = max_body
         self._queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_size)
@@ -174,6 +184,19 @@ class Receiver:
                 self._work(), name="gupshup-receiver"
             )
 
+    @staticmethod
+    def _record(store: DeliveryStore, events: list[Event]) -> list[Event]:
+        """Record the statuses; return the events with each reply tied to its item."""
+        store.record(events)
+        tied: list[Event] = []
+        for event in events:
+            if isinstance(event, FROM_USER):
+                delivery = store.answered(event)
+                if delivery is not None and delivery.key is not None:
+                    event = attrs.evolve(event, item=delivery.key)
+            tied.append(event)
+        return tied
+
     async def drain(self) -> None:
         """Wait until every event taken so far has been handled."""
         await self._queue.join()
@@ -202,10 +225,19 @@ class Receiver:
         self.stats["duplicates"] += len(events) - len(fresh)
         if self.store is not None and fresh:
             try:
-                await asyncio.to_thread(self.store.record, fresh)
+                fresh = await asyncio.to_thread(self._record, self.store, fresh)
             except Exception:
                 self.stats["store_errors"] += 1
                 logger.exception("recording %d events in the delivery store failed", len(fresh))
+        if self.windows is not None and fresh:
+            try:
+                if isinstance(self.windows, MemoryWindowStore):
+                    self.windows.record(fresh)
+                else:
+                    await asyncio.to_thread(self.windows.record, fresh)
+            except Exception:
+                self.stats["window_errors"] += 1
+                logger.exception("recording %d events in the window store failed", len(fresh))
         for event in fresh:
             for handler in self.handlers:
                 try:

@@ -36,6 +36,9 @@ class SendResult:
     ambiguous_attempts: int = 0
     #: The recipient's business-scoped user id, when the answer gives one.
     user_id: str | None = None
+    #: The message sent in place of the one given: the template a `WindowPolicy` chose
+    #: because the recipient's 24-hour window was not open.
+    sent_instead: Message | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

@@ -1,212 +1,480 @@
-"""Message templates filled per recipient from CSV or JSON-lines rows, for `send_many`.
+"""WhatsApp template definitions, and the check of a `TemplateMessage` against its definition.
 
-A template is an interactive object (or a whole request body holding one) whose strings may
-carry placeholders, ``{name}``, filled from the row's column of that name (``{{`` and ``}}``
-are literal braces). Each rendered message is validated; a row that cannot make a valid
-message becomes a `ValidationError` item, hence a failed outcome, not a crash.
+Meta refuses a template message whose parameters do not fit the approved template (132000 for
+a wrong count, 132001 for a name or language that does not exist, 132012 for a parameter of the
+wrong kind), often only after Gupshup accepted it. `TemplateDefinitions.check` finds the same
+faults before sending, each with its path in the request. Definitions come from Gupshup
+(`GupshupClient.templates`, which fetches them) or from a local JSON file in Meta's or
+Gupshup's shape. Pure: parsing and checking only.
+
+The row-filled messages this module used to hold are `gupshup_async.rows` now; their old
+names here still work for one release, with a `DeprecationWarning`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from gupshup_async.errors import Problem, ValidationError
-from gupshup_async.messages import Message, parse_interactive
-from gupshup_async.results import Item, Recipient
+from gupshup_async.messages import (
+    DocumentHeader,
+    ImageHeader,
+    TemplateCopyCode,
+    TemplateFlowButton,
+    TemplateLocation,
+    TemplateMessage,
+    TemplateQuickReply,
+    TemplateText,
+    TemplateUrlButton,
+    VideoHeader,
+)
 
-__all__ = ["READABLE", "MessageTemplate", "RowsError", "read_rows", "scan_rows", "template_items"]
+__all__ = ["TemplateButtonSpec", "TemplateDefinition", "TemplateDefinitions"]
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
-RECIPIENT_COLUMNS = ("to", "phone", "phone_number", "number")
-
-#: The recipients files read, by extension.
-READABLE = {
-    ".csv": "CSV with a header line",
-    ".jsonl": "JSON lines, an object per line",
-    ".ndjson": "JSON lines, an object per line",
-    ".json": "a JSON array of objects",
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_HEADER_KINDS = ("text", "image", "video", "document", "location")
+# What each button kind is called in a definition, and the parameter class that fills it.
+_BUTTON_KINDS = {
+    "QUICK_REPLY": "quick_reply",
+    "URL": "url",
+    "COPY_CODE": "copy_code",
+    "FLOW": "flow",
+    "PHONE_NUMBER": "phone_number",
+    "OTP": "otp",
+    "CATALOG": "catalog",
+    "MPM": "mpm",
+    "VOICE_CALL": "voice_call",
+}
+_PARAMETER_OF = {
+    TemplateQuickReply: "quick_reply",
+    TemplateUrlButton: "url",
+    TemplateCopyCode: "copy_code",
+    TemplateFlowButton: "flow",
+}
+_MEDIA_OF = {
+    TemplateText: "text",
+    ImageHeader: "image",
+    VideoHeader: "video",
+    DocumentHeader: "document",
+    TemplateLocation: "location",
 }
 
 
-class RowsError(ValueError):
-    """A recipients file that cannot be read as it says it is: the message names the file and
-    the line (or item) at fault.
+def _placeholders(text: object) -> tuple[str, ...]:
+    """The distinct placeholders of ``text`` in order of first use: ``("1", "2")`` or names."""
+    if not isinstance(text, str):
+        return ()
+    found = list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(text)))
+    if found and all(name.isdigit() for name in found):
+        found.sort(key=int)
+    return tuple(found)
+
+
+@attrs.frozen
+class TemplateButtonSpec:
+    """One button of a template as approved: its kind (``quick_reply``, ``url``,
+    ``copy_code``, ``flow``, ``phone_number``...), its label, and whether the message must give
+    it a parameter (a URL with a ``{{1}}`` suffix, a copy-code button).
     """
 
+    kind: str
+    text: str = ""
+    url: str | None = None
 
-class MessageTemplate:
-    """An interactive template: ``MessageTemplate.load("shipped.json").render(row)``."""
+    @property
+    def needs_parameter(self) -> bool:
+        return self.kind == "copy_code" or (self.kind == "url" and bool(_placeholders(self.url)))
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
-        if "interactive" in document and isinstance(document["interactive"], Mapping):
-            document = document["interactive"]
-        self.document = dict(document)
-        self.placeholders = sorted(_names(self.document))
-        # A template without placeholders is one message for everybody: check it once.
-        self._fixed: Message | ValidationError | None = None
-        if not self.placeholders:
-            try:
-                self._fixed = parse_interactive(self.document)
-            except ValidationError as refused:
-                self._fixed = refused
+    def describe(self) -> str:
+        label = {"url": "a URL button", "quick_reply": "a quick-reply button"}.get(
+            self.kind, f"a {self.kind.replace('_', '-')} button"
+        )
+        return f"{label} ({self.text})" if self.text else label
+
+
+@attrs.frozen
+class TemplateDefinition:
+    """What an approved template takes: ``header`` (``None``, ``"text"``, ``"image"``,
+    ``"video"``, ``"document"`` or ``"location"``) and the placeholders of a text header; the
+    body's placeholders in order (``("1", "2")``, or names); the buttons in order.
+    """
+
+    name: str
+    language: str
+    status: str = "APPROVED"
+    category: str | None = None
+    header: str | None = None
+    header_placeholders: tuple[str, ...] = ()
+    body_placeholders: tuple[str, ...] = ()
+    buttons: tuple[TemplateButtonSpec, ...] = ()
+    body: str = ""
+
+    @property
+    def named(self) -> bool:
+        return any(not name.isdigit() for name in self.body_placeholders)
+
+    # Reading the two shapes definitions come in --------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path) -> MessageTemplate:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(document, Mapping):
-            raise ValidationError.at("interactive", "a template must be a JSON object")
-        return cls(document)
-
-    def render(self, row: Mapping[str, Any]) -> Message | ValidationError:
-        """The message for ``row``, or the `ValidationError` saying why there is none."""
-        if self._fixed is not None:
-            return self._fixed
-        problems: list[Problem] = []
-        filled = _fill(self.document, row, "interactive", problems)
-        if problems:
-            return ValidationError(problems)
-        try:
-            return parse_interactive(filled)
-        except ValidationError as refused:
-            return refused
-
-
-def _names(node: Any) -> set[str]:
-    if isinstance(node, str):
-        return {m.group(1) for m in _PLACEHOLDER.finditer(node) if m.group(1)}
-    if isinstance(node, Mapping):
-        return set().union(*(_names(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(_names(v) for v in node)) if node else set()
-    return set()
-
-
-def _fill(node: Any, row: Mapping[str, Any], path: str, problems: list[Problem]) -> Any:
-    if isinstance(node, str):
-
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name is None:
-                return match.group(0)[0]
-            if name not in row or row[name] is None:
-                problems.append(Problem(path, f"placeholder {{{name}}} has no value in the row"))
-                return ""
-            return str(row[name])
-
-        return _PLACEHOLDER.sub(value, node)
-    if isinstance(node, Mapping):
-        return {k: _fill(v, row, f"{path}.{k}", problems) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_fill(v, row, f"{path}[{i}]", problems) for i, v in enumerate(node)]
-    return node
-
-
-def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The rows of a recipients file, read lazily: ``.csv`` (with a header line), ``.jsonl``
-    or ``.ndjson`` (an object per line), ``.json`` (an array of objects). Raises `RowsError`,
-    naming the file and line, for a row that is not well-formed, and for any other extension.
-    """
-    path = Path(path)
-    kind = path.suffix.lower()
-    if kind not in READABLE:
-        known = ", ".join(f"{ext} ({what})" for ext, what in READABLE.items())
-        raise RowsError(
-            f"{path}: cannot read {kind or 'a file without an extension'}; read: {known}"
+    def from_meta(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Meta's shape (the Graph API's ``message_templates``, WhatsApp Manager exports):
+        ``{"name", "language", "status", "category", "components": [...]}``.
+        """
+        header: str | None = None
+        header_placeholders: tuple[str, ...] = ()
+        body = ""
+        buttons: list[TemplateButtonSpec] = []
+        for component in obj.get("components") or ():
+            kind = str(component.get("type", "")).upper()
+            if kind == "HEADER":
+                header = str(component.get("format", "TEXT")).lower()
+                header_placeholders = _placeholders(component.get("text"))
+            elif kind == "BODY":
+                body = str(component.get("text", ""))
+            elif kind == "BUTTONS":
+                buttons.extend(_button_spec(b) for b in component.get("buttons") or ())
+        return cls(
+            name=str(obj["name"]),
+            language=str(obj["language"]),
+            status=str(obj.get("status", "APPROVED")).upper(),
+            category=obj.get("category"),
+            header=header,
+            header_placeholders=header_placeholders if header == "text" else (),
+            body_placeholders=_placeholders(body),
+            buttons=tuple(buttons),
+            body=body,
         )
-    try:
-        if kind == ".csv":
-            yield from _csv_rows(path)
-        elif kind == ".json":
-            yield from _array_rows(path)
-        else:
-            yield from _line_rows(path)
-    except UnicodeDecodeError as bad:
-        raise RowsError(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
 
-
-def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next(reader, None)
-            if not header:
-                raise RowsError(f"{path}: empty; the first line must name the columns")
-            for row in reader:
-                if not any(field.strip() for field in row):
-                    continue
-                if len(row) != len(header):
-                    raise RowsError(
-                        f"{path}:{reader.line_num}: {len(row)} fields where the header has "
-                        f"{len(header)} (an unbalanced quote or a stray comma?)"
-                    )
-                yield dict(zip(header, row, strict=True))
-        except csv.Error as bad:
-            raise RowsError(f"{path}:{reader.line_num}: not CSV ({bad})") from None
-
-
-def _line_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
+    @classmethod
+    def from_gupshup(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Gupshup's shape (``GET /partner/app/{app_id}/templates``): ``elementName``,
+        ``languageCode``, ``status``, ``templateType``, and ``containerMeta``, a JSON string
+        holding the body (``data``), ``header`` and ``buttons``.
+        """
+        meta: Any = obj.get("containerMeta") or {}
+        if isinstance(meta, str):
             try:
-                row = json.loads(line)
-            except (ValueError, RecursionError) as bad:
-                raise RowsError(f"{path}:{number}: not JSON ({_reason(bad)})") from None
-            if not isinstance(row, dict):
-                raise RowsError(f"{path}:{number}: a row must be a JSON object")
-            yield row
+                meta = json.loads(meta)
+            except ValueError:
+                meta = {}
+        if not isinstance(meta, Mapping):
+            meta = {}
+        kind = str(obj.get("templateType", "TEXT")).lower()
+        header: str | None = kind if kind in _HEADER_KINDS[1:] else None
+        header_text = meta.get("header")
+        if header is None and isinstance(header_text, str) and header_text:
+            header = "text"
+        body = str(meta.get("data") if meta.get("data") is not None else obj.get("data", ""))
+        return cls(
+            name=str(obj["elementName"]),
+            language=str(obj.get("languageCode", "en")),
+            status=str(obj.get("status", "APPROVED")).upper(),
+            category=obj.get("category"),
+            header=header,
+            header_placeholders=_placeholders(header_text) if header == "text" else (),
+            body_placeholders=_placeholders(body),
+            buttons=tuple(_button_spec(b) for b in meta.get("buttons") or ()),
+            body=body,
+        )
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Either shape: Gupshup's has ``elementName``, Meta's ``name``."""
+        return cls.from_gupshup(obj) if "elementName" in obj else cls.from_meta(obj)
+
+    def to_meta(self) -> dict[str, Any]:
+        """This definition in Meta's shape (what `from_meta` reads)."""
+        components: list[dict[str, Any]] = []
+        if self.header is not None:
+            header: dict[str, Any] = {"type": "HEADER", "format": self.header.upper()}
+            if self.header == "text":
+                header["text"] = self._header_text()
+            components.append(header)
+        components.append({"type": "BODY", "text": self._body_text()})
+        if self.buttons:
+            wire = {v: k for k, v in _BUTTON_KINDS.items()}
+            specs = []
+            for b in self.buttons:
+                spec: dict[str, Any] = {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
+                if b.url is not None:
+                    spec["url"] = b.url
+                specs.append(spec)
+            components.append({"type": "BUTTONS", "buttons": specs})
+        return {
+            "name": self.name,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category,
+            "components": components,
+        }
+
+    def to_gupshup(self) -> dict[str, Any]:
+        """This definition as Gupshup lists it (what `from_gupshup` reads)."""
+        meta: dict[str, Any] = {"data": self._body_text()}
+        if self.header == "text":
+            meta["header"] = self._header_text()
+        if self.buttons:
+            wire = {v: k for k, v in _BUTTON_KINDS.items()}
+            meta["buttons"] = [
+                {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
+                | ({"url": b.url} if b.url is not None else {})
+                for b in self.buttons
+            ]
+        kind = self.header if self.header not in (None, "text") else "TEXT"
+        return {
+            "elementName": self.name,
+            "languageCode": self.language,
+            "status": self.status,
+            "category": self.category,
+            "templateType": str(kind).upper(),
+            "data": self._body_text(),
+            "containerMeta": json.dumps(meta),
+        }
+
+    def _body_text(self) -> str:
+        return self.body or " ".join(f"{{{{{p}}}}}" for p in self.body_placeholders)
+
+    def _header_text(self) -> str:
+        return " ".join(f"{{{{{p}}}}}" for p in self.header_placeholders) or self.name
+
+    # The check ------------------------------------------------------------------------------
+
+    def problems(self, message: TemplateMessage) -> list[Problem]:
+        """Every way ``message`` does not fit this template, each at its path."""
+        out: list[Problem] = []
+        if self.status != "APPROVED":
+            out.append(
+                Problem(
+                    "template.name",
+                    f"{self.name} ({self.language}) is {self.status}, not APPROVED: "
+                    "Meta would refuse it",
+                )
+            )
+        header_path, body_path, button_paths = message.component_paths()
+        self._check_header(message, header_path, out)
+        self._check_body(message, body_path, out)
+        self._check_buttons(message, button_paths, out)
+        return out
+
+    def _check_header(self, message: TemplateMessage, path: str | None, out: list[Problem]) -> None:
+        given = message.header
+        wants_parameter = self.header is not None and (
+            self.header != "text" or bool(self.header_placeholders)
+        )
+        if given is None:
+            if wants_parameter:
+                what = "a text" if self.header == "text" else f"a {self.header}"
+                out.append(
+                    Problem(
+                        "template.components",
+                        f"the template's header needs {what} parameter (header=...)",
+                    )
+                )
+            return
+        assert path is not None
+        where = f"{path}.parameters[0]"
+        if not wants_parameter:
+            has = "no header" if self.header is None else "a header without parameters"
+            out.append(Problem(path, f"the template has {has}: leave header out"))
+            return
+        kind = _MEDIA_OF.get(type(given))
+        if kind != self.header:
+            out.append(
+                Problem(f"{where}.type", f"must be {self.header}, as the template's header is")
+            )
+
+    def _check_body(self, message: TemplateMessage, path: str | None, out: list[Problem]) -> None:
+        wanted = self.body_placeholders
+        where = f"{path}.parameters" if path is not None else "template.components"
+        if self.named:
+            given = [getattr(p, "name", None) for p in message.body]
+            missing = [name for name in wanted if name not in given]
+            unknown = [
+                (i, name) for i, name in enumerate(given) if name is not None and name not in wanted
+            ]
+            for i, name in unknown:
+                out.append(
+                    Problem(
+                        f"{where}[{i}].parameter_name",
+                        f"the template has no parameter {{{{{name}}}}}; it has "
+                        + ", ".join(f"{{{{{n}}}}}" for n in wanted),
+                    )
+                )
+            if missing:
+                shown = ", ".join(f"{{{{{n}}}}}" for n in missing)
+                out.append(Problem(where, f"the template's body needs {shown}"))
+            if message.body and not message.named:
+                out.append(Problem(where, "the template's parameters are named: pass a mapping"))
+            return
+        if message.named:
+            out.append(Problem(where, "the template's parameters are numbered, not named"))
+            return
+        if len(message.body) != len(wanted):
+            shown = ", ".join(f"{{{{{n}}}}}" for n in wanted) or "none"
+            out.append(
+                Problem(
+                    where,
+                    f"the template's body takes {len(wanted)} parameters ({shown}), "
+                    f"got {len(message.body)}",
+                )
+            )
+
+    def _check_buttons(
+        self, message: TemplateMessage, paths: list[str], out: list[Problem]
+    ) -> None:
+        given: set[int] = set()
+        for path, button in zip(paths, message.buttons, strict=True):
+            index = button.index
+            given.add(index)
+            if not 0 <= index < len(self.buttons):
+                count = len(self.buttons)
+                out.append(
+                    Problem(
+                        f"{path}.index",
+                        f"the template has no button {index} (it has {count}"
+                        f"{', numbered from 0' if count else ''})",
+                    )
+                )
+                continue
+            spec = self.buttons[index]
+            kind = _PARAMETER_OF[type(button)]
+            if kind != spec.kind:
+                out.append(
+                    Problem(f"{path}.sub_type", f"button {index} is {spec.describe()}, not {kind}")
+                )
+            elif kind == "url" and not spec.needs_parameter:
+                out.append(Problem(path, f"button {index}'s URL {spec.url} has no variable part"))
+        for index, spec in enumerate(self.buttons):
+            if spec.needs_parameter and index not in given:
+                what = "its URL's suffix" if spec.kind == "url" else "its code"
+                out.append(
+                    Problem(
+                        "template.components",
+                        f"button {index}, {spec.describe()}, needs {what} (buttons=[...])",
+                    )
+                )
 
 
-def _array_rows(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as bad:
-        raise RowsError(f"{path}:{bad.lineno}: not JSON ({bad.msg})") from None
-    except RecursionError:
-        raise RowsError(f"{path}: nested too deeply to be a list of recipients") from None
-    if not isinstance(data, list):
-        raise RowsError(f"{path}: must hold a JSON array of objects, not a {type(data).__name__}")
-    for number, row in enumerate(data, 1):
-        if not isinstance(row, dict):
-            raise RowsError(f"{path}: item {number} of the array is not an object")
-        yield row
+def _button_spec(obj: Mapping[str, Any]) -> TemplateButtonSpec:
+    kind = str(obj.get("type", "")).upper()
+    url = obj.get("url")
+    return TemplateButtonSpec(
+        _BUTTON_KINDS.get(kind, kind.lower()),
+        str(obj.get("text", "")),
+        url if isinstance(url, str) else None,
+    )
 
 
-def _reason(error: BaseException) -> str:
-    return error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
+class TemplateDefinitions:
+    """The approved templates of an app, by name and language; `check` a message against them.
 
-
-def scan_rows(path: str | Path, template: MessageTemplate) -> int:
-    """Read the whole file before anything is sent: how many rows it has. Raises `RowsError`
-    for a malformed row, a file without a recipient column, or a template whose placeholders
-    no column fills.
+    ``TemplateDefinitions.load("templates.json")`` reads a JSON array (or ``{"templates":
+    [...]}``, as Gupshup answers) of definitions in Meta's or Gupshup's shape.
     """
-    count = 0
-    columns: set[str] = set()
-    for count, row in enumerate(read_rows(path), 1):  # noqa: B007
-        columns.update(row)
-    if count == 0:
-        raise RowsError(f"{path}: no rows")
-    if not columns.intersection(RECIPIENT_COLUMNS):
-        raise RowsError(f"{path}: no recipient column: name one {', '.join(RECIPIENT_COLUMNS)}")
-    missing = sorted(set(template.placeholders) - columns)
-    if missing:
-        raise RowsError(f"{path}: no column for the template's placeholders {', '.join(missing)}")
-    return count
+
+    def __init__(self, definitions: Iterable[TemplateDefinition] = ()) -> None:
+        self._by_key: dict[tuple[str, str], TemplateDefinition] = {}
+        for definition in definitions:
+            self._by_key[(definition.name, definition.language)] = definition
+
+    @classmethod
+    def from_json(cls, document: Any) -> TemplateDefinitions:
+        """Definitions from parsed JSON; raises ``ValueError`` naming the entry at fault."""
+        if isinstance(document, Mapping) and isinstance(document.get("templates"), list):
+            document = document["templates"]
+        if not isinstance(document, list):
+            raise ValueError("template definitions must be a JSON array (or {'templates': [...]})")
+        found = []
+        for i, entry in enumerate(document):
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"template definition {i} is not a JSON object")
+            try:
+                found.append(TemplateDefinition.from_json(entry))
+            except (KeyError, TypeError, AttributeError) as bad:
+                raise ValueError(f"template definition {i} cannot be read: {bad!r}") from None
+        return cls(found)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TemplateDefinitions:
+        """Definitions from a JSON file; raises ``ValueError`` naming the file."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        except ValueError as bad:
+            raise ValueError(f"{path}: {bad}") from None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [definition.to_meta() for definition in self]
+
+    def __iter__(self) -> Any:
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __repr__(self) -> str:
+        return f"<TemplateDefinitions of {len(self)} templates>"
+
+    def get(self, name: str, language: str) -> TemplateDefinition | None:
+        return self._by_key.get((name, language))
+
+    def languages(self, name: str) -> list[str]:
+        return sorted(language for (n, language) in self._by_key if n == name)
+
+    def problems(self, message: TemplateMessage) -> list[Problem]:
+        """Every way ``message`` does not fit its template, each at its path (empty: it fits)."""
+        definition = self.get(message.name, message.language)
+        if definition is not None:
+            return definition.problems(message)
+        languages = self.languages(message.name)
+        if languages:
+            return [
+                Problem(
+                    "template.language.code",
+                    f"template {message.name} exists in {', '.join(languages)}, "
+                    f"not in {message.language}",
+                )
+            ]
+        return [Problem("template.name", f"no template named {message.name} is known")]
+
+    def check(self, message: TemplateMessage) -> None:
+        """Raise `ValidationError`, with every fault and its path, unless ``message`` fits."""
+        problems = self.problems(message)
+        if problems:
+            raise ValidationError(problems)
 
 
-def template_items(template: MessageTemplate, rows: Iterator[Mapping[str, Any]]) -> Iterator[Item]:
-    """`send_many` items: each row's recipient (its ``to`` column, or ``phone``...), its key
-    (its ``key`` column; else the item is known by recipient and message, never by position),
-    and the template filled from it.
-    """
-    for row in rows:
-        to = next((str(row[c]) for c in RECIPIENT_COLUMNS if row.get(c)), "")
-        key = str(row["key"]) if row.get("key") else None
-        yield Recipient(to, key=key), template.render(row)
+# The names the row-filled messages had here, until 0.1 -------------------------------------
+
+_MOVED = {
+    "MessageTemplate": "RowMessage",
+    "template_items": "row_items",
+    "read_rows": "read_rows",
+    "scan_rows": "scan_rows",
+    "RowsError": "RowsError",
+    "READABLE": "READABLE",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    new = _MOVED[name]
+    warnings.warn(
+        f"gupshup_async.templates.{name} is now gupshup_async.rows.{new}: this module holds "
+        "WhatsApp's template messages; the old name goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from gupshup_async import rows
+
+    return getattr(rows, new)

@@ -35,7 +35,7 @@ import attrs
 import httpx
 
 from gupshup_async import _engine
-from gupshup_async.messages import Message, parse_interactive
+from gupshup_async.messages import Message, parse_message
 
 if TYPE_CHECKING:
     import respx
@@ -102,8 +102,8 @@ class GupshupMock:
         self.sent.append(
             SentMessage(
                 app_id=app_id,
-                to=payload["to"],
-                message=parse_interactive(payload["interactive"]),
+                to=payload.get("to") or payload.get("recipient", ""),
+                message=parse_message(payload),
                 message_id=message_id,
                 payload=payload,
             )
@@ -113,7 +113,7 @@ class GupshupMock:
             json={
                 "messages": [{"id": message_id}],
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": payload["to"], "wa_id": payload["to"]}],
+                "contacts": [{"input": self.sent[-1].to, "wa_id": self.sent[-1].to}],
             },
         )
 

@@ -18,6 +18,7 @@ import attrs
 from gupshup_async.errors import GupshupError
 
 __all__ = [
+    "FROM_USER",
     "MAX_BODY",
     "MAX_DEPTH",
     "ButtonReply",
@@ -64,6 +65,10 @@ class _Inbound:
     timestamp: int | None
     context_id: str | None  # Meta's id (wamid) of our message this answers
     user_id: str | None = attrs.field(default=None, kw_only=True)
+    #: The key of the campaign item this answers: filled in by a `Receiver` whose delivery
+    #: store knows the message (through ``context_id``; for a template's quick reply that came
+    #: without one, the latest message sent to the user).
+    item: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def identity(self) -> tuple[str, ...]:
@@ -227,6 +232,31 @@ Event = (
     | StatusUpdate
     | ConnectivityCheck
     | UnknownEvent
+)
+
+
+#: An event that is a message from a user: each opens, or keeps open, their 24-hour window.
+FromUser = (
+    ButtonReply
+    | TemplateButtonReply
+    | CallPermissionReply
+    | OrderReceived
+    | ContactsShared
+    | ListReply
+    | FlowReply
+    | LocationReply
+    | InboundMessage
+)
+FROM_USER: tuple[type[FromUser], ...] = (
+    ButtonReply,
+    TemplateButtonReply,
+    CallPermissionReply,
+    OrderReceived,
+    ContactsShared,
+    ListReply,
+    FlowReply,
+    LocationReply,
+    InboundMessage,
 )
 
 

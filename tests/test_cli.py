@@ -303,7 +303,7 @@ def _rows_file(folder: Path, name: str, text: str) -> str:
         ),
         (
             lambda f: [_rows_file(f, "p.csv", "phone\n+919876543210\n")],
-            "no column for the template's placeholders name",
+            "no column for the message's placeholders name",
         ),
     ],
 )

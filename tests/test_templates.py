@@ -1,56 +1,281 @@
-"""Templates filled from rows: placeholders, literal braces, missing columns, file formats."""
+"""Template definitions: read in Meta's and Gupshup's shapes, fetched and cached, and every
+mismatch between a message and its template refused before sending, at its path.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from gupshup_async import ButtonMessage, Recipient, ValidationError
-from gupshup_async.templates import MessageTemplate, read_rows, template_items
+import httpx
+import pytest
 
-TEMPLATE = {
-    "type": "button",
-    "body": {"text": "Hi {name}, your code is {{{code}}}."},
-    "action": {"buttons": [{"type": "reply", "reply": {"id": "ok-{code}", "title": "OK"}}]},
+from gupshup_async import (
+    APIError,
+    AuthenticationError,
+    GupshupClient,
+    ImageHeader,
+    TemplateButtonSpec,
+    TemplateCopyCode,
+    TemplateDefinition,
+    TemplateDefinitions,
+    TemplateMessage,
+    TemplateQuickReply,
+    TemplateUrlButton,
+    ValidationError,
+)
+from gupshup_async.sandbox import SANDBOX_APP_ID, Sandbox
+from gupshup_async.sandbox._rules import SANDBOX_TEMPLATES
+from gupshup_async.testing import gupshup_mock
+
+DEFINITIONS = TemplateDefinitions.from_json(SANDBOX_TEMPLATES)
+SHIPPED = TemplateMessage(
+    "order_shipped",
+    "en",
+    header="A-4411",
+    body=["Asha", "A-4411"],
+    buttons=[TemplateUrlButton(2, "A-4411")],
+)
+
+# What Gupshup's template list holds for one template (its partner documentation's sample,
+# trimmed): the body in ``data``; header and buttons inside ``containerMeta``, a JSON string.
+GUPSHUP_ENTRY = {
+    "appId": "3cb92fbd-0bac-41d7-818e-4e4326d90335",
+    "buttonSupported": "QR,URL",
+    "category": "UTILITY",
+    "containerMeta": json.dumps(
+        {
+            "appId": "3cb92fbd-0bac-41d7-818e-4e4326d90335",
+            "data": "Hi {{1}}, your ticket {{2}} is {{3}}.",
+            "header": "Ticket {{1}}",
+            "footer": "Reply STOP to opt out",
+            "buttons": [
+                {"type": "QUICK_REPLY", "text": "Thanks"},
+                {"type": "URL", "text": "Open", "url": "https://help.example/t/{{1}}"},
+            ],
+        }
+    ),
+    "createdOn": 1671619377053,
+    "data": "Ticket {{1}}\nHi {{1}}, your ticket {{2}} is {{3}}.\nReply STOP | [Thanks] | [Open]",
+    "elementName": "ticket_update",
+    "languageCode": "en_US",
+    "status": "APPROVED",
+    "templateType": "TEXT",
 }
 
 
-def test_placeholders_are_filled_and_double_braces_are_literal() -> None:
-    template = MessageTemplate({"interactive": TEMPLATE})
-    assert template.placeholders == ["code", "name"]
-    message = template.render({"name": "Asha", "code": "42"})
-    assert isinstance(message, ButtonMessage)
-    assert message.body == "Hi Asha, your code is {42}."
-    assert message.buttons[0].id == "ok-42"
+def test_gupshup_s_listing_is_read_from_its_container_meta() -> None:
+    definition = TemplateDefinition.from_gupshup(GUPSHUP_ENTRY)
+    assert (definition.name, definition.language) == ("ticket_update", "en_US")
+    assert definition.header == "text"
+    assert definition.header_placeholders == ("1",)
+    assert definition.body_placeholders == ("1", "2", "3")
+    assert definition.buttons == (
+        TemplateButtonSpec("quick_reply", "Thanks"),
+        TemplateButtonSpec("url", "Open", "https://help.example/t/{{1}}"),
+    )
+    assert [b.needs_parameter for b in definition.buttons] == [False, True]
 
 
-def test_a_missing_column_is_a_validation_error_with_its_path() -> None:
-    refused = MessageTemplate(TEMPLATE).render({"name": "Asha"})
-    assert isinstance(refused, ValidationError)
-    assert {p.path for p in refused.errors} == {
-        "interactive.body.text",
-        "interactive.action.buttons[0].reply.id",
-    }
-    assert "placeholder {code} has no value" in str(refused)
+def test_both_shapes_write_and_read_back_the_same_definition() -> None:
+    for definition in DEFINITIONS:
+        assert TemplateDefinition.from_gupshup(definition.to_gupshup()) == definition
+        assert TemplateDefinition.from_meta(definition.to_meta()) == definition
 
 
-def test_a_template_without_placeholders_is_checked_once() -> None:
-    fixed = dict(TEMPLATE, body={"text": "Hello"})
-    fixed["action"] = {"buttons": [{"type": "reply", "reply": {"id": "ok", "title": "OK"}}]}
-    template = MessageTemplate(fixed)
-    assert template.render({}) is template.render({"x": 1})
+def test_a_fitting_message_passes() -> None:
+    DEFINITIONS.check(SHIPPED)
+    DEFINITIONS.check(
+        TemplateMessage(
+            "cart_reminder",
+            "en",
+            header=ImageHeader("https://x.example/cart.png"),
+            body={"first_name": "Asha", "discount": "10%"},
+            buttons=[TemplateCopyCode(0, "SAVE10")],
+        )
+    )
 
 
-def test_rows_from_csv_and_jsonl_become_items(tmp_path: Path) -> None:
-    csv_file = tmp_path / "r.csv"
-    csv_file.write_text("phone,name,code,key\n+919876543210,Asha,7,cust-1\n")
-    jsonl_file = tmp_path / "r.jsonl"
-    jsonl_file.write_text(json.dumps({"to": "+919876543211", "name": "Ravi", "code": 8}) + "\n\n")
-    template = MessageTemplate(TEMPLATE)
-    [(who, message)] = list(template_items(template, read_rows(csv_file)))
-    assert who == Recipient("+919876543210", key="cust-1")
-    assert isinstance(message, ButtonMessage)
-    [(who, message)] = list(template_items(template, read_rows(jsonl_file)))
-    assert who == Recipient("+919876543211")  # known by recipient and message
-    assert isinstance(message, ButtonMessage)
-    assert message.buttons[0].id == "ok-8"
+@pytest.mark.parametrize(
+    ("message", "path", "says"),
+    [
+        (
+            TemplateMessage("order_shiped", "en"),
+            "template.name",
+            "no template named order_shiped",
+        ),
+        (
+            TemplateMessage("order_shipped", "pt_BR", header="x", body=["a", "b"]),
+            "template.language.code",
+            "exists in en, not in pt_BR",
+        ),
+        (
+            TemplateMessage("summer_sale", "en", body=["20%"]),
+            "template.name",
+            "is PAUSED, not APPROVED",
+        ),
+        (
+            TemplateMessage("order_shipped", "en", header="x", body=["Asha"]),
+            "template.components[1].parameters",
+            "takes 2 parameters ({{1}}, {{2}}), got 1",
+        ),
+        (
+            TemplateMessage("order_shipped", "en", body=["Asha", "A-1"]),
+            "template.components",
+            "header needs a text parameter",
+        ),
+        (
+            TemplateMessage("appointment_reminder", "en", header="x", body=["a", "b"]),
+            "template.components[0]",
+            "the template has no header",
+        ),
+        (
+            TemplateMessage(
+                "order_shipped",
+                "en",
+                header=ImageHeader("https://x.example/a.png"),
+                body=["a", "b"],
+                buttons=[TemplateUrlButton(2, "A-1")],
+            ),
+            "template.components[0].parameters[0].type",
+            "must be text",
+        ),
+        (
+            TemplateMessage(
+                "order_shipped",
+                "en",
+                header="x",
+                body=["a", "b"],
+                buttons=[TemplateUrlButton(2, "A-1"), TemplateQuickReply(5, "p")],
+            ),
+            "template.components[3].index",
+            "no button 5 (it has 3",
+        ),
+        (
+            TemplateMessage(
+                "order_shipped",
+                "en",
+                header="x",
+                body=["a", "b"],
+                buttons=[TemplateUrlButton(2, "A-1"), TemplateUrlButton(0, "p")],
+            ),
+            "template.components[3].sub_type",
+            "button 0 is a quick-reply button (Track it), not url",
+        ),
+        (
+            TemplateMessage("order_shipped", "en", header="x", body=["a", "b"]),
+            "template.components",
+            "button 2, a URL button (See order), needs its URL's suffix",
+        ),
+        (
+            TemplateMessage(
+                "cart_reminder",
+                "en",
+                header=ImageHeader("https://x.example/a.png"),
+                body={"first_name": "A", "percent": "10"},
+                buttons=[TemplateCopyCode(0, "X")],
+            ),
+            "template.components[1].parameters[1].parameter_name",
+            "no parameter {{percent}}",
+        ),
+        (
+            TemplateMessage(
+                "cart_reminder",
+                "en",
+                header=ImageHeader("https://x.example/a.png"),
+                body=["A", "10"],
+                buttons=[TemplateCopyCode(0, "X")],
+            ),
+            "template.components[1].parameters",
+            "the template's parameters are named",
+        ),
+    ],
+)
+def test_each_mismatch_is_refused_at_its_path(
+    message: TemplateMessage, path: str, says: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DEFINITIONS.check(message)
+    assert any(p.path == path and says in p.message for p in caught.value.errors), caught.value
+
+
+def test_a_definitions_file_in_either_shape_loads_and_a_broken_one_says_where(
+    tmp_path: Path,
+) -> None:
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(SANDBOX_TEMPLATES))
+    gupshup = tmp_path / "gupshup.json"
+    gupshup.write_text(json.dumps({"status": "success", "templates": [GUPSHUP_ENTRY]}))
+    assert len(TemplateDefinitions.load(meta)) == len(SANDBOX_TEMPLATES)
+    assert ("ticket_update", "en_US") in TemplateDefinitions.load(gupshup)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps([SANDBOX_TEMPLATES[0], {"components": []}]))
+    with pytest.raises(ValueError, match=r"broken.json: template definition 1 cannot be read"):
+        TemplateDefinitions.load(broken)
+    broken.write_text('{"templates": 3}')
+    with pytest.raises(ValueError, match="must be a JSON array"):
+        TemplateDefinitions.load(broken)
+
+
+async def test_a_client_with_definitions_refuses_a_misfit_and_sends_nothing() -> None:
+    with gupshup_mock() as gupshup:
+        async with GupshupClient(
+            "app-1", "token-123456", rate_limit=None, templates=DEFINITIONS
+        ) as client:
+            with pytest.raises(ValidationError) as caught:
+                await client.send("+91 98765 43210", TemplateMessage("order_shipped", "en"))
+            await client.send("+91 98765 43210", SHIPPED)
+    assert caught.value.path == "template.components"
+    assert len(gupshup.requests) == 1
+
+
+async def test_fetched_templates_are_cached_and_fetched_again_for_a_new_name() -> None:
+    async with Sandbox() as sandbox:
+        gets: list[str] = []
+
+        async def count(request: httpx.Request) -> None:
+            if request.method == "GET":
+                gets.append(request.url.path)
+
+        http = httpx.AsyncClient(event_hooks={"request": [count]})
+        async with (
+            http,
+            GupshupClient(
+                sandbox.app_id,
+                sandbox.token,
+                base_url=sandbox.base_url,
+                http_client=http,
+                templates="fetch",
+            ) as client,
+        ):
+            for n in range(20):
+                await client.send(f"+9198765{n:05d}", SHIPPED)
+            assert gets == [f"/partner/app/{SANDBOX_APP_ID}/templates"]
+            with pytest.raises(ValidationError, match="no template named brand_new"):
+                await client.send("+919876543210", TemplateMessage("brand_new", "en"))
+            assert len(gets) == 1  # fetched less than a minute ago: not again
+            listed = await client.fetch_templates()
+        assert ("appointment_reminder", "en") in listed
+    assert len(sandbox.account.processed) == 20
+
+
+async def test_a_refused_template_list_is_a_typed_error() -> None:
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, "wrong-token-0000", base_url=sandbox.base_url
+        ) as client:
+            with pytest.raises(AuthenticationError):
+                await client.fetch_templates()
+
+
+async def test_the_sandbox_refuses_what_meta_would_with_template_codes() -> None:
+    async with Sandbox() as sandbox:
+        async with GupshupClient(sandbox.app_id, sandbox.token, base_url=sandbox.base_url) as c:
+            with pytest.raises(APIError) as unknown:
+                await c.send("+919876543210", TemplateMessage("nope", "en"))
+            with pytest.raises(APIError) as count:
+                await c.send("+919876543210", TemplateMessage("order_shipped", "en", header="x"))
+            await c.send("+919876543210", SHIPPED)
+    assert unknown.value.code == 132001 and not unknown.value.transient
+    assert count.value.code == 132000
+    assert [p.template for p in sandbox.account.processed] == ["order_shipped"]

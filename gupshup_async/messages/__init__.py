@@ -1,4 +1,7 @@
-"""Interactive messages: builders that refuse what WhatsApp would refuse. Pure: no I/O."""
+"""Interactive and template messages: builders that refuse what WhatsApp would refuse.
+
+Pure: no I/O.
+"""
 
 from gupshup_async.messages._messages import (
     MESSAGE_TYPES,
@@ -10,9 +13,9 @@ from gupshup_async.messages._messages import (
     CatalogMessage,
     CtaUrlMessage,
     FlowMessage,
+    InteractiveMessage,
     ListMessage,
     LocationRequestMessage,
-    Message,
     OrderDetailsMessage,
     OrderStatusMessage,
     ProductCard,
@@ -34,7 +37,27 @@ from gupshup_async.messages._parts import (
     TextHeader,
     VideoHeader,
 )
-from gupshup_async.messages._payload import build_payload, encode_payload, normalize_recipient
+from gupshup_async.messages._payload import (
+    Message,
+    build_payload,
+    encode_payload,
+    normalize_recipient,
+    parse_message,
+)
+from gupshup_async.messages._template import (
+    TemplateButton,
+    TemplateCopyCode,
+    TemplateCurrency,
+    TemplateDateTime,
+    TemplateFlowButton,
+    TemplateHeader,
+    TemplateLocation,
+    TemplateMessage,
+    TemplateQuickReply,
+    TemplateText,
+    TemplateUrlButton,
+    parse_template,
+)
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -49,6 +72,7 @@ __all__ = [
     "FlowMessage",
     "Header",
     "ImageHeader",
+    "InteractiveMessage",
     "ListMessage",
     "LocationRequestMessage",
     "Message",
@@ -63,6 +87,17 @@ __all__ = [
     "RequestContactInfoMessage",
     "Row",
     "Section",
+    "TemplateButton",
+    "TemplateCopyCode",
+    "TemplateCurrency",
+    "TemplateDateTime",
+    "TemplateFlowButton",
+    "TemplateHeader",
+    "TemplateLocation",
+    "TemplateMessage",
+    "TemplateQuickReply",
+    "TemplateText",
+    "TemplateUrlButton",
     "TextHeader",
     "VideoHeader",
     "VoiceCallMessage",
@@ -70,4 +105,6 @@ __all__ = [
     "encode_payload",
     "normalize_recipient",
     "parse_interactive",
+    "parse_message",
+    "parse_template",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from gupshup_async.errors import Problem, ValidationError
-from gupshup_async.messages._rules import type_name
+from gupshup_async.messages._rules import json_problem, type_name
 
 JSON = dict[str, Any]
 _T = TypeVar("_T")
@@ -21,6 +21,22 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 def dump_json(document: Any) -> bytes:
     """Compact UTF-8 JSON, as the request body carries it."""
     return _encoder.encode(document).encode()
+
+
+def seal(message: Any, problems: list[Problem], path: str, document: Callable[[], Any]) -> None:
+    """Finish making ``message``: raise `ValidationError` with ``problems``, if any; else
+    encode ``document()`` once into its ``_encoded`` bytes. What extra fields carry is only
+    known to be JSON when it is written, and a message must fail when made, not when sent.
+    """
+    if not problems:
+        written = document()
+        try:
+            object.__setattr__(message, "_encoded", dump_json(written))
+        except (TypeError, ValueError) as exc:
+            problem = json_problem(written, path)
+            problems.append(problem or Problem(path, f"cannot be written as JSON: {exc}"))
+    if problems:
+        raise ValidationError(problems)
 
 
 def strict_equal(a: object, b: object) -> bool:

@@ -14,7 +14,7 @@ import attrs
 
 from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import _rules as rules
-from gupshup_async.messages._json import JSON, Reader, dump_json, leftover, merge
+from gupshup_async.messages._json import JSON, Reader, leftover, merge, seal
 from gupshup_async.messages._parts import (
     HEADER_TYPES,
     UNREADABLE,
@@ -69,6 +69,8 @@ class _Message:
     _encoded: bytes = attrs.field(init=False, default=b"", eq=False, hash=False, repr=False)
 
     TYPE: ClassVar[str]
+    #: The request's ``type``: every class here is an interactive message.
+    PAYLOAD: ClassVar[str] = "interactive"
     HEADERS: ClassVar[tuple[type[Header], ...]] = ()
     HEADER_REQUIRED: ClassVar[bool] = False
     BODY_MAX: ClassVar[int | None] = rules.BODY_MAX
@@ -80,21 +82,15 @@ class _Message:
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
         self._check(problems)
-        if not problems:
-            # Encoded now, once: what extra fields carry is only known to be JSON when it is
-            # written, and a message must fail here, not when it is sent.
-            document = self.to_interactive()
-            try:
-                object.__setattr__(self, "_encoded", dump_json(document))
-            except (TypeError, ValueError) as exc:
-                problem = rules.json_problem(document, PATH)
-                problems.append(problem or Problem(PATH, f"cannot be written as JSON: {exc}"))
-        if problems:
-            raise ValidationError(problems)
+        seal(self, problems, PATH, self.to_interactive)
 
     def to_interactive(self) -> JSON:
         """Meta's ``interactive`` object: keys only for what is set, in Meta's shapes."""
         return merge(self._fields_json(), self.extra)
+
+    def to_json(self) -> JSON:
+        """The request's ``interactive`` field (`to_interactive`)."""
+        return self.to_interactive()
 
     def encoded(self) -> bytes:
         """`to_interactive` as compact UTF-8 JSON, made with the message and kept: a message is
@@ -1061,7 +1057,7 @@ def _describe(shape: tuple[str, int]) -> str:
 
 # Reading any of them ------------------------------------------------------------------------
 
-Message = (
+InteractiveMessage = (
     ButtonMessage
     | ListMessage
     | CtaUrlMessage
@@ -1079,7 +1075,7 @@ Message = (
     | OrderStatusMessage
 )
 
-MESSAGE_TYPES: tuple[type[Message], ...] = (
+MESSAGE_TYPES: tuple[type[InteractiveMessage], ...] = (
     ButtonMessage,
     ListMessage,
     CtaUrlMessage,
@@ -1096,14 +1092,14 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     OrderDetailsMessage,
     OrderStatusMessage,
 )
-_BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGE_TYPES}
+_BY_TYPE: dict[str, type[InteractiveMessage]] = {cls.TYPE: cls for cls in MESSAGE_TYPES}
 
 
 def _covered(path: str, seen: list[str]) -> bool:
     return any(s == path or s.startswith((f"{path}.", f"{path}[")) for s in seen)
 
 
-def parse_interactive(document: Mapping[str, Any]) -> Message:
+def parse_interactive(document: Mapping[str, Any]) -> InteractiveMessage:
     """Read Meta's ``interactive`` object into a message, checking every rule.
 
     Raises `ValidationError` listing every problem found. Fields we do not model are kept, so

@@ -1,18 +1,23 @@
-"""The whole request body: recipient, envelope and the interactive object."""
+"""The whole request body: recipient, envelope and the message (interactive or template)."""
 
 from __future__ import annotations
 
 import functools
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import phonenumbers
 
 from gupshup_async.errors import ValidationError
-from gupshup_async.messages._messages import Message
+from gupshup_async.messages._messages import InteractiveMessage, parse_interactive
 from gupshup_async.messages._rules import show
+from gupshup_async.messages._template import TemplateMessage, parse_template
+
+#: Anything `GupshupClient.send` sends: an interactive message, or a template.
+Message = InteractiveMessage | TemplateMessage
 
 _SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
 
@@ -150,7 +155,10 @@ class Envelope:
 NO_ENVELOPE = Envelope()
 
 _HEAD = b'{"messaging_product":"whatsapp","recipient_type":"individual",'
-_TAIL = b'"type":"interactive","interactive":%s}'
+_TAILS = {
+    kind: b'"type":"%s","%s":' % (kind.encode(), kind.encode())
+    for kind in ("interactive", "template")
+}
 
 
 def encode_payload(to: str, message: Message, envelope: Envelope = NO_ENVELOPE) -> bytes:
@@ -165,7 +173,8 @@ def encode_normalized(recipient: str, message: Message, envelope: Envelope = NO_
     field = b'"recipient":"%s",' if is_user_id(recipient) else b'"to":"%s",'
     extra = envelope.fields()
     middle = json.dumps(extra, separators=(",", ":")).encode()[1:-1] + b"," if extra else b""
-    return _HEAD + field % recipient.encode() + middle + _TAIL % message.encoded()
+    tail = _TAILS[message.PAYLOAD]
+    return _HEAD + field % recipient.encode() + middle + tail + message.encoded() + b"}"
 
 
 def build_payload(
@@ -185,6 +194,30 @@ def build_payload(
         "recipient_type": "individual",
         ("recipient" if is_user_id(recipient) else "to"): recipient,
         **envelope.fields(),
-        "type": "interactive",
-        "interactive": message.to_interactive(),
+        "type": message.PAYLOAD,
+        message.PAYLOAD: message.to_json(),
     }
+
+
+def parse_message(document: Mapping[str, Any]) -> Message:
+    """Read a message from JSON: a whole request body (``"type": "template"`` or
+    ``"interactive"``), ``{"interactive": {...}}`` or ``{"template": {...}}``, or the bare
+    object: an interactive one has a ``type``, a template a ``name`` and a ``language``.
+
+    Raises `ValidationError` with every problem and its path, as `parse_interactive` does.
+    """
+    if not isinstance(document, Mapping):
+        raise ValidationError.at(
+            "interactive", f"must be a JSON object, got {type(document).__name__}"
+        )
+    kind = document.get("type")
+    if kind in ("template", "interactive") and isinstance(document.get(kind), Mapping):
+        inner = document[kind]
+        return parse_template(inner) if kind == "template" else parse_interactive(inner)
+    if isinstance(document.get("template"), Mapping) and "interactive" not in document:
+        return parse_template(document["template"])
+    if isinstance(document.get("interactive"), Mapping):
+        return parse_interactive(document["interactive"])
+    if "name" in document and "language" in document and "type" not in document:
+        return parse_template(document)
+    return parse_interactive(document)

@@ -2,9 +2,12 @@
 
 It answers as Gupshup's v3 message endpoint does (its partner documentation): 200 with
 a message id, 401 for a wrong token, 400 for billing off, unknown app or app not on cloud, a
-Meta-style 400 for a message our own validation refuses, and 429 above the configured rate. On
-top, seeded faults: 503 or 429 or a dropped connection before processing, a 500 or a dropped
-connection after processing, and slow answers.
+Meta-style 400 for a message our own validation refuses or a template that does not fit its
+definition (132000, 132001), and 429 above the configured rate. On top, seeded faults: 503 or
+429 or a dropped connection before processing, a 500 or a dropped connection after processing,
+and slow answers. It lists its templates as Gupshup does (``GET /partner/app/{app}/templates``)
+and keeps each user's 24-hour window: with ``windows=True``, a free-form message to a user who
+has not written in the last 24 hours is accepted and then fails (131047), as on WhatsApp.
 """
 
 from __future__ import annotations
@@ -20,13 +23,73 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import ValidationError
-from gupshup_async.messages import normalize_recipient, parse_interactive
+from gupshup_async.messages import normalize_recipient, parse_interactive, parse_template
 from gupshup_async.messages._payload import CALLBACK_DATA_MAX
+from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.window import WINDOW_SECONDS
 
 __all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules"]
 
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_TOKEN = "sandbox-token-0000"
+
+#: The templates the sandbox knows unless told others (Meta's shape): `gupshup-async sandbox
+#: --templates FILE` or ``Sandbox(templates=...)`` replaces them.
+SANDBOX_TEMPLATES: list[dict[str, Any]] = [
+    {
+        "name": "order_shipped",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
+            {"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Track it"},
+                    {"type": "QUICK_REPLY", "text": "Stop updates"},
+                    {"type": "URL", "text": "See order", "url": "https://shop.example/o/{{1}}"},
+                ],
+            },
+        ],
+    },
+    {
+        "name": "appointment_reminder",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [
+            {"type": "BODY", "text": "Hi {{1}}, see you on {{2}}. Can you make it?"},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Yes"},
+                    {"type": "QUICK_REPLY", "text": "Reschedule"},
+                ],
+            },
+        ],
+    },
+    {
+        "name": "cart_reminder",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "parameter_format": "NAMED",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{first_name}}, your cart misses you: {{discount}} off."},
+            {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "SAVE10"}]},
+        ],
+    },
+    {
+        "name": "summer_sale",
+        "language": "en",
+        "status": "PAUSED",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Summer sale: {{1}} off."}],
+    },
+]
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -104,6 +167,10 @@ class Processed:
     #: Meta's id for the message, as statuses and replies name it (the send got ``message_id``,
     #: Gupshup's; statuses carry that one as ``gs_id``).
     wamid: str = ""
+    #: The template's name, for a template message (``interactive_type`` is "template").
+    template: str | None = None
+    #: A free-form message sent when the user's 24-hour window was closed: it fails (131047).
+    outside_window: bool = False
 
 
 class Account:
@@ -126,7 +193,17 @@ class Account:
             "answers": {str(k): v for k, v in sorted(self.answers.items())},
             "faults": dict(sorted(self.faults.items())),
             "by_recipient": {
-                to: [{"message_id": p.message_id, "seq": p.seq, "body": p.body_text} for p in items]
+                to: [
+                    {
+                        "message_id": p.message_id,
+                        "seq": p.seq,
+                        "type": p.interactive_type,
+                        "body": p.body_text,
+                        "template": p.template,
+                        "outside_window": p.outside_window,
+                    }
+                    for p in items
+                ]
                 for to, items in self.by_recipient().items()
             },
         }
@@ -190,7 +267,15 @@ class SandboxRules:
         faults: Faults = Faults(),
         seed: int = 0,
         validate: bool = True,
+        templates: TemplateDefinitions | None = None,
+        windows: bool = False,
     ) -> None:
+        self.templates = (
+            templates if templates is not None else TemplateDefinitions.from_json(SANDBOX_TEMPLATES)
+        )
+        #: Whether free-form messages need an open 24-hour window (``user_wrote``).
+        self.windows = windows
+        self._last_inbound: dict[str, float] = {}
         self.apps = dict(apps) if apps is not None else {SANDBOX_APP_ID: SANDBOX_TOKEN}
         self.billing_disabled = billing_disabled
         self.not_on_cloud = not_on_cloud
@@ -219,6 +304,9 @@ class SandboxRules:
     ) -> Answer:
         if method == "GET" and path == "/sandbox/account":
             return Answer(200, _json(self.account.to_json()))
+        listing = _templates_of(path) if method == "GET" else None
+        if listing is not None:
+            return self._template_list(listing, headers)
         app_id = _app_of(path)
         if method != "POST" or app_id is None:
             return _NOT_FOUND
@@ -240,7 +328,7 @@ class SandboxRules:
         if refused is not None:
             return refused
         self._window.append(now)
-        accepted = self._process(app_id, to, message, request)
+        accepted = self._process(app_id, to, message, request, now)
         if fault is not None:
             self.account.faults[fault] += 1
         if fault == "error_after":
@@ -250,6 +338,22 @@ class SandboxRules:
         if fault == "slow":
             return attrs.evolve(accepted, delay=self.faults.slow_seconds)
         return accepted
+
+    def user_wrote(self, to: str, now: float) -> None:
+        """``to`` wrote to the business at ``now`` (the clock `answer` is given)."""
+        self._last_inbound[normalize_recipient(to)] = now
+
+    def window_open(self, to: str, now: float) -> bool:
+        last = self._last_inbound.get(to)
+        return last is not None and now - last < WINDOW_SECONDS
+
+    def _template_list(self, app_id: str, headers: Mapping[str, str]) -> Answer:
+        if app_id not in self.apps:
+            return _INVALID_APP
+        if headers.get("authorization") != self.apps[app_id]:
+            return _UNAUTHORIZED
+        listed = [definition.to_gupshup() for definition in self.templates]
+        return Answer(200, _json({"status": "success", "templates": listed}))
 
     def _draw_fault(self) -> str | None:
         if not self._thresholds[-1]:
@@ -281,11 +385,11 @@ class SandboxRules:
         try:
             request = json.loads(body)
             to = normalize_recipient(request["to"] if "to" in request else request["recipient"])
-            message = request["interactive"]
+            kind = request.get("type")
+            message = request[kind if kind in ("interactive", "template") else "interactive"]
             envelope_ok = (
                 request.get("messaging_product") == "whatsapp"
                 and request.get("recipient_type", "individual") == "individual"
-                and request.get("type") == "interactive"
             )
         except (ValueError, KeyError, TypeError, ValidationError):
             return _invalid("the request body is not a v3 interactive message"), "", {}, {}
@@ -295,18 +399,51 @@ class SandboxRules:
         if problem is not None:
             return _invalid(problem), to, message, request
         if self.validate:
-            key = body[body.find(b'"interactive"') :]
+            key = body[body.find(b'"type"') :]
             if key not in self._checked:
                 if len(self._checked) > 1024:
                     self._checked.clear()
-                self._checked[key] = _verdict(message)
+                self._checked[key] = (
+                    self._template_verdict(message) if kind == "template" else _verdict(message)
+                )
             refused = self._checked[key]
             if refused is not None:
                 return refused, to, message, request
         return None, to, message, request
 
+    def _template_verdict(self, document: object) -> Answer | None:
+        try:
+            template = parse_template(document)  # type: ignore[arg-type]
+        except ValidationError as refused:
+            return _invalid(str(refused))
+        problems = self.templates.problems(template)
+        if not problems:
+            return None
+        details = "; ".join(str(problem) for problem in problems)
+        if problems[0].path in ("template.name", "template.language.code"):
+            # A paused or unknown template, or a language it does not exist in.
+            return Answer(
+                400,
+                meta_error(
+                    132001, "(#132001) Template name does not exist in the translation", details
+                ),
+            )
+        return Answer(
+            400,
+            meta_error(
+                132000,
+                "(#132000) Number of parameters does not match the expected number of params",
+                details,
+            ),
+        )
+
     def _process(
-        self, app_id: str, to: str, message: Mapping[str, Any], request: Mapping[str, Any]
+        self,
+        app_id: str,
+        to: str,
+        message: Mapping[str, Any],
+        request: Mapping[str, Any],
+        now: float,
     ) -> Answer:
         seq = len(self.account.processed) + 1
         # Gupshup's id is a UUID; Meta's a "wamid." and an opaque base64 string.
@@ -314,7 +451,9 @@ class SandboxRules:
         wamid = "wamid." + base64.b64encode(self._ids.randbytes(24)).decode()
         body = message.get("body") if isinstance(message, Mapping) else None
         text = body.get("text") if isinstance(body, Mapping) else None
-        kind = message.get("type") if isinstance(message, Mapping) else None
+        template = request.get("type") == "template"
+        kind = "template" if template else message.get("type")
+        outside = self.windows and not template and not self.window_open(to, now)
         context = request.get("context")
         self.account.processed.append(
             Processed(
@@ -327,6 +466,8 @@ class SandboxRules:
                 reply_to=context["message_id"] if isinstance(context, Mapping) else None,
                 callback_data=request.get("biz_opaque_callback_data"),
                 wamid=wamid,
+                template=str(message.get("name")) if template else None,
+                outside_window=outside,
             )
         )
         who = b'"user_id":"%s"' if "recipient" in request else b'"wa_id":"%s"'
@@ -355,6 +496,14 @@ def _app_of(path: str) -> str | None:
     # /partner/app/{app_id}/v3/message
     parts = path.split("?", 1)[0].split("/")
     if len(parts) == 6 and parts[1:3] == ["partner", "app"] and parts[4:] == ["v3", "message"]:
+        return parts[3] or None
+    return None
+
+
+def _templates_of(path: str) -> str | None:
+    # /partner/app/{app_id}/templates
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) == 5 and parts[1:3] == ["partner", "app"] and parts[4] == "templates":
         return parts[3] or None
     return None
 
@@ -414,6 +563,24 @@ def status_event(
             }
         ]
     return _envelope(app_id, {"messaging_product": "whatsapp", "statuses": [entry]})
+
+
+def inbound_event(
+    app_id: str, sender: str, message: Mapping[str, Any], seq: int, timestamp: int
+) -> dict[str, Any]:
+    """The callback of a user's message: ``message`` holds its ``type`` and content (and a
+    ``context`` when it answers one of ours).
+    """
+    inbound = {
+        "from": sender,
+        "id": f"wamid.sandbox-inbound-{seq}",
+        "timestamp": str(timestamp),
+        **message,
+    }
+    contacts = [{"profile": {"name": "Sandbox User"}, "wa_id": sender}]
+    return _envelope(
+        app_id, {"messaging_product": "whatsapp", "contacts": contacts, "messages": [inbound]}
+    )
 
 
 def reply_event(

@@ -24,9 +24,11 @@ from gupshup_async.sandbox._rules import (
     Faults,
     Processed,
     SandboxRules,
+    inbound_event,
     reply_event,
     status_event,
 )
+from gupshup_async.templates import TemplateDefinitions
 
 __all__ = ["Sandbox"]
 
@@ -52,11 +54,17 @@ class Sandbox(AsyncClosing):
 
     With ``callback_url``, it posts version-3 status callbacks for every message it accepts
     (``statuses``, ``status_delay`` seconds apart; ``enqueued`` then ``failed`` with 131026 for
-    numbers in ``undeliverable``, with 131047 for numbers in ``outside_window``), with
-    ``callback_headers`` (the subscription's ``meta`` headers); ``repeat_callbacks`` posts each
-    twice, ``reorder_callbacks`` in reverse order. Statuses name Meta's id (a ``wamid.``) and
-    carry the send's id as ``gs_id``, as Gupshup's do. `tap` posts a user's tap on a button or
-    list row, whose ``context.id`` is that wamid.
+    numbers in ``undeliverable``, with 131047 for free-form messages to numbers in
+    ``outside_window``), with ``callback_headers`` (the subscription's ``meta`` headers);
+    ``repeat_callbacks`` posts each twice, ``reorder_callbacks`` in reverse order. Statuses name
+    Meta's id (a ``wamid.``) and carry the send's id as ``gs_id``, as Gupshup's do. `tap` posts
+    a user's tap on a button or list row, whose ``context.id`` is that wamid; `tap_template` a
+    tap on a template's quick reply; `user_writes` a message from a user.
+
+    ``templates``: the `TemplateDefinitions` it knows (``SANDBOX_TEMPLATES`` by default): a
+    template message that does not fit one is refused (132000, 132001). ``windows=True``: a
+    free-form message to a user who has not written (`user_writes`) in the last 24 hours is
+    accepted, then fails with 131047; templates always go through.
     """
 
     app_id = SANDBOX_APP_ID
@@ -83,6 +91,8 @@ class Sandbox(AsyncClosing):
         status_delay: float = 0.01,
         repeat_callbacks: bool = False,
         reorder_callbacks: bool = False,
+        templates: TemplateDefinitions | None = None,
+        windows: bool = False,
     ) -> None:
         self.callback_url = callback_url
         self.callback_headers = dict(callback_headers or {})
@@ -105,7 +115,10 @@ class Sandbox(AsyncClosing):
             faults=faults,
             seed=seed,
             validate=validate,
+            templates=templates,
+            windows=windows,
         )
+        self._inbound = 0
         self._runner: web.AppRunner | None = None
 
     @property
@@ -173,9 +186,7 @@ class Sandbox(AsyncClosing):
         """Post the callback of the user tapping button (or list row, ``kind="list_reply"``)
         ``reply_id`` of the message ``message_id`` (a message the sandbox accepted).
         """
-        processed = next((p for p in self.account.processed if p.message_id == message_id), None)
-        if processed is None:
-            raise LookupError(f"the sandbox accepted no message {message_id!r}")
+        processed = self._processed(message_id)
         event = reply_event(
             processed.app_id,
             processed,
@@ -186,6 +197,38 @@ class Sandbox(AsyncClosing):
             description=description,
         )
         await self._post(event)
+
+    async def tap_template(self, message_id: str, payload: str, text: str | None = None) -> None:
+        """Post the callback of the user tapping the quick reply with ``payload`` of the
+        template message ``message_id``.
+        """
+        processed = self._processed(message_id)
+        message = {
+            "type": "button",
+            "context": {"from": "sandbox-business", "id": processed.wamid},
+            "button": {"payload": payload, "text": text if text is not None else payload},
+        }
+        await self.user_writes(processed.to, message=message)
+
+    async def user_writes(
+        self, to: str, text: str = "Hi", *, message: Mapping[str, Any] | None = None
+    ) -> None:
+        """``to`` writes to the business (``text``, or any ``message`` object): their 24-hour
+        window opens, and the callback is posted when there is a ``callback_url``.
+        """
+        self.rules.user_wrote(to, time.monotonic())
+        self._inbound += 1
+        if self.callback_url is not None:
+            content = message or {"type": "text", "text": {"body": text}}
+            sender = to.lstrip("+").replace(" ", "")
+            event = inbound_event(self.app_id, sender, content, self._inbound, int(time.time()))
+            await self._post(event)
+
+    def _processed(self, message_id: str) -> Processed:
+        processed = next((p for p in self.account.processed if p.message_id == message_id), None)
+        if processed is None:
+            raise LookupError(f"the sandbox accepted no message {message_id!r}")
+        return processed
 
     def _report(self, processed: Sequence[Processed]) -> None:
         for item in processed:
@@ -198,8 +241,8 @@ class Sandbox(AsyncClosing):
         statuses: Sequence[str] = self.statuses
         if item.to in self.undeliverable:
             statuses = ("enqueued", "failed")
-        elif item.to in self.outside_window:  # accepted, then refused by WhatsApp
-            statuses, code = ("enqueued", "failed"), 131047
+        elif item.outside_window or (item.to in self.outside_window and item.template is None):
+            statuses, code = ("enqueued", "failed"), 131047  # accepted, then refused by WhatsApp
         events = [
             status_event(item.app_id, item, status, int(time.time()), failed_code=code)
             for status in statuses

@@ -1,0 +1,222 @@
+"""Messages filled per recipient from CSV or JSON-lines rows, for `send_many`.
+
+A `RowMessage` is a message's JSON (an interactive object, a WhatsApp template object, or a
+whole request body holding either) whose strings may carry placeholders, ``{name}``, filled
+from the row's column of that name (``{{`` and ``}}`` are literal braces). Each filled message
+is validated; a row that cannot make a valid message becomes a `ValidationError` item, hence a
+failed outcome, not a crash.
+
+(Until 0.1 this was ``gupshup_async.templates.MessageTemplate``: the name now belongs to
+WhatsApp's own template messages.)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gupshup_async.errors import Problem, ValidationError
+from gupshup_async.messages import Message, parse_message
+from gupshup_async.results import Item, Recipient
+
+__all__ = ["READABLE", "RowMessage", "RowsError", "read_rows", "row_items", "scan_rows"]
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
+RECIPIENT_COLUMNS = ("to", "phone", "phone_number", "number")
+
+#: The recipients files read, by extension.
+READABLE = {
+    ".csv": "CSV with a header line",
+    ".jsonl": "JSON lines, an object per line",
+    ".ndjson": "JSON lines, an object per line",
+    ".json": "a JSON array of objects",
+}
+
+
+class RowsError(ValueError):
+    """A recipients file that cannot be read as it says it is: the message names the file and
+    the line (or item) at fault.
+    """
+
+
+class RowMessage:
+    """A message with ``{column}`` placeholders: ``RowMessage.load("shipped.json").render(row)``."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.root = "interactive"
+        for kind in ("template", "interactive"):
+            if isinstance(document.get(kind), Mapping):
+                self.root, document = kind, document[kind]
+                break
+        else:
+            if "name" in document and "language" in document and "type" not in document:
+                self.root = "template"
+        self.document = dict(document)
+        self.placeholders = sorted(_names(self.document))
+        # A message without placeholders is one message for everybody: check it once.
+        self._fixed: Message | ValidationError | None = None
+        if not self.placeholders:
+            self._fixed = self._parse(self.document)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RowMessage:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(document, Mapping):
+            raise ValidationError.at("interactive", "a message must be a JSON object")
+        return cls(document)
+
+    def _parse(self, document: Mapping[str, Any]) -> Message | ValidationError:
+        try:
+            return parse_message({"type": self.root, self.root: document})
+        except ValidationError as refused:
+            return refused
+
+    def render(self, row: Mapping[str, Any]) -> Message | ValidationError:
+        """The message for ``row``, or the `ValidationError` saying why there is none."""
+        if self._fixed is not None:
+            return self._fixed
+        problems: list[Problem] = []
+        filled = _fill(self.document, row, self.root, problems)
+        if problems:
+            return ValidationError(problems)
+        return self._parse(filled)
+
+
+def _names(node: Any) -> set[str]:
+    if isinstance(node, str):
+        return {m.group(1) for m in _PLACEHOLDER.finditer(node) if m.group(1)}
+    if isinstance(node, Mapping):
+        return set().union(*(_names(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_names(v) for v in node)) if node else set()
+    return set()
+
+
+def _fill(node: Any, row: Mapping[str, Any], path: str, problems: list[Problem]) -> Any:
+    if isinstance(node, str):
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return match.group(0)[0]
+            if name not in row or row[name] is None:
+                problems.append(Problem(path, f"placeholder {{{name}}} has no value in the row"))
+                return ""
+            return str(row[name])
+
+        return _PLACEHOLDER.sub(value, node)
+    if isinstance(node, Mapping):
+        return {k: _fill(v, row, f"{path}.{k}", problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(v, row, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+    return node
+
+
+def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows of a recipients file, read lazily: ``.csv`` (with a header line), ``.jsonl``
+    or ``.ndjson`` (an object per line), ``.json`` (an array of objects). Raises `RowsError`,
+    naming the file and line, for a row that is not well-formed, and for any other extension.
+    """
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in READABLE:
+        known = ", ".join(f"{ext} ({what})" for ext, what in READABLE.items())
+        raise RowsError(
+            f"{path}: cannot read {kind or 'a file without an extension'}; read: {known}"
+        )
+    try:
+        if kind == ".csv":
+            yield from _csv_rows(path)
+        elif kind == ".json":
+            yield from _array_rows(path)
+        else:
+            yield from _line_rows(path)
+    except UnicodeDecodeError as bad:
+        raise RowsError(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, None)
+            if not header:
+                raise RowsError(f"{path}: empty; the first line must name the columns")
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue
+                if len(row) != len(header):
+                    raise RowsError(
+                        f"{path}:{reader.line_num}: {len(row)} fields where the header has "
+                        f"{len(header)} (an unbalanced quote or a stray comma?)"
+                    )
+                yield dict(zip(header, row, strict=True))
+        except csv.Error as bad:
+            raise RowsError(f"{path}:{reader.line_num}: not CSV ({bad})") from None
+
+
+def _line_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError) as bad:
+                raise RowsError(f"{path}:{number}: not JSON ({_reason(bad)})") from None
+            if not isinstance(row, dict):
+                raise RowsError(f"{path}:{number}: a row must be a JSON object")
+            yield row
+
+
+def _array_rows(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as bad:
+        raise RowsError(f"{path}:{bad.lineno}: not JSON ({bad.msg})") from None
+    except RecursionError:
+        raise RowsError(f"{path}: nested too deeply to be a list of recipients") from None
+    if not isinstance(data, list):
+        raise RowsError(f"{path}: must hold a JSON array of objects, not a {type(data).__name__}")
+    for number, row in enumerate(data, 1):
+        if not isinstance(row, dict):
+            raise RowsError(f"{path}: item {number} of the array is not an object")
+        yield row
+
+
+def _reason(error: BaseException) -> str:
+    return error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
+
+
+def scan_rows(path: str | Path, message: RowMessage) -> int:
+    """Read the whole file before anything is sent: how many rows it has. Raises `RowsError`
+    for a malformed row, a file without a recipient column, or a message whose placeholders
+    no column fills.
+    """
+    count = 0
+    columns: set[str] = set()
+    for count, row in enumerate(read_rows(path), 1):  # noqa: B007
+        columns.update(row)
+    if count == 0:
+        raise RowsError(f"{path}: no rows")
+    if not columns.intersection(RECIPIENT_COLUMNS):
+        raise RowsError(f"{path}: no recipient column: name one {', '.join(RECIPIENT_COLUMNS)}")
+    missing = sorted(set(message.placeholders) - columns)
+    if missing:
+        raise RowsError(f"{path}: no column for the message's placeholders {', '.join(missing)}")
+    return count
+
+
+def row_items(message: RowMessage, rows: Iterator[Mapping[str, Any]]) -> Iterator[Item]:
+    """`send_many` items: each row's recipient (its ``to`` column, or ``phone``...), its key
+    (its ``key`` column; else the item is known by recipient and message, never by position),
+    and the message filled from it.
+    """
+    for row in rows:
+        to = next((str(row[c]) for c in RECIPIENT_COLUMNS if row.get(c)), "")
+        key = str(row["key"]) if row.get("key") else None
+        yield Recipient(to, key=key), message.render(row)

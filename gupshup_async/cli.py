@@ -12,7 +12,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,14 +48,24 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.journal import DeliveryReport, DeliveryStore, EarlierOutcome, Journal
-from gupshup_async.messages import ButtonMessage, Message, ReplyButton, parse_message
+from gupshup_async.messages import (
+    ButtonMessage,
+    Message,
+    ReplyButton,
+    TemplateMessage,
+    normalize_recipient,
+    parse_message,
+)
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
-from gupshup_async.results import BulkStats, Outcome, SendResult
+from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 from gupshup_async.rows import RowMessage, RowsError, read_rows, row_items, scan_rows
 from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.window import TemplateChoice, WindowPolicy
+from gupshup_async.windows import SqliteWindowStore
 
 __all__ = ["cli", "main"]
 
@@ -187,6 +197,92 @@ def _credentials(function: Any) -> Any:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _windows_and_templates(function: Any) -> Any:
+    """--windows, --outside-window, --template-instead, --templates."""
+    options = [
+        click.option(
+            "--windows",
+            "windows_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            callback=_writable,
+            help="The window store `receive --windows` writes: who wrote in the last 24 hours.",
+        ),
+        click.option(
+            "--outside-window",
+            type=click.Choice(["send", "refuse", "template"]),
+            default="send",
+            show_default=True,
+            help="What to do with a free-form message to a user whose 24-hour window is not "
+            "known open: send it anyway, refuse it, or send --template-instead.",
+        ),
+        click.option(
+            "--template-instead",
+            "instead_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A template message (JSON; for bulk, {column} placeholders are filled from "
+            "each row) sent in place of the message outside the window.",
+        ),
+        click.option(
+            "--templates",
+            "templates_source",
+            help="Check template messages before sending against a definitions FILE (Meta's "
+            "or Gupshup's shape), or 'fetch' the app's from Gupshup.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _window_options(
+    windows_file: Path | None,
+    outside_window: str,
+    instead: TemplateChoice | None,
+    templates_source: str | None,
+) -> dict[str, Any]:
+    """The client's window and template options, from the command line's."""
+    options: dict[str, Any] = {}
+    if templates_source == "fetch":
+        options["templates"] = "fetch"
+    elif templates_source is not None:
+        try:
+            options["templates"] = TemplateDefinitions.load(templates_source)
+        except (OSError, ValueError) as bad:
+            raise click.BadParameter(str(bad), param_hint="--templates") from None
+    if outside_window == "send":
+        if instead is not None:
+            raise click.UsageError("--template-instead goes with --outside-window template")
+        return options
+    if windows_file is None:
+        raise click.UsageError(
+            f"--outside-window {outside_window} needs --windows: the store a receiver writes"
+        )
+    if outside_window == "template" and instead is None:
+        raise click.UsageError("--outside-window template needs --template-instead FILE")
+    options["windows"] = SqliteWindowStore(windows_file)
+    options["window_policy"] = (
+        WindowPolicy.refuse() if instead is None else WindowPolicy.template_instead(instead)
+    )
+    return options
+
+
+def _template_file(path: Path | None, outside_window: str) -> RowMessage | None:
+    if path is None:
+        return None
+    if outside_window != "template":
+        raise click.UsageError("--template-instead goes with --outside-window template")
+    try:
+        made = RowMessage.load(path)
+    except (OSError, ValueError) as bad:
+        raise click.BadParameter(f"{path}: {bad}", param_hint="--template-instead") from None
+    if made.root != "template":
+        raise click.BadParameter(
+            f"{path}: must be a template message (name, language, components)",
+            param_hint="--template-instead",
+        )
+    return made
 
 
 def _client(
@@ -401,12 +497,13 @@ def _button(value: str) -> ReplyButton:
     "--message",
     "message_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A JSON file: an interactive object, or a whole request body with one.",
+    help="A JSON file: an interactive or template object, or a whole request body with one.",
 )
 @click.option("--body", help="Body text of a reply-button message.")
 @click.option("--button", "buttons", multiple=True, help="A reply button, ID:TITLE (repeat).")
 @click.option("--header", help="Text header of a reply-button message.")
 @click.option("--footer", help="Footer of a reply-button message.")
+@_windows_and_templates
 @_credentials
 def send(
     to: str,
@@ -415,12 +512,24 @@ def send(
     buttons: tuple[str, ...],
     header: str | None,
     footer: str | None,
+    windows_file: Path | None,
+    outside_window: str,
+    instead_file: Path | None,
+    templates_source: str | None,
     **connection: Any,
 ) -> None:
     """Send one message and print its message id."""
     message = _message_from(message_file, body, buttons, header, footer)
+    filled = _template_file(instead_file, outside_window)
+    instead = filled.render({}) if filled is not None else None
+    if isinstance(instead, ValidationError):
+        raise click.BadParameter(f"{instead_file}: {instead}", param_hint="--template-instead")
+    assert instead is None or isinstance(instead, TemplateMessage)
+    connection.update(_window_options(windows_file, outside_window, instead, templates_source))
     result = asyncio.run(_send_one(connection, to, message))
     click.echo(result.message_id)
+    if result.sent_instead is not None:
+        _fail("note: the 24-hour window was not open: the template was sent instead")
     if result.ambiguous_attempts:
         _fail(
             "note: an earlier attempt may have been delivered too: the recipient may have it twice"
@@ -462,7 +571,8 @@ async def _send_one(connection: dict[str, Any], to: str, message: Message) -> Se
     "template_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON template; {column} placeholders are filled from each row.",
+    help="A message's JSON (interactive or template); {column} placeholders are filled "
+    "from each row.",
 )
 @click.option("--rate", type=POSITIVE, default=10.0, show_default=True, help="Requests a second.")
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(1, 1000))
@@ -495,6 +605,7 @@ async def _send_one(connection: dict[str, Any], to: str, message: Message) -> Se
     envvar="GUPSHUP_REDIS_URL",
     help="Share the rate limit through Redis (redis://...), with every worker of the app.",
 )
+@_windows_and_templates
 @_credentials
 def bulk(
     recipients: Path,
@@ -507,9 +618,13 @@ def bulk(
     resend_ambiguous: bool,
     shard: tuple[int, int] | None,
     redis_url: str | None,
+    windows_file: Path | None,
+    outside_window: str,
+    instead_file: Path | None,
+    templates_source: str | None,
     **connection: Any,
 ) -> None:
-    """Send a templated message to every row of RECIPIENTS (.csv, .jsonl or .json).
+    """Send a message filled from each row of RECIPIENTS (.csv, .jsonl or .json).
 
     The whole file is read and checked before anything is sent. Run the same command again to
     resume: what was sent is skipped, whatever order the rows are in now.
@@ -519,10 +634,17 @@ def bulk(
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
     total = scan_rows(recipients, template)
+    filled = _template_file(instead_file, outside_window)
+    if filled is not None:
+        scan_rows(recipients, filled)
+    instead = _PerRow(filled) if filled is not None else None
+    connection.update(_window_options(windows_file, outside_window, instead, templates_source))
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
     book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
     items = row_items(template, read_rows(recipients))
+    if instead is not None:
+        items = instead.follow(items, read_rows(recipients))
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:
@@ -539,6 +661,35 @@ def bulk(
             out_file.close()
     summary.print(Console(), journal, interrupted=interrupted)
     raise _Done(summary.exit_code(interrupted))
+
+
+class _PerRow:
+    """``--template-instead`` for bulk: the template filled from the row of the item it
+    replaces. Rows are read alongside the items, lazily; one filled template is kept per
+    recipient until it is used.
+    """
+
+    def __init__(self, template: RowMessage) -> None:
+        self.template = template
+        self._fixed = template.render({}) if not template.placeholders else None
+        self._by_recipient: dict[str, Message | ValidationError] = {}
+
+    def follow(self, items: Iterator[Item], rows: Iterator[dict[str, Any]]) -> Iterator[Item]:
+        for item, row in zip(items, rows, strict=True):
+            if self._fixed is None:
+                target = item[0]
+                written = target.to if isinstance(target, Recipient) else target
+                with contextlib.suppress(ValidationError):
+                    self._by_recipient[normalize_recipient(written)] = self.template.render(row)
+            yield item
+
+    def __call__(self, to: str, message: Message) -> TemplateMessage:
+        made = self._fixed if self._fixed is not None else self._by_recipient.pop(to, None)
+        if isinstance(made, ValidationError):
+            raise made
+        if not isinstance(made, TemplateMessage):
+            raise ValidationError.at("template", f"no template instead for {to}")
+        return made
 
 
 async def _bulk_run(
@@ -703,11 +854,17 @@ class _Summary:
             )
         if interrupted:
             hints.append("Interrupted: run the same command again to resume.")
-        sent_and_refused = sum(n for r, n in self.failed.items() if r != "ValidationError")
+        local = ("ValidationError", "OutsideWindow")
+        sent_and_refused = sum(n for r, n in self.failed.items() if r not in local)
         if sent_and_refused or self.failed_before:
             hints.append("Add --retry-failed to try the failed items again.")
         if self.failed.get("ValidationError"):
             hints.append("Items refused before sending are checked again by every run: fix them.")
+        if self.failed.get("OutsideWindow"):
+            hints.append(
+                "Items to users whose 24-hour window is not open were not sent: run again once "
+                "they write, or send a template (--outside-window template --template-instead)."
+            )
         if self.ambiguous or self.ambiguous_before:
             hints.append(
                 "Add --resend-ambiguous to send again the items that may have been delivered "
@@ -779,13 +936,23 @@ def _report_of(journal: Path) -> DeliveryReport:
 @click.option("--header", default="X-Hook-Secret", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-def receive(journal: Path, secret: str, header: str, host: str, port: int) -> None:
+@click.option(
+    "--windows",
+    "windows_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_writable,
+    help="A window store to keep: who wrote when, whose window a 131047 showed closed.",
+)
+def receive(
+    journal: Path, secret: str, header: str, host: str, port: int, windows_file: Path | None
+) -> None:
     """Receive Gupshup's callbacks (any path) and record statuses in JOURNAL."""
     try:
         import uvicorn
     except ImportError:  # pragma: no cover - depends on how it was installed
         raise click.UsageError("receive needs uvicorn: pip install uvicorn") from None
-    app = Receiver(secret, store=str(journal), header=header)
+    windows = SqliteWindowStore(windows_file) if windows_file is not None else None
+    app = Receiver(secret, store=str(journal), header=header, windows=windows)
     click.echo(f"receiving on http://{host}:{port}, recording in {journal}", err=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     with contextlib.suppress(KeyboardInterrupt):
@@ -814,6 +981,17 @@ def receive(journal: Path, secret: str, header: str, host: str, port: int) -> No
     multiple=True,
     help="APP_ID:TOKEN of an app it knows (repeat); default sandbox-app:sandbox-token-0000.",
 )
+@click.option(
+    "--templates",
+    "templates_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The templates it knows (Meta's or Gupshup's shape); default: a built-in set.",
+)
+@click.option(
+    "--windows",
+    is_flag=True,
+    help="Fail free-form messages to users who have not written in 24 hours (131047).",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -822,9 +1000,15 @@ def sandbox_command(
     fail_rate: float,
     seed: int,
     apps: tuple[str, ...],
+    templates_file: Path | None,
+    windows: bool,
 ) -> None:
     """Run the local Gupshup look-alike until interrupted."""
     known = dict(_app(a) for a in apps) or None
+    try:
+        templates = TemplateDefinitions.load(templates_file) if templates_file else None
+    except (OSError, ValueError) as bad:
+        raise click.BadParameter(str(bad), param_hint="--templates") from None
     faults = Faults(
         unavailable=fail_rate * 0.4,
         rate_limited=fail_rate * 0.2,
@@ -839,6 +1023,8 @@ def sandbox_command(
         retry_after=retry_after,
         faults=faults,
         seed=seed,
+        templates=templates,
+        windows=windows,
     )
     try:
         asyncio.run(_serve(server))
@@ -860,7 +1046,10 @@ async def _serve(server: Sandbox) -> None:
     async with server:
         click.echo(f"sandbox listening on {server.base_url}", err=False)
         apps = ", ".join(server.rules.apps)
-        click.echo(f"apps: {apps}; POST /partner/app/<app>/v3/message, GET /sandbox/account")
+        click.echo(
+            f"apps: {apps}; POST /partner/app/<app>/v3/message, GET /partner/app/<app>/templates,"
+            " GET /sandbox/account"
+        )
         sys.stdout.flush()
         await asyncio.Event().wait()
 

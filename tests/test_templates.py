@@ -276,6 +276,7 @@ async def test_the_sandbox_refuses_what_meta_would_with_template_codes() -> None
             with pytest.raises(APIError) as count:
                 await c.send("+919876543210", TemplateMessage("order_shipped", "en", header="x"))
             await c.send("+919876543210", SHIPPED)
-    assert unknown.value.code == 132001 and not unknown.value.transient
+    assert unknown.value.code == 132001
+    assert not unknown.value.transient
     assert count.value.code == 132000
     assert [p.template for p in sandbox.account.processed] == ["order_shipped"]

@@ -85,7 +85,8 @@ async def test_a_thousand_recipients_half_inside_the_window_each_get_exactly_one
             await until(lambda: any(isinstance(e, TemplateButtonReply) for e in seen))
             await receiver.drain()
 
-    assert len(outcomes) == len(NUMBERS) and all(o.ok for o in outcomes)
+    assert len(outcomes) == len(NUMBERS)
+    assert all(o.ok for o in outcomes)
     by_recipient = sandbox.account.by_recipient()
     assert sorted(by_recipient) == sorted(to.lstrip("+") for to in NUMBERS)
     kinds: collections.Counter[str] = collections.Counter()

@@ -8,6 +8,7 @@ so, and posts status callbacks.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -118,7 +119,7 @@ class Sandbox(AsyncClosing):
             templates=templates,
             windows=windows,
         )
-        self._inbound = 0
+        self._inbound_seq = 0
         self._runner: web.AppRunner | None = None
 
     @property
@@ -156,6 +157,8 @@ class Sandbox(AsyncClosing):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        if request.method == "POST" and request.rel_url.path == "/sandbox/inbound":
+            return await self._user_writes_over_http(body)
         rules = self.rules
         seen = len(rules.account.processed)
         answer = rules.answer(
@@ -217,12 +220,23 @@ class Sandbox(AsyncClosing):
         window opens, and the callback is posted when there is a ``callback_url``.
         """
         self.rules.user_wrote(to, time.monotonic())
-        self._inbound += 1
+        self._inbound_seq += 1
         if self.callback_url is not None:
             content = message or {"type": "text", "text": {"body": text}}
             sender = to.lstrip("+").replace(" ", "")
-            event = inbound_event(self.app_id, sender, content, self._inbound, int(time.time()))
+            event = inbound_event(self.app_id, sender, content, self._inbound_seq, int(time.time()))
             await self._post(event)
+
+    async def _user_writes_over_http(self, body: bytes) -> web.Response:
+        """``POST /sandbox/inbound {"from": "+91...", "text": "Hi"}``: a user writes."""
+        try:
+            said = json.loads(body)
+            await self.user_writes(str(said["from"]), str(said.get("text", "Hi")))
+        except (ValueError, KeyError, TypeError) as bad:
+            return web.json_response(
+                {"error": f"want {{'from': number, 'text': ...}}: {bad}"}, status=400
+            )
+        return web.json_response({"ok": True})
 
     def _processed(self, message_id: str) -> Processed:
         processed = next((p for p in self.account.processed if p.message_id == message_id), None)

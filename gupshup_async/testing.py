@@ -36,6 +36,7 @@ import httpx
 
 from gupshup_async import _engine
 from gupshup_async.messages import Message, parse_message
+from gupshup_async.templates import TemplateDefinitions
 
 if TYPE_CHECKING:
     import respx
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["GupshupMock", "SentMessage", "gupshup_mock", "no_waiting"]
 
 _PATH = re.compile(r"/partner/app/(?P<app_id>[^/]+)/v3/message$")
+_TEMPLATES = re.compile(r"/partner/app/(?P<app_id>[^/]+)/templates$")
 _BODIES = {
     400: {"status": "error", "message": "Invalid App Details"},
     401: {"status": "error", "message": "Authentication Failed"},
@@ -76,13 +78,22 @@ class GupshupMock:
         self.transport = httpx.MockTransport(router.async_handler)
         self._script: list[int | httpx.Response | Exception] = []
         self._ids = itertools.count(1)
+        #: What the template list answers (``GupshupClient.fetch_templates``, ``templates=
+        #: "fetch"``): none until a test sets them.
+        self.templates = TemplateDefinitions()
         router.post(url__regex=_PATH.pattern).mock(side_effect=self._answer)
+        router.get(url__regex=_TEMPLATES.pattern).mock(side_effect=self._template_list)
 
     def fail(self, *answers: int | httpx.Response | Exception) -> None:
         """Answer the next requests with these, in order: an HTTP status (with Gupshup's body
         for it), a whole `httpx.Response`, or an exception to raise (``httpx.ReadTimeout``...).
         """
         self._script.extend(answers)
+
+    def _template_list(self, request: httpx.Request, app_id: str) -> httpx.Response:
+        self.requests.append(request)
+        listed = [definition.to_gupshup() for definition in self.templates]
+        return httpx.Response(200, json={"status": "success", "templates": listed})
 
     def to(self, number: str) -> list[SentMessage]:
         """What was sent to ``number`` (as normalised: digits only)."""

@@ -280,3 +280,15 @@ async def test_the_sandbox_refuses_what_meta_would_with_template_codes() -> None
     assert not unknown.value.transient
     assert count.value.code == 132000
     assert [p.template for p in sandbox.account.processed] == ["order_shipped"]
+
+
+async def test_the_mock_lists_the_templates_a_test_gives_it() -> None:
+    with gupshup_mock() as gupshup:
+        gupshup.templates = DEFINITIONS
+        async with GupshupClient(
+            "app-1", "token-123456", rate_limit=None, templates="fetch"
+        ) as client:
+            await client.send("+91 98765 43210", SHIPPED)
+            with pytest.raises(ValidationError, match="takes 2 parameters"):
+                await client.send("+91 98765 43210", TemplateMessage("order_shipped", "en"))
+    assert [s.message for s in gupshup.sent] == [SHIPPED]

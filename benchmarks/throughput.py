@@ -23,6 +23,10 @@ iterator, posting the JSON payload and parsing the answer's JSON.
 - ``send_many+limiter``: the same with the limiter on at a rate too high to throttle.
 - ``send_many+journal``: the same with a SQLite journal (every in-flight mark made durable
   before its request leaves).
+- ``send_many+window``: the same with a window store in memory (half of the recipients wrote
+  lately) and ``WindowPolicy.template_instead``: the other half get a template made per
+  recipient; ``send_many+window-sqlite``: the same store in SQLite, as a receiver in another
+  process keeps it.
 
 The table gives medians over rounds; the ratios are what count on a shared, noisy machine.
 Latency is per request (from the request leaving to its answer being read).
@@ -45,7 +49,20 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gupshup_async import ButtonMessage, GupshupClient, RateLimit, SendHooks, SendResult
+from gupshup_async import (
+    ButtonMessage,
+    GupshupClient,
+    MemoryWindowStore,
+    Message,
+    RateLimit,
+    SendHooks,
+    SendResult,
+    SqliteWindowStore,
+    TemplateMessage,
+    TemplateQuickReply,
+    WindowPolicy,
+    WindowStore,
+)
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 
 CLIENTS = (
@@ -56,6 +73,8 @@ CLIENTS = (
     "send_many",
     "send_many+limiter",
     "send_many+journal",
+    "send_many+window",
+    "send_many+window-sqlite",
 )
 PATH = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
 ANSWER = (
@@ -208,10 +227,34 @@ async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
     return latencies
 
 
+def reminder(to: str, message: Message) -> TemplateMessage:
+    return TemplateMessage(
+        "appointment_reminder",
+        "en",
+        body=[f"customer {to[-4:]}", "Friday 8pm"],
+        buttons=[TemplateQuickReply(0, "yes"), TemplateQuickReply(1, "later")],
+    )
+
+
+def half_wrote(store: WindowStore, total: int) -> WindowStore:
+    now = time.time()
+    for n, (to, _) in enumerate(campaign(total)):
+        if n % 2 == 0:
+            store.user_wrote(to, now)
+    return store
+
+
 async def run_send_many(
-    base_url: str, total: int, concurrency: int, *, limiter: bool = False, journal: bool = False
+    base_url: str,
+    total: int,
+    concurrency: int,
+    *,
+    limiter: bool = False,
+    journal: bool = False,
+    windows: WindowStore | None = None,
 ) -> list[float]:
     clock = _Clock()
+    policy = WindowPolicy.template_instead(reminder) if windows is not None else WindowPolicy()
     rate_limit = RateLimit(per_second=10_000_000.0) if limiter else None
     items = (
         (to, ButtonMessage(text, [("great", "Great"), ("not-great", "Not great")]))
@@ -224,6 +267,8 @@ async def run_send_many(
         rate_limit=rate_limit,
         max_connections=concurrency,
         hooks=clock,
+        windows=windows,
+        window_policy=policy,
     ) as client:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder, "campaign.db") if journal else None
@@ -234,6 +279,12 @@ async def run_send_many(
 
 
 def child(name: str, base_url: str, total: int, concurrency: int) -> None:
+    # The window stores are filled before the clock starts: a receiver fills them beforehand.
+    store: WindowStore | None = None
+    if name == "send_many+window":
+        store = half_wrote(MemoryWindowStore(), total)
+    elif name == "send_many+window-sqlite":
+        store = half_wrote(SqliteWindowStore(tempfile.mkdtemp() + "/w.db"), total)
     runs: dict[str, Callable[[], Awaitable[list[float]]]] = {
         "aiohttp": lambda: run_aiohttp(base_url, total, concurrency),
         "httpx": lambda: run_httpx(base_url, total, concurrency, on_aiohttp=False),
@@ -242,6 +293,10 @@ def child(name: str, base_url: str, total: int, concurrency: int) -> None:
         "send_many": lambda: run_send_many(base_url, total, concurrency),
         "send_many+limiter": lambda: run_send_many(base_url, total, concurrency, limiter=True),
         "send_many+journal": lambda: run_send_many(base_url, total, concurrency, journal=True),
+        "send_many+window": lambda: run_send_many(base_url, total, concurrency, windows=store),
+        "send_many+window-sqlite": lambda: run_send_many(
+            base_url, total, concurrency, windows=store
+        ),
     }
     cpu, wall = time.process_time(), time.perf_counter()
     latencies = asyncio.run(runs[name]())

@@ -749,6 +749,11 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         "ok": outcome.ok,
         "skipped": outcome.skipped,
         "message_id": result.message_id if result is not None else None,
+        "template_instead": (
+            result.sent_instead.name
+            if result is not None and isinstance(result.sent_instead, TemplateMessage)
+            else None
+        ),
         "attempts": outcome.attempts,
         "error": None if error is None else f"{type(error).__name__}: {error}",
         "ambiguous": bool(error is not None and error.ambiguous),
@@ -764,6 +769,7 @@ class _Summary:
         self.sent = 0
         self.sent_before = 0
         self.maybe_twice = 0
+        self.as_template = 0
         self.failed: collections.Counter[str] = collections.Counter()
         self.examples: dict[str, str] = {}
         self.ambiguous = 0
@@ -789,6 +795,7 @@ class _Summary:
                 self.sent += 1
                 result = outcome.result
                 self.maybe_twice += bool(result is not None and result.ambiguous_attempts)
+                self.as_template += bool(result is not None and result.sent_instead is not None)
         elif isinstance(error, EarlierOutcome):
             if error.ambiguous:
                 self.ambiguous_before += 1
@@ -824,6 +831,8 @@ class _Summary:
         table.add_row("sent", str(self.sent))
         if self.maybe_twice:
             table.add_row("  of which may have gone twice", str(self.maybe_twice))
+        if self.as_template:
+            table.add_row("  of which as the template (window not open)", str(self.as_template))
         table.add_row("sent in an earlier run (skipped)", str(self.sent_before))
         for reason, count in self.failed.most_common():
             table.add_row(f"failed: {reason}", str(count))

@@ -5,6 +5,7 @@ keeps windows: the options, their mistakes (one line each, nothing sent), a whol
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,8 +89,13 @@ def test_a_campaign_sends_the_template_where_the_window_is_closed(
     args = ["bulk", str(files / "guests.csv"), "--message", str(files / "buttons.json")]
     args += ["--windows", str(files / "windows.db"), "--outside-window", "template"]
     args += ["--template-instead", str(files / "reminder.json"), "--templates", "fetch"]
+    args += ["--out", str(files / "out.jsonl")]
     done = run(*args, "--base-url", sandbox_url, *CREDENTIALS)
     assert done.returncode == 0, done.stderr
+    assert re.search(r"of which as the template \(window not open\)\s+│\s+20", done.stdout)
+    written = [json.loads(line) for line in (files / "out.jsonl").read_text().splitlines()]
+    instead = {line["to"] for line in written if line["template_instead"]}
+    assert instead == {to.lstrip("+") for to, _ in rows} - {to.lstrip("+") for to in wrote}
     account = _account(sandbox_url)
     for to, name in rows:
         [sent] = account[to.lstrip("+")]

@@ -122,12 +122,13 @@ EXAMPLES: dict[str, Message] = {
     "order_status": OrderStatusMessage(
         "Your ferns are on their way.", "order-1042", "shipped", description="Out for delivery"
     ),
-    # One of the sandbox's approved templates: what reaches a user outside the 24-hour window.
-    "template": TemplateMessage(
-        "order_shipped",
-        "en",
-        header="1042",
-        body=["Asha", "1042"],
-        buttons=[TemplateQuickReply(0, "track-1042"), TemplateUrlButton(2, "1042")],
-    ),
 }
+
+#: One of the sandbox's approved templates: what reaches a user outside the 24-hour window.
+TEMPLATE_EXAMPLE = TemplateMessage(
+    "order_shipped",
+    "en",
+    header="1042",
+    body=["Asha", "1042"],
+    buttons=[TemplateQuickReply(0, "track-1042"), TemplateUrlButton(2, "1042")],
+)

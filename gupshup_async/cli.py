@@ -37,7 +37,7 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
     ) from None
 
 from gupshup_async import __version__
-from gupshup_async._examples import EXAMPLES
+from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
 from gupshup_async.bulk import BulkRun
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
 from gupshup_async.errors import (
@@ -384,7 +384,8 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
                 max_connections=concurrency,
             ) as client:
                 table = Table("type", "message id", "attempts", title="One of every type")
-                for kind, message in EXAMPLES.items():
+                every = {**EXAMPLES, "template": TEMPLATE_EXAMPLE}
+                for kind, message in every.items():
                     result = await client.send("+91 98765 43210", message)
                     table.add_row(kind, result.message_id, str(result.attempts))
                 out.print(table)

@@ -236,7 +236,9 @@ async def test_a_template_goes_through_send_and_the_mock_reads_it_back() -> None
     assert result.sent_instead is None
 
 
-words = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=30)
+words = st.text(
+    st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=30
+).filter(lambda text: text.strip() == text)
 
 
 @given(

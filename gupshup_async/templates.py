@@ -58,6 +58,9 @@ _PARAMETER_OF = {
     TemplateCopyCode: "copy_code",
     TemplateFlowButton: "flow",
 }
+# An authentication template's one-time-password button takes its code as a URL button's text
+# parameter (Meta, "Authentication templates": copy code, one tap and zero tap alike).
+_SENT_AS = {"otp": "url"}
 _MEDIA_OF = {
     TemplateText: "text",
     ImageHeader: "image",
@@ -90,12 +93,16 @@ class TemplateButtonSpec:
 
     @property
     def needs_parameter(self) -> bool:
-        return self.kind == "copy_code" or (self.kind == "url" and bool(_placeholders(self.url)))
+        if self.kind in ("copy_code", "otp"):
+            return True
+        return self.kind == "url" and bool(_placeholders(self.url))
 
     def describe(self) -> str:
-        label = {"url": "a URL button", "quick_reply": "a quick-reply button"}.get(
-            self.kind, f"a {self.kind.replace('_', '-')} button"
-        )
+        label = {
+            "url": "a URL button",
+            "quick_reply": "a quick-reply button",
+            "otp": "a one-time password button",
+        }.get(self.kind, f"a {self.kind.replace('_', '-')} button")
         return f"{label} ({self.text})" if self.text else label
 
 
@@ -289,6 +296,16 @@ class TemplateDefinition:
             out.append(
                 Problem(f"{where}.type", f"must be {self.header}, as the template's header is")
             )
+            return
+        named = [p for p in self.header_placeholders if not p.isdigit()]
+        name = getattr(given, "name", None)
+        if named and name not in named:
+            out.append(
+                Problem(
+                    f"{where}.parameter_name",
+                    f"must be {named[0]}, the header's placeholder, got {name!r}",
+                )
+            )
 
     def _check_body(self, message: TemplateMessage, path: str | None, out: list[Problem]) -> None:
         wanted = self.body_placeholders
@@ -345,11 +362,11 @@ class TemplateDefinition:
                 continue
             spec = self.buttons[index]
             kind = _PARAMETER_OF[type(button)]
-            if kind != spec.kind:
+            if kind != _SENT_AS.get(spec.kind, spec.kind):
                 out.append(
                     Problem(f"{path}.sub_type", f"button {index} is {spec.describe()}, not {kind}")
                 )
-            elif kind == "url" and not spec.needs_parameter:
+            elif spec.kind == "url" and not spec.needs_parameter:
                 out.append(Problem(path, f"button {index}'s URL {spec.url} has no variable part"))
         for index, spec in enumerate(self.buttons):
             if spec.needs_parameter and index not in given:

@@ -21,6 +21,7 @@ from gupshup_async import (
     TemplateDefinitions,
     TemplateMessage,
     TemplateQuickReply,
+    TemplateText,
     TemplateUrlButton,
     ValidationError,
 )
@@ -292,3 +293,49 @@ async def test_the_mock_lists_the_templates_a_test_gives_it() -> None:
             with pytest.raises(ValidationError, match="takes 2 parameters"):
                 await client.send("+91 98765 43210", TemplateMessage("order_shipped", "en"))
     assert [s.message for s in gupshup.sent] == [SHIPPED]
+
+
+def test_an_authentication_template_takes_its_code_as_a_url_button_parameter() -> None:
+    otp = TemplateDefinition.from_meta(
+        {
+            "name": "login_code",
+            "language": "en",
+            "category": "AUTHENTICATION",
+            "components": [
+                {"type": "BODY", "text": "{{1}} is your verification code."},
+                {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE"}]},
+            ],
+        }
+    )
+    definitions = TemplateDefinitions([otp])
+    code = "482913"
+    definitions.check(
+        TemplateMessage("login_code", "en", body=[code], buttons=[TemplateUrlButton(0, code)])
+    )
+    with pytest.raises(ValidationError, match="button 0, a one-time password button, needs"):
+        definitions.check(TemplateMessage("login_code", "en", body=[code]))
+    with pytest.raises(ValidationError, match="is a one-time password button, not copy_code"):
+        definitions.check(
+            TemplateMessage("login_code", "en", body=[code], buttons=[TemplateCopyCode(0, code)])
+        )
+
+
+def test_a_named_header_parameter_must_carry_the_header_s_name() -> None:
+    named = TemplateDefinition.from_meta(
+        {
+            "name": "welcome",
+            "language": "en",
+            "components": [
+                {"type": "HEADER", "format": "TEXT", "text": "Welcome, {{first_name}}"},
+                {"type": "BODY", "text": "Your points: {{points}}"},
+            ],
+        }
+    )
+    definitions = TemplateDefinitions([named])
+    body = {"points": "120"}
+    definitions.check(
+        TemplateMessage("welcome", "en", header=TemplateText("Asha", name="first_name"), body=body)
+    )
+    with pytest.raises(ValidationError) as caught:
+        definitions.check(TemplateMessage("welcome", "en", header="Asha", body=body))
+    assert caught.value.path == "template.components[0].parameters[0].parameter_name"

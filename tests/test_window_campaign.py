@@ -10,6 +10,8 @@ import collections
 import time
 from pathlib import Path
 
+import httpx
+
 from gupshup_async import (
     ButtonMessage,
     DeliveryStore,
@@ -148,3 +150,17 @@ async def test_without_a_policy_the_sandbox_fails_them_as_whatsapp_would_and_the
     assert windows.window(numbers[0]).is_open(now) is True
     assert all(windows.window(to).is_open(now) is False for to in numbers[1:])
     windows.close()
+
+
+async def test_a_user_writes_to_the_sandbox_over_http_and_a_bad_body_is_a_400() -> None:
+    async with Sandbox(windows=True) as sandbox, httpx.AsyncClient() as http:
+        url = f"{sandbox.base_url}/sandbox/inbound"
+        assert (await http.post(url, json={"from": "+91 98765 43210"})).status_code == 200
+        assert (await http.post(url, json={"text": "no sender"})).status_code == 400
+        assert (await http.post(url, content=b"{")).status_code == 400
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            for to in ("+919876543210", "+919876543211"):
+                await client.send(to, ButtonMessage("Back in stock!", ["Buy"]))
+    assert [p.outside_window for p in sandbox.account.processed] == [False, True]

@@ -65,6 +65,8 @@ logger = logging.getLogger("gupshup_async")
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = "application/json"
+# A template list is a few KiB per template; an answer beyond this is not one.
+_TEMPLATE_LIST_MAX = 32 * 1024 * 1024
 
 
 class SendHooks:
@@ -380,28 +382,41 @@ class GupshupClient(AsyncClosing):
         url = f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/templates"
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            async with deadline(self._attempt_timeout):
-                response = await self._http.get(
-                    url, headers={"Authorization": token}, timeout=timeout
-                )
+            request = self._http.build_request(
+                "GET", url, headers={"Authorization": token}, timeout=timeout
+            )
         except UnicodeEncodeError:
             raise _not_ascii() from None  # from None: the error would quote the token
+        try:
+            async with deadline(self._attempt_timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    content = await _read(response, _TEMPLATE_LIST_MAX)
+                finally:
+                    await response.aclose()
         except asyncio.TimeoutError:
             raise TransportError("no answer to the template list", ambiguous=False) from None
         except ENGINE_ERRORS as exc:
             raise transport_error(exc) from None
-        content = response.content
         if response.status_code != 200:
             wait = parse_retry_after(response.headers.get("retry-after"), time.time())
             raise error_from_response(response.status_code, content, wait)
         try:
-            return TemplateDefinitions.from_json(json.loads(content))
-        except ValueError as bad:
+            found = TemplateDefinitions.from_json(json.loads(content), strict=False)
+        except (ValueError, RecursionError) as bad:
             raise APIError(
                 f"the template list cannot be read: {bad}",
                 status_code=200,
                 body=content[:200].decode("utf-8", "replace"),
             ) from None
+        if found.unreadable:
+            logger.warning(
+                "%d templates of the app's list cannot be read; messages naming them are not "
+                "checked: %s",
+                len(found.unreadable),
+                ", ".join(sorted(found.unreadable)),
+            )
+        return found
 
     async def _send_body(
         self, recipient: str, body: bytes, watch: AttemptWatch | None
@@ -570,17 +585,17 @@ def _planned_wait(state: tenacity.RetryCallState) -> float:
     return tally.next_wait
 
 
-async def _read(response: httpx.Response) -> bytes:
-    """The answer's body, decoded, refusing more than `MAX_ANSWER_BYTES`."""
+async def _read(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The answer's body, decoded, refusing more than ``limit`` bytes."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
-        raise _too_large()
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise _too_large()
+        if size > limit:
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -594,10 +609,8 @@ def _not_ascii() -> TransportError:
     return error
 
 
-def _too_large() -> TransportError:
-    return TransportError(
-        f"the answer is larger than {MAX_ANSWER_BYTES} bytes: not Gupshup's", ambiguous=True
-    )
+def _too_large(limit: int) -> TransportError:
+    return TransportError(f"the answer is larger than {limit} bytes: not Gupshup's", ambiguous=True)
 
 
 def _total(timeout: httpx.Timeout) -> float | None:

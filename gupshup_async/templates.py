@@ -396,27 +396,43 @@ class TemplateDefinitions:
     [...]}``, as Gupshup answers) of definitions in Meta's or Gupshup's shape.
     """
 
-    def __init__(self, definitions: Iterable[TemplateDefinition] = ()) -> None:
+    def __init__(
+        self, definitions: Iterable[TemplateDefinition] = (), *, unreadable: Iterable[str] = ()
+    ) -> None:
         self._by_key: dict[tuple[str, str], TemplateDefinition] = {}
         for definition in definitions:
             self._by_key[(definition.name, definition.language)] = definition
+        #: Names of templates listed in a shape this library cannot read: messages naming them
+        #: are not checked (Meta judges them), rather than refused for our failing.
+        self.unreadable = frozenset(unreadable)
 
     @classmethod
-    def from_json(cls, document: Any) -> TemplateDefinitions:
-        """Definitions from parsed JSON; raises ``ValueError`` naming the entry at fault."""
+    def from_json(cls, document: Any, *, strict: bool = True) -> TemplateDefinitions:
+        """Definitions from parsed JSON. ``strict`` (a file of your own): raise ``ValueError``
+        naming the entry at fault. Not strict (Gupshup's list): an entry that cannot be read is
+        left out, its name kept in `unreadable`.
+        """
         if isinstance(document, Mapping) and isinstance(document.get("templates"), list):
             document = document["templates"]
         if not isinstance(document, list):
             raise ValueError("template definitions must be a JSON array (or {'templates': [...]})")
-        found = []
+        found, unreadable = [], []
         for i, entry in enumerate(document):
-            if not isinstance(entry, Mapping):
-                raise ValueError(f"template definition {i} is not a JSON object")
             try:
+                if not isinstance(entry, Mapping):
+                    raise TypeError("not a JSON object")
                 found.append(TemplateDefinition.from_json(entry))
-            except (KeyError, TypeError, AttributeError) as bad:
-                raise ValueError(f"template definition {i} cannot be read: {bad!r}") from None
-        return cls(found)
+            except (KeyError, TypeError, AttributeError, ValueError) as bad:
+                if strict:
+                    raise ValueError(f"template definition {i} cannot be read: {bad!r}") from None
+                name = (
+                    entry.get("elementName", entry.get("name"))
+                    if isinstance(entry, Mapping)
+                    else None
+                )
+                if isinstance(name, str):
+                    unreadable.append(name)
+        return cls(found, unreadable=unreadable)
 
     @classmethod
     def load(cls, path: str | Path) -> TemplateDefinitions:
@@ -452,6 +468,8 @@ class TemplateDefinitions:
         definition = self.get(message.name, message.language)
         if definition is not None:
             return definition.problems(message)
+        if message.name in self.unreadable:
+            return []
         languages = self.languages(message.name)
         if languages:
             return [

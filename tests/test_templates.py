@@ -23,6 +23,7 @@ from gupshup_async import (
     TemplateQuickReply,
     TemplateText,
     TemplateUrlButton,
+    TransportError,
     ValidationError,
 )
 from gupshup_async.sandbox import SANDBOX_APP_ID, Sandbox
@@ -339,3 +340,53 @@ def test_a_named_header_parameter_must_carry_the_header_s_name() -> None:
     with pytest.raises(ValidationError) as caught:
         definitions.check(TemplateMessage("welcome", "en", header="Asha", body=body))
     assert caught.value.path == "template.components[0].parameters[0].parameter_name"
+
+
+def _listing(body: bytes) -> httpx.AsyncClient:
+    """A client whose template list answers ``body``, and whose sends are accepted."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, content=body)
+        return httpx.Response(200, json={"messages": [{"id": "gs-1"}]})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def test_an_unreadable_entry_in_gupshup_s_list_is_left_unchecked_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    odd = {"elementName": "odd_one", "containerMeta": json.dumps({"buttons": "QR,URL"})}
+    listing = {"status": "success", "templates": [GUPSHUP_ENTRY, "junk", odd]}
+    async with (
+        _listing(json.dumps(listing).encode()) as http,
+        GupshupClient(
+            "app-1", "token-123456", rate_limit=None, http_client=http, templates="fetch"
+        ) as client,
+    ):
+        await client.send("+919876543210", TemplateMessage("odd_one", "en", body=["x"]))
+        with pytest.raises(ValidationError, match="takes 3 parameters"):
+            await client.send("+919876543210", TemplateMessage("ticket_update", "en_US"))
+        assert (await client.fetch_templates()).unreadable == {"odd_one"}
+    assert "1 templates of the app's list cannot be read" in caplog.text
+    with pytest.raises(ValueError, match="template definition 1 cannot be read"):
+        TemplateDefinitions.from_json(listing)  # a file of your own is read strictly
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "says"),
+    [
+        (b"[" * 100_000, APIError, "cannot be read"),
+        (b'{"status": "success", "templates": 7}', APIError, "must be a JSON array"),
+        (b" " * (33 * 1024 * 1024), TransportError, "larger than"),
+    ],
+)
+async def test_a_template_list_that_is_not_one_is_a_typed_error(
+    body: bytes, error: type[Exception], says: str
+) -> None:
+    async with (
+        _listing(body) as http,
+        GupshupClient("app-1", "token-123456", rate_limit=None, http_client=http) as client,
+    ):
+        with pytest.raises(error, match=says):
+            await client.fetch_templates()

@@ -45,13 +45,17 @@ class Window:
         return self.last_inbound + WINDOW_SECONDS
 
     def is_open(self, now: float) -> bool | None:
-        """True or False when known; None when nothing is known of this recipient."""
-        if self.last_inbound is not None and (
-            self.closed_seen is None or self.last_inbound > self.closed_seen
-        ):
+        """True or False when known; None when nothing is known of this recipient.
+
+        A known write decides: a message sent within 24 hours of it cannot fail with 131047,
+        so a 131047 reported after the user wrote was a message sent before they did (its
+        status came late), and says nothing of the window now. A 131047 matters for a user
+        never seen writing: their window is closed, whatever an "unknown" policy assumes.
+        """
+        if self.last_inbound is not None:
             return now < self.last_inbound + WINDOW_SECONDS
         if self.closed_seen is not None:
-            return False  # a 131047 since the user last wrote: closed until they write
+            return False
         return None
 
     def wrote(self, at: float) -> Window:

@@ -37,12 +37,21 @@ def test_a_window_is_open_for_24_hours_after_the_user_wrote() -> None:
     assert wrote.is_open(NOW + 2 * HOUR) is False
 
 
-def test_a_131047_closes_it_until_the_user_writes_again() -> None:
-    window = Window().wrote(NOW - HOUR).failed_closed(NOW - 0.5 * HOUR)
-    assert window.is_open(NOW) is False  # the store's clock and WhatsApp's disagreed
-    assert window.wrote(NOW - 60).is_open(NOW) is True
-    assert Window().failed_closed(NOW).is_open(NOW) is False
-    assert window.wrote(NOW - 2 * HOUR) == window  # older news changes nothing
+def test_a_131047_closes_a_window_not_known_open_and_a_write_reopens_it() -> None:
+    closed = Window().failed_closed(NOW - HOUR)
+    assert closed.is_open(NOW) is False  # even under unknown="open"
+    assert WindowPolicy.refuse(unknown="open").decide("91", NUDGE, closed, NOW) is NUDGE
+    with pytest.raises(OutsideWindow):
+        WindowPolicy.refuse(unknown="open").decide("91", HELLO, closed, NOW)
+    assert closed.wrote(NOW - 60).is_open(NOW) is True
+    assert closed.wrote(NOW - 60).wrote(NOW - 2 * HOUR) == closed.wrote(NOW - 60)
+
+
+def test_a_131047_reported_after_the_user_wrote_was_for_an_earlier_message() -> None:
+    # Sent at NOW-70s, the user wrote at NOW-60s, the failure came at NOW-30s: a message sent
+    # after the write could not have failed with 131047, so the window is open.
+    window = Window().wrote(NOW - 60).failed_closed(NOW - 30)
+    assert window.is_open(NOW) is True
 
 
 def test_policies_decide_per_recipient() -> None:

@@ -338,7 +338,8 @@ class TemplateDefinition:
             out.append(
                 Problem(
                     where,
-                    f"the template's body takes {len(wanted)} parameters ({shown}), "
+                    f"the template's body takes {len(wanted)} "
+                    f"parameter{'' if len(wanted) == 1 else 's'} ({shown}), "
                     f"got {len(message.body)}",
                 )
             )

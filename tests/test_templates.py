@@ -6,25 +6,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import attrs
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gupshup_async import (
     APIError,
     AuthenticationError,
+    DocumentHeader,
     GupshupClient,
     ImageHeader,
     TemplateButtonSpec,
     TemplateCopyCode,
     TemplateDefinition,
     TemplateDefinitions,
+    TemplateLocation,
     TemplateMessage,
     TemplateQuickReply,
     TemplateText,
     TemplateUrlButton,
     TransportError,
     ValidationError,
+    VideoHeader,
 )
 from gupshup_async.sandbox import SANDBOX_APP_ID, Sandbox
 from gupshup_async.sandbox._rules import SANDBOX_TEMPLATES
@@ -390,3 +397,84 @@ async def test_a_template_list_that_is_not_one_is_a_typed_error(
     ):
         with pytest.raises(error, match=says):
             await client.fetch_templates()
+
+
+# Any definition, the message that fits it, and the same message one parameter short or over.
+
+KINDS = ("quick_reply", "url", "copy_code", "url-static", "phone_number")
+HEADERS = (None, "text", "image", "video", "document", "location")
+
+
+def _definition(header: str | None, names: list[str], buttons: list[str]) -> TemplateDefinition:
+    specs = []
+    for kind in buttons:
+        if kind == "url":
+            specs.append(TemplateButtonSpec("url", "Open", "https://x.example/{{1}}"))
+        elif kind == "url-static":
+            specs.append(TemplateButtonSpec("url", "Site", "https://x.example/"))
+        else:
+            specs.append(TemplateButtonSpec(kind, kind))
+    return TemplateDefinition(
+        "t",
+        "en",
+        header=header,
+        header_placeholders=("1",) if header == "text" else (),
+        body_placeholders=tuple(names),
+        buttons=tuple(specs),
+    )
+
+
+def _fitting(definition: TemplateDefinition) -> TemplateMessage:
+    headers = {
+        "text": TemplateText("Asha"),
+        "image": ImageHeader("https://x.example/a.png"),
+        "video": VideoHeader("https://x.example/a.mp4"),
+        "document": DocumentHeader("https://x.example/a.pdf"),
+        "location": TemplateLocation(12.9, 77.6),
+    }
+    header = headers[definition.header] if definition.header is not None else None
+    values = [f"value {n}" for n in range(len(definition.body_placeholders))]
+    body: Any = (
+        dict(zip(definition.body_placeholders, values, strict=True)) if definition.named else values
+    )
+    buttons: list[Any] = []
+    for index, spec in enumerate(definition.buttons):
+        if spec.kind == "url" and spec.needs_parameter:
+            buttons.append(TemplateUrlButton(index, f"path-{index}"))
+        elif spec.kind == "copy_code":
+            buttons.append(TemplateCopyCode(index, f"CODE{index}"))
+        elif spec.kind == "quick_reply" and index % 2:
+            buttons.append(TemplateQuickReply(index, f"payload-{index}"))  # optional: some
+    return TemplateMessage("t", "en", header=header, body=body, buttons=buttons)
+
+
+@given(
+    header=st.sampled_from(HEADERS),
+    count=st.integers(0, 6),
+    named=st.booleans(),
+    buttons=st.lists(st.sampled_from(KINDS), max_size=10),
+)
+def test_the_message_made_for_any_definition_fits_it_and_one_more_or_less_does_not(
+    header: str | None, count: int, named: bool, buttons: list[str]
+) -> None:
+    names = [f"name_{n}" if named else str(n + 1) for n in range(count)]
+    definition = _definition(header, names, buttons)
+    definitions = TemplateDefinitions([definition])
+    message = _fitting(definition)
+    assert definitions.problems(message) == []
+    # Read back in either shape, the definition still takes the same message.
+    assert TemplateDefinition.from_gupshup(definition.to_gupshup()).problems(message) == []
+    if named:
+        return
+    longer = attrs.evolve(message, body=[*message.body, TemplateText("extra")])
+    assert [p.message for p in definitions.problems(longer)] == [
+        f"the template's body takes {count} parameter{'' if count == 1 else 's'} "
+        f"({', '.join(f'{{{{{n}}}}}' for n in names) or 'none'}), got {count + 1}"
+    ]
+    if count:
+        shorter = attrs.evolve(message, body=list(message.body[:-1]))
+        [problem] = definitions.problems(shorter)
+        # With no body parameter left, the body component is not written: the fault is the
+        # components' as a whole.
+        where = "template.components" if count == 1 else ".parameters"
+        assert problem.path.endswith(where)

@@ -49,7 +49,9 @@ def test_the_installed_script_and_the_module_are_the_same_program() -> None:
             assert command in done.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "send", "sandbox"])
+@pytest.mark.parametrize(
+    "command", ["demo", "send", "bulk", "templates", "report", "receive", "sandbox"]
+)
 def test_every_command_has_help(command: str) -> None:
     done = run(command, "--help")
     assert done.returncode == 0

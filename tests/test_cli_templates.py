@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gupshup_async import SqliteWindowStore
+from gupshup_async import SqliteWindowStore, TemplateDefinitions
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 from tests.servers import sandbox_process
 from tests.test_cli import run
@@ -186,3 +186,26 @@ def test_the_sandbox_refuses_a_broken_templates_file_in_one_line(files: Path) ->
     assert done.returncode == 2
     assert "--templates" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_templates_lists_the_app_s_and_saves_them_for_offline_checks(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    done = run("templates", "--base-url", sandbox_url, *CREDENTIALS)
+    assert done.returncode == 0, done.stderr
+    assert "appointment_reminder" in done.stdout
+    assert "PAUSED" in done.stdout  # summer_sale: listed, and a send naming it would be refused
+    assert "2: url (takes a parameter)" in done.stdout
+    saved = tmp_path / "templates.json"
+    done = run("templates", "--save", str(saved), "--base-url", sandbox_url, *CREDENTIALS)
+    assert done.returncode == 0, done.stderr
+    assert "4 templates written" in done.stderr
+    listed = TemplateDefinitions.load(saved)
+    assert ("cart_reminder", "en") in listed
+    assert listed.get("cart_reminder", "en").named  # type: ignore[union-attr]
+    done = run("templates", "--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID,
+               "--token", "wrong-token-0000")  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "AuthenticationError" in done.stderr
+    assert "wrong-token" not in done.stderr

@@ -57,6 +57,7 @@ from gupshup_async.messages import (
     RequestContactInfoMessage,
     Row,
     Section,
+    TemplateCard,
     TemplateCopyCode,
     TemplateCurrency,
     TemplateDateTime,
@@ -80,7 +81,12 @@ from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
-from gupshup_async.templates import TemplateButtonSpec, TemplateDefinition, TemplateDefinitions
+from gupshup_async.templates import (
+    TemplateButtonSpec,
+    TemplateCardSpec,
+    TemplateDefinition,
+    TemplateDefinitions,
+)
 from gupshup_async.webhooks import (
     ButtonReply,
     CallPermissionReply,
@@ -181,6 +187,8 @@ __all__ = [
     "StatusUpdate",
     "TemplateButtonReply",
     "TemplateButtonSpec",
+    "TemplateCard",
+    "TemplateCardSpec",
     "TemplateCopyCode",
     "TemplateCurrency",
     "TemplateDateTime",

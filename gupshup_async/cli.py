@@ -913,7 +913,9 @@ def templates(as_json: bool, save: Path | None, **connection: Any) -> None:
         return
     if save is not None:
         return
-    table = Table("name", "language", "status", "header", "body", "buttons", title="Templates")
+    table = Table(
+        "name", "language", "status", "header", "body", "buttons", "cards", title="Templates"
+    )
     for definition in sorted(found, key=lambda d: (d.name, d.language)):
         body = ", ".join(f"{{{{{p}}}}}" for p in definition.body_placeholders) or "-"
         buttons = ", ".join(
@@ -927,6 +929,7 @@ def templates(as_json: bool, save: Path | None, **connection: Any) -> None:
             definition.header or "-",
             body,
             buttons or "-",
+            "?" if definition.cards is None else str(len(definition.cards) or "-"),
         )
     Console().print(table)
     if found.unreadable:

@@ -26,6 +26,7 @@ from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import (
     DocumentHeader,
     ImageHeader,
+    TemplateCard,
     TemplateCopyCode,
     TemplateFlowButton,
     TemplateLocation,
@@ -36,7 +37,10 @@ from gupshup_async.messages import (
     VideoHeader,
 )
 
-__all__ = ["TemplateButtonSpec", "TemplateDefinition", "TemplateDefinitions"]
+__all__ = ["TemplateButtonSpec", "TemplateCardSpec", "TemplateDefinition", "TemplateDefinitions"]
+
+#: What a template's parts are checked on: the message, or one of its carousel cards.
+Given = TemplateMessage | TemplateCard
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _HEADER_KINDS = ("text", "image", "video", "document", "location")
@@ -106,171 +110,36 @@ class TemplateButtonSpec:
         return f"{label} ({self.text})" if self.text else label
 
 
-@attrs.frozen
-class TemplateDefinition:
-    """What an approved template takes: ``header`` (``None``, ``"text"``, ``"image"``,
-    ``"video"``, ``"document"`` or ``"location"``) and the placeholders of a text header; the
-    body's placeholders in order (``("1", "2")``, or names); the buttons in order.
+class _Fits:
+    """The check of a header, a body and buttons against what a template (or one of its
+    carousel cards) takes: shared by `TemplateDefinition` and `TemplateCardSpec`.
     """
 
-    name: str
-    language: str
-    status: str = "APPROVED"
-    category: str | None = None
-    header: str | None = None
-    header_placeholders: tuple[str, ...] = ()
-    body_placeholders: tuple[str, ...] = ()
-    buttons: tuple[TemplateButtonSpec, ...] = ()
-    body: str = ""
+    __slots__ = ()
+    header: str | None
+    header_placeholders: tuple[str, ...]
+    body_placeholders: tuple[str, ...]
+    buttons: tuple[TemplateButtonSpec, ...]
 
     @property
     def named(self) -> bool:
         return any(not name.isdigit() for name in self.body_placeholders)
 
-    # Reading the two shapes definitions come in --------------------------------------------
+    def _fit(
+        self,
+        given: Given,
+        paths: tuple[str | None, str | None, list[str]],
+        container: str,
+        out: list[Problem],
+    ) -> None:
+        header_path, body_path, button_paths = paths
+        self._check_header(given, header_path, container, out)
+        self._check_body(given, body_path, container, out)
+        self._check_buttons(given, button_paths, container, out)
 
-    @classmethod
-    def from_meta(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
-        """Meta's shape (the Graph API's ``message_templates``, WhatsApp Manager exports):
-        ``{"name", "language", "status", "category", "components": [...]}``.
-        """
-        header: str | None = None
-        header_placeholders: tuple[str, ...] = ()
-        body = ""
-        buttons: list[TemplateButtonSpec] = []
-        for component in obj.get("components") or ():
-            kind = str(component.get("type", "")).upper()
-            if kind == "HEADER":
-                header = str(component.get("format", "TEXT")).lower()
-                header_placeholders = _placeholders(component.get("text"))
-            elif kind == "BODY":
-                body = str(component.get("text", ""))
-            elif kind == "BUTTONS":
-                buttons.extend(_button_spec(b) for b in component.get("buttons") or ())
-        return cls(
-            name=str(obj["name"]),
-            language=str(obj["language"]),
-            status=str(obj.get("status", "APPROVED")).upper(),
-            category=obj.get("category"),
-            header=header,
-            header_placeholders=header_placeholders if header == "text" else (),
-            body_placeholders=_placeholders(body),
-            buttons=tuple(buttons),
-            body=body,
-        )
-
-    @classmethod
-    def from_gupshup(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
-        """Gupshup's shape (``GET /partner/app/{app_id}/templates``): ``elementName``,
-        ``languageCode``, ``status``, ``templateType``, and ``containerMeta``, a JSON string
-        holding the body (``data``), ``header`` and ``buttons``.
-        """
-        meta: Any = obj.get("containerMeta") or {}
-        if isinstance(meta, str):
-            try:
-                meta = json.loads(meta)
-            except ValueError:
-                meta = {}
-        if not isinstance(meta, Mapping):
-            meta = {}
-        kind = str(obj.get("templateType", "TEXT")).lower()
-        header: str | None = kind if kind in _HEADER_KINDS[1:] else None
-        header_text = meta.get("header")
-        if header is None and isinstance(header_text, str) and header_text:
-            header = "text"
-        body = str(meta.get("data") if meta.get("data") is not None else obj.get("data", ""))
-        return cls(
-            name=str(obj["elementName"]),
-            language=str(obj.get("languageCode", "en")),
-            status=str(obj.get("status", "APPROVED")).upper(),
-            category=obj.get("category"),
-            header=header,
-            header_placeholders=_placeholders(header_text) if header == "text" else (),
-            body_placeholders=_placeholders(body),
-            buttons=tuple(_button_spec(b) for b in meta.get("buttons") or ()),
-            body=body,
-        )
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
-        """Either shape: Gupshup's has ``elementName``, Meta's ``name``."""
-        return cls.from_gupshup(obj) if "elementName" in obj else cls.from_meta(obj)
-
-    def to_meta(self) -> dict[str, Any]:
-        """This definition in Meta's shape (what `from_meta` reads)."""
-        components: list[dict[str, Any]] = []
-        if self.header is not None:
-            header: dict[str, Any] = {"type": "HEADER", "format": self.header.upper()}
-            if self.header == "text":
-                header["text"] = self._header_text()
-            components.append(header)
-        components.append({"type": "BODY", "text": self._body_text()})
-        if self.buttons:
-            wire = {v: k for k, v in _BUTTON_KINDS.items()}
-            specs = []
-            for b in self.buttons:
-                spec: dict[str, Any] = {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
-                if b.url is not None:
-                    spec["url"] = b.url
-                specs.append(spec)
-            components.append({"type": "BUTTONS", "buttons": specs})
-        return {
-            "name": self.name,
-            "language": self.language,
-            "status": self.status,
-            "category": self.category,
-            "components": components,
-        }
-
-    def to_gupshup(self) -> dict[str, Any]:
-        """This definition as Gupshup lists it (what `from_gupshup` reads)."""
-        meta: dict[str, Any] = {"data": self._body_text()}
-        if self.header == "text":
-            meta["header"] = self._header_text()
-        if self.buttons:
-            wire = {v: k for k, v in _BUTTON_KINDS.items()}
-            meta["buttons"] = [
-                {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
-                | ({"url": b.url} if b.url is not None else {})
-                for b in self.buttons
-            ]
-        kind = self.header if self.header not in (None, "text") else "TEXT"
-        return {
-            "elementName": self.name,
-            "languageCode": self.language,
-            "status": self.status,
-            "category": self.category,
-            "templateType": str(kind).upper(),
-            "data": self._body_text(),
-            "containerMeta": json.dumps(meta),
-        }
-
-    def _body_text(self) -> str:
-        return self.body or " ".join(f"{{{{{p}}}}}" for p in self.body_placeholders)
-
-    def _header_text(self) -> str:
-        return " ".join(f"{{{{{p}}}}}" for p in self.header_placeholders) or self.name
-
-    # The check ------------------------------------------------------------------------------
-
-    def problems(self, message: TemplateMessage) -> list[Problem]:
-        """Every way ``message`` does not fit this template, each at its path."""
-        out: list[Problem] = []
-        if self.status != "APPROVED":
-            out.append(
-                Problem(
-                    "template.name",
-                    f"{self.name} ({self.language}) is {self.status}, not APPROVED: "
-                    "Meta would refuse it",
-                )
-            )
-        header_path, body_path, button_paths = message.component_paths()
-        self._check_header(message, header_path, out)
-        self._check_body(message, body_path, out)
-        self._check_buttons(message, button_paths, out)
-        return out
-
-    def _check_header(self, message: TemplateMessage, path: str | None, out: list[Problem]) -> None:
+    def _check_header(
+        self, message: Given, path: str | None, container: str, out: list[Problem]
+    ) -> None:
         given = message.header
         wants_parameter = self.header is not None and (
             self.header != "text" or bool(self.header_placeholders)
@@ -279,10 +148,7 @@ class TemplateDefinition:
             if wants_parameter:
                 what = "a text" if self.header == "text" else f"a {self.header}"
                 out.append(
-                    Problem(
-                        "template.components",
-                        f"the template's header needs {what} parameter (header=...)",
-                    )
+                    Problem(container, f"the template's header needs {what} parameter (header=...)")
                 )
             return
         assert path is not None
@@ -307,9 +173,11 @@ class TemplateDefinition:
                 )
             )
 
-    def _check_body(self, message: TemplateMessage, path: str | None, out: list[Problem]) -> None:
+    def _check_body(
+        self, message: Given, path: str | None, container: str, out: list[Problem]
+    ) -> None:
         wanted = self.body_placeholders
-        where = f"{path}.parameters" if path is not None else "template.components"
+        where = f"{path}.parameters" if path is not None else container
         if self.named:
             given = [getattr(p, "name", None) for p in message.body]
             missing = [name for name in wanted if name not in given]
@@ -345,7 +213,7 @@ class TemplateDefinition:
             )
 
     def _check_buttons(
-        self, message: TemplateMessage, paths: list[str], out: list[Problem]
+        self, message: Given, paths: list[str], container: str, out: list[Problem]
     ) -> None:
         given: set[int] = set()
         for path, button in zip(paths, message.buttons, strict=True):
@@ -374,10 +242,269 @@ class TemplateDefinition:
                 what = "its URL's suffix" if spec.kind == "url" else "its code"
                 out.append(
                     Problem(
-                        "template.components",
+                        container,
                         f"button {index}, {spec.describe()}, needs {what} (buttons=[...])",
                     )
                 )
+
+
+@attrs.frozen
+class TemplateCardSpec(_Fits):
+    """One card of a carousel template as approved: its header (``"image"`` or ``"video"``),
+    its body's placeholders and its buttons.
+    """
+
+    header: str
+    body_placeholders: tuple[str, ...] = ()
+    buttons: tuple[TemplateButtonSpec, ...] = ()
+    body: str = ""
+    header_placeholders: tuple[str, ...] = ()
+
+    @classmethod
+    def from_meta(cls, obj: Mapping[str, Any]) -> TemplateCardSpec:
+        header, body = "image", ""
+        buttons: list[TemplateButtonSpec] = []
+        for component in obj.get("components") or ():
+            kind = str(component.get("type", "")).upper()
+            if kind == "HEADER":
+                header = str(component.get("format", "IMAGE")).lower()
+            elif kind == "BODY":
+                body = str(component.get("text", ""))
+            elif kind == "BUTTONS":
+                buttons.extend(_button_spec(b) for b in component.get("buttons") or ())
+        return cls(header, _placeholders(body), tuple(buttons), body)
+
+    @classmethod
+    def from_gupshup(cls, obj: Mapping[str, Any]) -> TemplateCardSpec:
+        body = str(obj.get("body") or "")
+        buttons = tuple(_button_spec(b) for b in obj.get("buttons") or ())
+        return cls(str(obj.get("headerType", "IMAGE")).lower(), _placeholders(body), buttons, body)
+
+    def to_meta(self) -> dict[str, Any]:
+        components: list[dict[str, Any]] = [{"type": "HEADER", "format": self.header.upper()}]
+        components.append({"type": "BODY", "text": _text_of(self.body, self.body_placeholders)})
+        if self.buttons:
+            components.append({"type": "BUTTONS", "buttons": _buttons_json(self.buttons)})
+        return {"components": components}
+
+    def to_gupshup(self) -> dict[str, Any]:
+        return {
+            "headerType": self.header.upper(),
+            "body": _text_of(self.body, self.body_placeholders),
+            "buttons": _buttons_json(self.buttons),
+        }
+
+
+def _text_of(text: str, placeholders: tuple[str, ...]) -> str:
+    return text or " ".join(f"{{{{{p}}}}}" for p in placeholders)
+
+
+def _buttons_json(buttons: tuple[TemplateButtonSpec, ...]) -> list[dict[str, Any]]:
+    wire = {v: k for k, v in _BUTTON_KINDS.items()}
+    specs = []
+    for b in buttons:
+        spec: dict[str, Any] = {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
+        if b.url is not None:
+            spec["url"] = b.url
+        specs.append(spec)
+    return specs
+
+
+@attrs.frozen
+class TemplateDefinition(_Fits):
+    """What an approved template takes: ``header`` (``None``, ``"text"``, ``"image"``,
+    ``"video"``, ``"document"`` or ``"location"``) and the placeholders of a text header; the
+    body's placeholders in order (``("1", "2")``, or names); the buttons in order.
+    """
+
+    name: str
+    language: str
+    status: str = "APPROVED"
+    category: str | None = None
+    header: str | None = None
+    header_placeholders: tuple[str, ...] = ()
+    body_placeholders: tuple[str, ...] = ()
+    buttons: tuple[TemplateButtonSpec, ...] = ()
+    body: str = ""
+    #: The cards of a carousel template; None when the listing did not say (then unchecked).
+    cards: tuple[TemplateCardSpec, ...] | None = ()
+
+    # Reading the two shapes definitions come in --------------------------------------------
+
+    @classmethod
+    def from_meta(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Meta's shape (the Graph API's ``message_templates``, WhatsApp Manager exports):
+        ``{"name", "language", "status", "category", "components": [...]}``.
+        """
+        header: str | None = None
+        header_placeholders: tuple[str, ...] = ()
+        body = ""
+        buttons: list[TemplateButtonSpec] = []
+        cards: tuple[TemplateCardSpec, ...] = ()
+        for component in obj.get("components") or ():
+            kind = str(component.get("type", "")).upper()
+            if kind == "HEADER":
+                header = str(component.get("format", "TEXT")).lower()
+                header_placeholders = _placeholders(component.get("text"))
+            elif kind == "BODY":
+                body = str(component.get("text", ""))
+            elif kind == "BUTTONS":
+                buttons.extend(_button_spec(b) for b in component.get("buttons") or ())
+            elif kind == "CAROUSEL":
+                cards = tuple(TemplateCardSpec.from_meta(c) for c in component.get("cards") or ())
+        return cls(
+            cards=cards,
+            name=str(obj["name"]),
+            language=str(obj["language"]),
+            status=str(obj.get("status", "APPROVED")).upper(),
+            category=obj.get("category"),
+            header=header,
+            header_placeholders=header_placeholders if header == "text" else (),
+            body_placeholders=_placeholders(body),
+            buttons=tuple(buttons),
+            body=body,
+        )
+
+    @classmethod
+    def from_gupshup(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Gupshup's shape (``GET /partner/app/{app_id}/templates``): ``elementName``,
+        ``languageCode``, ``status``, ``templateType``, and ``containerMeta``, a JSON string
+        holding the body (``data``), ``header`` and ``buttons``.
+        """
+        meta: Any = obj.get("containerMeta") or {}
+        if isinstance(meta, str):
+            try:
+                meta = json.loads(meta)
+            except ValueError:
+                meta = {}
+        if not isinstance(meta, Mapping):
+            meta = {}
+        kind = str(obj.get("templateType", "TEXT")).lower()
+        header: str | None = kind if kind in _HEADER_KINDS[1:] else None
+        header_text = meta.get("header")
+        if header is None and isinstance(header_text, str) and header_text:
+            header = "text"
+        body = str(meta.get("data") if meta.get("data") is not None else obj.get("data", ""))
+        cards: tuple[TemplateCardSpec, ...] | None = ()
+        if kind == "carousel":
+            header = None
+            # The cards as Gupshup's template API takes them; a listing without them leaves
+            # the carousel unchecked rather than refused.
+            listed = meta.get("cards")
+            cards = (
+                tuple(TemplateCardSpec.from_gupshup(card) for card in listed)
+                if isinstance(listed, list) and all(isinstance(c, Mapping) for c in listed)
+                else None
+            )
+        return cls(
+            cards=cards,
+            name=str(obj["elementName"]),
+            language=str(obj.get("languageCode", "en")),
+            status=str(obj.get("status", "APPROVED")).upper(),
+            category=obj.get("category"),
+            header=header,
+            header_placeholders=_placeholders(header_text) if header == "text" else (),
+            body_placeholders=_placeholders(body),
+            buttons=tuple(_button_spec(b) for b in meta.get("buttons") or ()),
+            body=body,
+        )
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> TemplateDefinition:
+        """Either shape: Gupshup's has ``elementName``, Meta's ``name``."""
+        return cls.from_gupshup(obj) if "elementName" in obj else cls.from_meta(obj)
+
+    def to_meta(self) -> dict[str, Any]:
+        """This definition in Meta's shape (what `from_meta` reads)."""
+        components: list[dict[str, Any]] = []
+        if self.header is not None:
+            header: dict[str, Any] = {"type": "HEADER", "format": self.header.upper()}
+            if self.header == "text":
+                header["text"] = self._header_text()
+            components.append(header)
+        components.append({"type": "BODY", "text": self._body_text()})
+        if self.cards:
+            cards = [card.to_meta() for card in self.cards]
+            components.append({"type": "CAROUSEL", "cards": cards})
+        if self.buttons:
+            components.append({"type": "BUTTONS", "buttons": _buttons_json(self.buttons)})
+        return {
+            "name": self.name,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category,
+            "components": components,
+        }
+
+    def to_gupshup(self) -> dict[str, Any]:
+        """This definition as Gupshup lists it (what `from_gupshup` reads)."""
+        meta: dict[str, Any] = {"data": self._body_text()}
+        if self.header == "text":
+            meta["header"] = self._header_text()
+        if self.buttons:
+            meta["buttons"] = _buttons_json(self.buttons)
+        kind = self.header if self.header not in (None, "text") else "TEXT"
+        if self.cards:
+            meta["cards"] = [card.to_gupshup() for card in self.cards]
+            kind = "CAROUSEL"
+        return {
+            "elementName": self.name,
+            "languageCode": self.language,
+            "status": self.status,
+            "category": self.category,
+            "templateType": str(kind).upper(),
+            "data": self._body_text(),
+            "containerMeta": json.dumps(meta),
+        }
+
+    def _body_text(self) -> str:
+        return _text_of(self.body, self.body_placeholders)
+
+    def _header_text(self) -> str:
+        return " ".join(f"{{{{{p}}}}}" for p in self.header_placeholders) or self.name
+
+    # The check ------------------------------------------------------------------------------
+
+    def problems(self, message: TemplateMessage) -> list[Problem]:
+        """Every way ``message`` does not fit this template, each at its path."""
+        out: list[Problem] = []
+        if self.status != "APPROVED":
+            out.append(
+                Problem(
+                    "template.name",
+                    f"{self.name} ({self.language}) is {self.status}, not APPROVED: "
+                    "Meta would refuse it",
+                )
+            )
+        self._fit(message, message.component_paths(), "template.components", out)
+        self._fit_cards(message, out)
+        return out
+
+    def _fit_cards(self, message: TemplateMessage, out: list[Problem]) -> None:
+        if self.cards is None:  # the listing did not say
+            return
+        carousel = message.carousel_path
+        wanted, given = len(self.cards), len(message.cards)
+        if carousel is None:
+            if wanted:
+                out.append(
+                    Problem(
+                        "template.components",
+                        f"the template's carousel needs its {wanted} cards (cards=[...])",
+                    )
+                )
+            return
+        if not wanted:
+            out.append(Problem(carousel, "the template has no carousel: leave cards out"))
+            return
+        if given != wanted:
+            out.append(
+                Problem(f"{carousel}.cards", f"the template has {wanted} cards, got {given}")
+            )
+            return
+        for i, (card, spec) in enumerate(zip(message.cards, self.cards, strict=True)):
+            where = f"{carousel}.cards[{i}]"
+            spec._fit(card, card.paths(where), f"{where}.components", out)
 
 
 def _button_spec(obj: Mapping[str, Any]) -> TemplateButtonSpec:

@@ -15,6 +15,7 @@ import pytest
 
 from gupshup_async import SqliteWindowStore, TemplateDefinitions
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+from gupshup_async.sandbox._rules import SANDBOX_TEMPLATES
 from tests.servers import sandbox_process
 from tests.test_cli import run
 
@@ -191,15 +192,16 @@ def test_the_sandbox_refuses_a_broken_templates_file_in_one_line(files: Path) ->
 def test_templates_lists_the_app_s_and_saves_them_for_offline_checks(
     sandbox_url: str, tmp_path: Path
 ) -> None:
-    done = run("templates", "--base-url", sandbox_url, *CREDENTIALS)
+    done = run("templates", "--base-url", sandbox_url, *CREDENTIALS, env={"COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "appointment_reminder" in done.stdout
     assert "PAUSED" in done.stdout  # summer_sale: listed, and a send naming it would be refused
     assert "2: url (takes a parameter)" in done.stdout
+    assert re.search(r"spring_collection .* 3 ", done.stdout)  # a carousel of 3 cards
     saved = tmp_path / "templates.json"
     done = run("templates", "--save", str(saved), "--base-url", sandbox_url, *CREDENTIALS)
     assert done.returncode == 0, done.stderr
-    assert "4 templates written" in done.stderr
+    assert f"{len(SANDBOX_TEMPLATES)} templates written" in done.stderr
     listed = TemplateDefinitions.load(saved)
     assert ("cart_reminder", "en") in listed
     assert listed.get("cart_reminder", "en").named  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from gupshup_async import (
     GupshupClient,
     ImageHeader,
     TemplateButtonSpec,
+    TemplateCard,
     TemplateCopyCode,
     TemplateDefinition,
     TemplateDefinitions,
@@ -32,6 +33,7 @@ from gupshup_async import (
     TransportError,
     ValidationError,
     VideoHeader,
+    parse_template,
 )
 from gupshup_async.sandbox import SANDBOX_APP_ID, Sandbox
 from gupshup_async.sandbox._rules import SANDBOX_TEMPLATES
@@ -478,3 +480,130 @@ def test_the_message_made_for_any_definition_fits_it_and_one_more_or_less_does_n
         # components' as a whole.
         where = "template.components" if count == 1 else ".parameters"
         assert problem.path.endswith(where)
+
+
+def _card(name: str, *, header: Any = None, price: str = "Rs 499") -> TemplateCard:
+    return TemplateCard(
+        header or ImageHeader(f"https://x.example/{name}.png"),
+        body=[name, price],
+        buttons=[TemplateQuickReply(0, f"more-{name}"), TemplateUrlButton(1, name)],
+    )
+
+
+SPRING = TemplateMessage(
+    "spring_collection", "en", body=["15%"], cards=[_card("fern"), _card("palm"), _card("ivy")]
+)
+
+
+def test_a_carousel_template_is_built_checked_and_read_back() -> None:
+    DEFINITIONS.check(SPRING)
+    document = SPRING.to_template()
+    assert document["components"][1]["type"] == "carousel"
+    assert [card["card_index"] for card in document["components"][1]["cards"]] == [0, 1, 2]
+    assert parse_template(document) == SPRING
+    spring = DEFINITIONS.get("spring_collection", "en")
+    assert spring is not None
+    assert TemplateDefinition.from_gupshup(spring.to_gupshup()) == spring
+
+
+@pytest.mark.parametrize(
+    ("message", "path", "says"),
+    [
+        (
+            attrs.evolve(SPRING, cards=[_card("fern"), _card("palm")]),
+            "template.components[1].cards",
+            "the template has 3 cards, got 2",
+        ),
+        (
+            attrs.evolve(SPRING, cards=()),
+            "template.components",
+            "carousel needs its 3 cards",
+        ),
+        (
+            attrs.evolve(
+                SPRING,
+                cards=[
+                    _card(n, header=VideoHeader(f"https://x.example/{n}.mp4"))
+                    for n in ("fern", "palm", "ivy")
+                ],
+            ),
+            "template.components[1].cards[0].components[0].parameters[0].type",
+            "must be image",
+        ),
+        (
+            attrs.evolve(
+                SPRING,
+                cards=[
+                    TemplateCard(ImageHeader(f"https://x.example/{n}.png"), body=[n])
+                    for n in ("fern", "palm", "ivy")
+                ],
+            ),
+            "template.components[1].cards[2].components[1].parameters",
+            "takes 2 parameters",
+        ),
+        (
+            TemplateMessage(
+                "order_shipped",
+                "en",
+                header="x",
+                body=["a", "b"],
+                buttons=[TemplateUrlButton(2, "A")],
+                cards=[_card("fern")],
+            ),
+            "template.components[2]",
+            "the template has no carousel",
+        ),
+    ],
+)
+def test_each_carousel_mismatch_is_refused_at_its_path(
+    message: TemplateMessage, path: str, says: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DEFINITIONS.check(message)
+    assert any(p.path == path and says in p.message for p in caught.value.errors), caught.value
+
+
+def test_carousel_cards_follow_meta_s_rules_when_made() -> None:
+    with pytest.raises(ValidationError) as caught:
+        TemplateMessage(
+            "spring_collection",
+            "en",
+            cards=[
+                _card("fern"),
+                TemplateCard(
+                    DocumentHeader("https://x.example/a.pdf"),  # type: ignore[arg-type]
+                    buttons=[TemplateQuickReply(2, "x")],
+                ),
+                *[_card(f"plant{n}") for n in range(9)],
+            ],
+        )
+    paths = {p.path for p in caught.value.errors}
+    assert paths == {
+        "template.components[0].cards",  # 11 cards
+        "template.components[0].cards[1].components[0].parameters[0]",  # not image or video
+        "template.components[0].cards[1].components[1].index",  # at most 2 buttons: 0 or 1
+        "template.components[0].cards[1]",  # not like card 0
+    }
+
+
+def test_a_gupshup_carousel_listed_without_its_cards_is_left_unchecked() -> None:
+    listed = TemplateDefinition.from_gupshup(
+        {
+            "elementName": "spring_collection",
+            "languageCode": "en",
+            "templateType": "CAROUSEL",
+            "containerMeta": json.dumps({"data": "Spring is here: {{1}} off."}),
+        }
+    )
+    assert listed.cards is None
+    TemplateDefinitions([listed]).check(SPRING)
+
+
+async def test_the_sandbox_takes_a_carousel_template() -> None:
+    async with Sandbox() as sandbox:
+        async with GupshupClient(sandbox.app_id, sandbox.token, base_url=sandbox.base_url) as c:
+            await c.send("+919876543210", SPRING)
+            with pytest.raises(APIError) as refused:
+                await c.send("+919876543210", attrs.evolve(SPRING, cards=SPRING.cards[:2]))
+    assert refused.value.code == 132000
+    assert [p.template for p in sandbox.account.processed] == ["spring_collection"]

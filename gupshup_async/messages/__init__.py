@@ -46,6 +46,7 @@ from gupshup_async.messages._payload import (
 )
 from gupshup_async.messages._template import (
     TemplateButton,
+    TemplateCard,
     TemplateCopyCode,
     TemplateCurrency,
     TemplateDateTime,
@@ -88,6 +89,7 @@ __all__ = [
     "Row",
     "Section",
     "TemplateButton",
+    "TemplateCard",
     "TemplateCopyCode",
     "TemplateCurrency",
     "TemplateDateTime",

@@ -216,8 +216,8 @@ class _TemplateButton:
     index: int
     sub_type: ClassVar[str]
 
-    def _check(self, path: str, out: list[Problem]) -> None:
-        rules.integer(out, f"{path}.index", self.index, 0, BUTTON_INDEX_MAX)
+    def _check(self, path: str, out: list[Problem], most: int = BUTTON_INDEX_MAX) -> None:
+        rules.integer(out, f"{path}.index", self.index, 0, most)
         self._check_parameter(f"{path}.parameters[0]", out)
 
     def _check_parameter(self, path: str, out: list[Problem]) -> None:
@@ -321,6 +321,155 @@ def _to_buttons(value: Iterable[TemplateButton]) -> tuple[TemplateButton, ...]:
     return tuple(value)
 
 
+# The parts a message and a carousel card share -------------------------------------------
+
+# Meta, "Media card carousel templates": up to 10 cards, each an image or video header, an
+# optional body and up to two buttons; every card of a template has the same components.
+CARDS_MAX: Final = 10
+CARD_BUTTONS_MAX: Final = 2
+_CARD_HEADER_TYPES = (ImageHeader, VideoHeader)
+
+
+def _part_paths(
+    prefix: str, header: object, body: object, buttons: object, *, carousel: bool = False
+) -> tuple[str | None, str | None, str | None, list[str]]:
+    """Where header, body, carousel and each button land, as `_components` writes them."""
+    n = 0
+    header_path = body_path = carousel_path = None
+    if header is not None:
+        header_path, n = f"{prefix}.components[{n}]", n + 1
+    if body:
+        body_path, n = f"{prefix}.components[{n}]", n + 1
+    if carousel:
+        carousel_path, n = f"{prefix}.components[{n}]", n + 1
+    count = len(buttons) if isinstance(buttons, tuple) else 0
+    return (
+        header_path,
+        body_path,
+        carousel_path,
+        [f"{prefix}.components[{n + i}]" for i in range(count)],
+    )
+
+
+def _check_header(
+    header: object, path: str | None, out: list[Problem], allowed: tuple[type, ...]
+) -> None:
+    if header is None:
+        return
+    where = f"{path}.parameters[0]"
+    if not isinstance(header, allowed) or not isinstance(header, _HEADER_TYPES):
+        kinds = ", ".join(getattr(kind, "kind", kind.__name__) for kind in allowed)
+        out.append(
+            Problem(where, f"must be a header parameter ({kinds}), got {rules.type_name(header)}")
+        )
+    elif isinstance(header, TemplateText):
+        header._check(where, out, HEADER_PARAMETER_MAX)
+    else:
+        header._check(where, out)
+
+
+def _check_body(body: object, path: str, out: list[Problem]) -> None:
+    if not isinstance(body, tuple):
+        out.append(Problem(f"{path}.parameters", "must be a list of parameters or a mapping"))
+        return
+    names: list[tuple[str, object]] = []
+    for i, parameter in enumerate(body):
+        where = f"{path}.parameters[{i}]"
+        if not isinstance(parameter, _BODY_TYPES):
+            shown = f"{rules.type_name(parameter)} {rules.show(parameter)}"
+            out.append(Problem(where, f"must be a text, currency or date-time, got {shown}"))
+            continue
+        parameter._check(where, out)
+        names.append((f"{where}.parameter_name", parameter.name))
+    given = [name for _, name in names if name is not None]
+    if given and len(given) != len(names):
+        out.append(Problem(f"{path}.parameters", "must be all named or all positional, not a mix"))
+    rules.unique(out, names, "parameter name")
+
+
+def _check_buttons(
+    buttons: object, paths: list[str], where: str, out: list[Problem], most: int
+) -> None:
+    if not isinstance(buttons, tuple):
+        out.append(Problem(where, "buttons must be a list of button parameters"))
+        return
+    indexes: list[tuple[str, object]] = []
+    for path, button in zip(paths, buttons, strict=True):
+        if not isinstance(button, _TemplateButton):
+            shown = rules.type_name(button)
+            out.append(Problem(path, f"must be a template button parameter, got {shown}"))
+            continue
+        button._check(path, out, most)
+        indexes.append((f"{path}.index", str(button.index)))
+    rules.unique(out, indexes, "button index")
+
+
+def _components(header: Any, body: Any, buttons: Any) -> list[JSON]:
+    components: list[JSON] = []
+    if header is not None:
+        components.append({"type": "header", "parameters": [header._json()]})
+    if body:
+        components.append({"type": "body", "parameters": [p._json() for p in body]})
+    components.extend(button._json() for button in buttons)
+    return components
+
+
+@attrs.frozen
+class TemplateCard:
+    """One card of a carousel template: its ``header`` (an image or a video, required), the
+    card body's parameters, and its buttons' parameters (at most two buttons, index 0 or 1).
+    """
+
+    header: ImageHeader | VideoHeader
+    body: tuple[BodyParameter, ...] = attrs.field(default=(), kw_only=True, converter=_to_body)
+    buttons: tuple[TemplateButton, ...] = attrs.field(
+        default=(), kw_only=True, converter=_to_buttons
+    )
+
+    @property
+    def named(self) -> bool:
+        return any(getattr(p, "name", None) is not None for p in self.body)
+
+    def paths(self, prefix: str) -> tuple[str | None, str | None, list[str]]:
+        header, body, _, buttons = _part_paths(prefix, self.header, self.body, self.buttons)
+        return header, body, buttons
+
+    def _check(self, path: str, out: list[Problem]) -> None:
+        header_path, body_path, button_paths = self.paths(path)
+        header: object = self.header  # a card read from JSON may lack one
+        if header is None:
+            out.append(Problem(f"{path}.components", "a card needs its header: an image or video"))
+        _check_header(self.header, header_path, out, _CARD_HEADER_TYPES)
+        _check_body(self.body, body_path or f"{path}.components[1]", out)
+        _check_buttons(self.buttons, button_paths, f"{path}.components", out, CARD_BUTTONS_MAX - 1)
+        if isinstance(self.buttons, tuple) and len(self.buttons) > CARD_BUTTONS_MAX:
+            out.append(
+                Problem(
+                    f"{path}.components",
+                    f"a card has at most {CARD_BUTTONS_MAX} buttons, got {len(self.buttons)}",
+                )
+            )
+
+    def shape(self) -> tuple[object, int, tuple[tuple[int, str], ...]]:
+        """What must be alike across a carousel's cards: header kind, body size, buttons."""
+        buttons = tuple(
+            (b.index, b.sub_type) for b in self.buttons if isinstance(b, _TemplateButton)
+        )
+        return (type(self.header), len(self.body), buttons)
+
+    def _json(self, index: int) -> JSON:
+        return {
+            "card_index": index,
+            "components": _components(self.header, self.body, self.buttons),
+        }
+
+
+def _to_cards(value: Iterable[TemplateCard]) -> tuple[TemplateCard, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return value  # type: ignore[return-value]
+    return tuple(value)
+
+
 # The message --------------------------------------------------------------------------------
 
 
@@ -332,7 +481,8 @@ class TemplateMessage:
     ``header``: the header's parameter, for a template whose header has one (a text, or an
     image, video, document or location); ``body``: the body's parameters in order (strings are
     text), or a mapping ``{name: value}`` for a template with named parameters; ``buttons``:
-    one entry per button that takes a parameter, by the button's index in the template.
+    one entry per button that takes a parameter, by the button's index in the template;
+    ``cards``: the `TemplateCard` of each card, for a carousel template.
     """
 
     name: str
@@ -342,6 +492,7 @@ class TemplateMessage:
     buttons: tuple[TemplateButton, ...] = attrs.field(
         default=(), kw_only=True, converter=_to_buttons
     )
+    cards: tuple[TemplateCard, ...] = attrs.field(default=(), kw_only=True, converter=_to_cards)
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
@@ -377,18 +528,22 @@ class TemplateMessage:
         """`to_template` as compact UTF-8 JSON, made with the message and kept."""
         return self._encoded
 
-    # Where each part lands in Meta's JSON: components in order header, body, buttons.
+    # Where each part lands in Meta's JSON: components in order header, body, carousel,
+    # buttons.
 
     def component_paths(self) -> tuple[str | None, str | None, list[str]]:
         """The paths of the header and body components and of each button, as written."""
-        n = 0
-        header = body = None
-        if self.header is not None:
-            header, n = f"{PATH}.components[{n}]", n + 1
-        if self.body:
-            body, n = f"{PATH}.components[{n}]", n + 1
-        buttons = [f"{PATH}.components[{n + i}]" for i in range(len(self.buttons))]
+        header, body, _, buttons = self._paths()
         return header, body, buttons
+
+    @property
+    def carousel_path(self) -> str | None:
+        """The path of the carousel component, for a message with cards."""
+        return self._paths()[2]
+
+    def _paths(self) -> tuple[str | None, str | None, str | None, list[str]]:
+        carousel = isinstance(self.cards, tuple) and bool(self.cards)
+        return _part_paths(PATH, self.header, self.body, self.buttons, carousel=carousel)
 
     def _check(self, out: list[Problem]) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -408,62 +563,48 @@ class TemplateMessage:
                     f"must be a language code such as en or en_US, got {rules.show(self.language)}",
                 )
             )
-        header_path, body_path, button_paths = self.component_paths()
-        header: object = self.header  # converters pass on what they cannot read
-        if header is not None:
-            where = f"{header_path}.parameters[0]"
-            if not isinstance(header, _HEADER_TYPES):
-                shown = rules.type_name(header)
-                out.append(Problem(where, f"must be a header parameter, got {shown}"))
-            elif isinstance(header, TemplateText):
-                header._check(where, out, HEADER_PARAMETER_MAX)
-            else:
-                header._check(where, out)
-        self._check_body(body_path or f"{PATH}.components[0]", out)
-        self._check_buttons(button_paths, out)
+        header_path, body_path, carousel_path, button_paths = self._paths()
+        _check_header(self.header, header_path, out, _HEADER_TYPES)
+        _check_body(self.body, body_path or f"{PATH}.components[0]", out)
+        cards: object = self.cards
+        if not isinstance(cards, tuple):
+            out.append(Problem(f"{PATH}.components", "cards must be a list of TemplateCard"))
+        elif carousel_path is not None:
+            self._check_cards(carousel_path, out)
+        where = f"{PATH}.components"
+        _check_buttons(self.buttons, button_paths, where, out, BUTTON_INDEX_MAX)
 
-    def _check_body(self, path: str, out: list[Problem]) -> None:
-        body: object = self.body
-        if not isinstance(body, tuple):
-            out.append(Problem(f"{path}.parameters", "must be a list of parameters or a mapping"))
-            return
-        names: list[tuple[str, object]] = []
-        for i, parameter in enumerate(body):
-            where = f"{path}.parameters[{i}]"
-            if not isinstance(parameter, _BODY_TYPES):
-                shown = f"{rules.type_name(parameter)} {rules.show(parameter)}"
-                out.append(Problem(where, f"must be a text, currency or date-time, got {shown}"))
-                continue
-            parameter._check(where, out)
-            names.append((f"{where}.parameter_name", parameter.name))
-        given = [name for _, name in names if name is not None]
-        if given and len(given) != len(names):
+    def _check_cards(self, path: str, out: list[Problem]) -> None:
+        if len(self.cards) > CARDS_MAX:
             out.append(
-                Problem(f"{path}.parameters", "must be all named or all positional, not a mix")
+                Problem(
+                    f"{path}.cards", f"must have at most {CARDS_MAX} cards, got {len(self.cards)}"
+                )
             )
-        rules.unique(out, names, "parameter name")
-
-    def _check_buttons(self, paths: list[str], out: list[Problem]) -> None:
-        buttons: object = self.buttons
-        if not isinstance(buttons, tuple):
-            out.append(Problem(f"{PATH}.components", "buttons must be a list of button parameters"))
-            return
-        indexes: list[tuple[str, object]] = []
-        for path, button in zip(paths, buttons, strict=True):
-            if not isinstance(button, _TemplateButton):
-                shown = rules.type_name(button)
-                out.append(Problem(path, f"must be a template button parameter, got {shown}"))
+        shapes: list[tuple[int, object]] = []
+        cards: tuple[object, ...] = self.cards
+        for i, card in enumerate(cards):
+            where = f"{path}.cards[{i}]"
+            if not isinstance(card, TemplateCard):
+                out.append(Problem(where, f"must be a TemplateCard, got {rules.type_name(card)}"))
                 continue
-            button._check(path, out)
-            indexes.append((f"{path}.index", str(button.index)))
-        rules.unique(out, indexes, "button index")
+            card._check(where, out)
+            shapes.append((i, card.shape()))
+        for i, shape in shapes[1:]:
+            if shape != shapes[0][1]:
+                out.append(
+                    Problem(
+                        f"{path}.cards[{i}]",
+                        f"must have the same header kind, body parameters and buttons as card "
+                        f"{shapes[0][0]}: every card of a carousel has the same components",
+                    )
+                )
 
     def _fields_json(self) -> JSON:
-        components: list[JSON] = []
-        if self.header is not None:
-            components.append({"type": "header", "parameters": [self.header._json()]})
-        if self.body:
-            components.append({"type": "body", "parameters": [p._json() for p in self.body]})
+        components = _components(self.header, self.body, ())
+        if self.cards:
+            cards = [card._json(i) for i, card in enumerate(self.cards)]
+            components.append({"type": "carousel", "cards": cards})
         components.extend(button._json() for button in self.buttons)
         doc: JSON = {"name": self.name, "language": {"code": self.language}}
         if components:
@@ -487,7 +628,7 @@ def parse_template(document: Mapping[str, Any]) -> TemplateMessage:
     language = reader.optional_object(doc, "language", PATH)
     if "language" not in doc:
         reader.problem(f"{PATH}.language", "is required")
-    fields: dict[str, Any] = {"header": None, "body": (), "buttons": []}
+    fields: dict[str, Any] = {"header": None, "body": (), "buttons": [], "cards": []}
     components = doc.get("components", [])
     for i, component in enumerate(reader.array(components, f"{PATH}.components")):
         where = f"{PATH}.components[{i}]"
@@ -501,6 +642,7 @@ def parse_template(document: Mapping[str, Any]) -> TemplateMessage:
         header=fields["header"],
         body=fields["body"],
         buttons=fields["buttons"],
+        cards=fields["cards"],
     )
     return with_leftover(message, doc)
 
@@ -524,7 +666,22 @@ def _read_component(
         button = _read_button(obj, path, reader)
         if button is not None:
             fields["buttons"].append(button)
-    # Other components (carousel, limited-time offer...) ride along in ``extra``.
+    elif kind == "carousel":
+        fields["cards"] = reader.each(
+            obj.get("cards"), f"{path}.cards", lambda o, p, i: _read_card(o, p, reader)
+        )
+    # Other components (limited-time offer...) ride along in ``extra``.
+
+
+def _read_card(obj: Mapping[str, Any], path: str, reader: Reader) -> TemplateCard:
+    fields: dict[str, Any] = {"header": None, "body": (), "buttons": [], "cards": []}
+    components = obj.get("components", [])
+    for i, component in enumerate(reader.array(components, f"{path}.components")):
+        where = f"{path}.components[{i}]"
+        part = reader.mapping(component, where)
+        if part is not None and part.get("type") != "carousel":
+            _read_component(part, where, reader, fields)
+    return TemplateCard(fields["header"], body=fields["body"], buttons=fields["buttons"])
 
 
 def _read_header(obj: Mapping[str, Any], path: str, reader: Reader) -> Any:

@@ -83,6 +83,38 @@ SANDBOX_TEMPLATES: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "spring_collection",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "BODY", "text": "Spring is here: {{1}} off our new plants."},
+            {
+                "type": "CAROUSEL",
+                "cards": [
+                    {
+                        "components": [
+                            {"type": "HEADER", "format": "IMAGE"},
+                            {"type": "BODY", "text": "{{1}}, from {{2}}"},
+                            {
+                                "type": "BUTTONS",
+                                "buttons": [
+                                    {"type": "QUICK_REPLY", "text": "Tell me more"},
+                                    {
+                                        "type": "URL",
+                                        "text": "Buy",
+                                        "url": "https://shop.example/p/{{1}}",
+                                    },
+                                ],
+                            },
+                        ]
+                    }
+                ]
+                * 3,
+            },
+        ],
+    },
+    {
         "name": "summer_sale",
         "language": "en",
         "status": "PAUSED",

@@ -54,6 +54,7 @@ from gupshup_async.messages import (
     Message,
     ReplyButton,
     TemplateMessage,
+    TemplateUrlButton,
     normalize_recipient,
     parse_message,
 )
@@ -65,8 +66,9 @@ from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResul
 from gupshup_async.rows import RowMessage, RowsError, read_rows, row_items, scan_rows
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.webhooks import Event, StatusUpdate
 from gupshup_async.window import TemplateChoice, WindowPolicy
-from gupshup_async.windows import SqliteWindowStore
+from gupshup_async.windows import MemoryWindowStore, SqliteWindowStore
 
 __all__ = ["cli", "main"]
 
@@ -327,7 +329,8 @@ def cli() -> None:
 @click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox's faults.")
 def demo(messages: int, rate: float, fail_rate: float, concurrency: int, seed: int) -> None:
-    """Send one message of every type, then a bulk, to a local sandbox with faults on.
+    """Send one message of every type, then a bulk, to a local sandbox with faults on; then a
+    campaign that respects the 24-hour window.
 
     No credentials and no network beyond 127.0.0.1.
     """
@@ -360,7 +363,8 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
     numbers = [f"9170{i:08d}" for i in range(total)]
     with tempfile.TemporaryDirectory() as folder:
         journal = Path(folder, "demo.journal.db")
-        receiver = Receiver(secret, store=str(journal))
+        windows = MemoryWindowStore()
+        receiver = Receiver(secret, store=str(journal), windows=windows)
         async with (
             _serving(receiver) as hook,
             Sandbox(
@@ -392,6 +396,7 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
                 out.print(table)
                 summary = await _bulk(client, numbers, concurrency, out, journal)
             await _settle(receiver, sandbox)
+            window_table = await _window_stage(receiver, windows, hook, secret)
         _print_summary(out, summary, tally, sandbox)
         store = DeliveryStore(str(journal))
         try:
@@ -404,6 +409,68 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
     for failure in found.to_json()["failed"]:
         table.add_row(f"failed {failure['code']}: {failure['meaning']}", str(failure["count"]))
     out.print(table)
+    out.print(window_table)
+
+
+async def _window_stage(
+    receiver: Receiver, windows: MemoryWindowStore, hook: str, secret: str
+) -> Table:
+    """100 customers, half of whom wrote lately, on a sandbox that enforces the window: the
+    interactive message inside it, the template outside, no 131047.
+    """
+    customers = [f"9171{i:08d}" for i in range(100)]
+    closed: list[StatusUpdate] = []
+
+    def failures(event: Event) -> None:
+        if isinstance(event, StatusUpdate) and event.error_code == 131047:
+            closed.append(event)
+
+    receiver.handlers.append(failures)
+    message = ButtonMessage("Your order is on its way. Track it?", [("track", "Track it")])
+
+    def shipped(to: str, replaced: Message) -> TemplateMessage:
+        order = to[-4:]
+        return TemplateMessage(
+            "order_shipped",
+            "en",
+            header=order,
+            body=["there", order],
+            buttons=[TemplateUrlButton(2, order)],
+        )
+
+    async with Sandbox(
+        windows=True,
+        callback_url=hook,
+        callback_headers={"X-Hook-Secret": secret},
+        statuses=("sent", "delivered"),
+        status_delay=0.001,
+    ) as sandbox:
+        for to in customers[::2]:
+            await sandbox.user_writes(to, "Is my order on its way?")
+        await receiver.drain()
+        async with GupshupClient(
+            sandbox.app_id,
+            sandbox.token,
+            base_url=sandbox.base_url,
+            rate_limit=None,
+            windows=windows,
+            window_policy=WindowPolicy.template_instead(shipped),
+            templates="fetch",
+        ) as client:
+            outcomes = [o async for o in client.send_many((f"+{to}", message) for to in customers)]
+        await _settle(receiver, sandbox)
+    receiver.handlers.remove(failures)
+    instead = sum(1 for o in outcomes if o.result is not None and o.result.sent_instead)
+    now = time.time()
+    wrote = sum(bool(windows.window(to).is_open(now)) for to in customers)
+    title = "The 24-hour window (a sandbox that enforces it)"
+    table = Table("", "", title=title, show_header=False)
+    table.add_row("customers", str(len(customers)))
+    table.add_row("wrote in the last 24 hours (seen by the receiver)", str(wrote))
+    table.add_row("sent the interactive message", str(sum(o.ok for o in outcomes) - instead))
+    table.add_row("sent the template instead (order_shipped)", str(instead))
+    table.add_row("failed with 131047 (window closed)", str(len(closed)))
+    return table
 
 
 @contextlib.asynccontextmanager

@@ -66,6 +66,10 @@ def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
     assert re.search(r"sent\s+│\s+300\b", done.stdout)
     assert "rate achieved" in done.stdout
     assert "processed by the sandbox" in done.stdout
+    # The window stage: half the customers wrote; the others got the template; none failed.
+    assert re.search(r"wrote in the last 24 hours \(seen by the receiver\)\s+│\s+50\b", done.stdout)
+    assert re.search(r"sent the template instead \(order_shipped\)\s+│\s+50\b", done.stdout)
+    assert re.search(r"failed with 131047 \(window closed\)\s+│\s+0\b", done.stdout)
 
 
 def test_send_buttons_prints_the_message_id(sandbox_url: str) -> None:

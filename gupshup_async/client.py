@@ -65,6 +65,9 @@ logger = logging.getLogger("gupshup_async")
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = "application/json"
+# After a failed template list fetch, how long before the next is tried (the endpoint allows 10
+# calls a minute: a campaign of template items must not spend them on retries).
+_FETCH_PAUSE = 60.0
 # A template list is a few KiB per template; an answer beyond this is not one.
 _TEMPLATE_LIST_MAX = 32 * 1024 * 1024
 
@@ -197,6 +200,7 @@ class GupshupClient(AsyncClosing):
         self.window_policy = window_policy
         self._templates = templates
         self._fetched: tuple[float, TemplateDefinitions] | None = None
+        self._fetch_failed: tuple[float, GupshupError] | None = None
         self._templates_max_age = templates_max_age
         self._fetching = asyncio.Lock()
 
@@ -365,20 +369,49 @@ class GupshupClient(AsyncClosing):
         """The app's templates as Gupshup lists them (``GET /partner/app/{app_id}/templates``).
 
         Fetched at most once per ``max_age`` seconds (default ``templates_max_age``), one fetch
-        at a time however many sends ask: Gupshup allows 10 calls a minute per app. Raises
-        `APIError` or `TransportError` as a send would.
+        at a time however many sends ask: Gupshup allows 10 calls a minute per app. When a fetch
+        fails, the list fetched before is used (a warning is logged) and no fetch is tried again
+        for a minute (or the ``Retry-After`` asked); with no list fetched before, the failure is
+        raised, to every caller in that minute, as `APIError` or `TransportError`.
         """
         max_age = self._templates_max_age if max_age is None else max_age
         async with self._fetching:
-            fetched = self._fetched
-            if fetched is not None and time.monotonic() - fetched[0] < max_age:
+            now = time.monotonic()
+            fetched, failed = self._fetched, self._fetch_failed
+            if fetched is not None and now - fetched[0] < max_age:
                 return fetched[1]
+            if failed is not None and now < failed[0]:
+                if fetched is not None:
+                    return fetched[1]
+                raise failed[1]
             self._check_usable()
-            definitions = await self._get_templates(await self._provider.token())
-            self._fetched = (time.monotonic(), definitions)
+            try:
+                definitions = await self._get_templates()
+            except GupshupError as error:
+                pause = getattr(error, "retry_after", None) or _FETCH_PAUSE
+                self._fetch_failed = (time.monotonic() + pause, error)
+                if fetched is None:
+                    raise
+                logger.warning(
+                    "the template list could not be fetched (%s): using the one from %.0f s ago",
+                    type(error).__name__,
+                    time.monotonic() - fetched[0],
+                )
+                return fetched[1]
+            self._fetched, self._fetch_failed = (time.monotonic(), definitions), None
             return definitions
 
-    async def _get_templates(self, token: str) -> TemplateDefinitions:
+    async def _get_templates(self) -> TemplateDefinitions:
+        token = await self._provider.token()
+        try:
+            return await self._get_template_list(token)
+        except AuthenticationError as error:
+            fresh = await self._provider.refresh(token) if error.status_code == 401 else None
+            if not fresh or fresh == token:
+                raise
+            return await self._get_template_list(fresh)
+
+    async def _get_template_list(self, token: str) -> TemplateDefinitions:
         url = f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/templates"
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:

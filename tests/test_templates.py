@@ -20,6 +20,7 @@ from gupshup_async import (
     DocumentHeader,
     GupshupClient,
     ImageHeader,
+    ServerError,
     TemplateButtonSpec,
     TemplateCard,
     TemplateCopyCode,
@@ -607,3 +608,89 @@ async def test_the_sandbox_takes_a_carousel_template() -> None:
                 await c.send("+919876543210", attrs.evolve(SPRING, cards=SPRING.cards[:2]))
     assert refused.value.code == 132000
     assert [p.template for p in sandbox.account.processed] == ["spring_collection"]
+
+
+class _ScriptedList:
+    """A template list that answers as told, counting the requests; sends are accepted."""
+
+    def __init__(self, *answers: int) -> None:
+        self.answers = list(answers)
+        self.gets: list[str] = []
+        self.posts = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            return httpx.Response(200, json={"messages": [{"id": f"gs-{self.posts}"}]})
+        self.gets.append(request.headers["authorization"])
+        status = self.answers.pop(0) if self.answers else 200
+        if status != 200:
+            return httpx.Response(status, json={"status": "error", "message": "try later"})
+        listed = [definition.to_gupshup() for definition in DEFINITIONS]
+        return httpx.Response(200, json={"status": "success", "templates": listed})
+
+
+async def test_a_failing_template_list_is_asked_once_a_minute_not_once_per_send() -> None:
+    script = _ScriptedList(503)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+    async with (
+        http,
+        GupshupClient(
+            "app-1", "token-123456", rate_limit=None, http_client=http, templates="fetch"
+        ) as client,
+    ):
+        outcomes = [o async for o in client.send_many([("+919876543210", SHIPPED)] * 50)]
+    assert len(script.gets) == 1  # not 50 calls on an endpoint allowing 10 a minute
+    assert all(isinstance(o.error, ServerError) for o in outcomes)
+    assert script.posts == 0  # nothing unchecked went out
+
+
+async def test_when_the_list_cannot_be_fetched_again_the_last_one_is_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    script = _ScriptedList(200, 503)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+    async with (
+        http,
+        GupshupClient(
+            "app-1",
+            "token-123456",
+            rate_limit=None,
+            http_client=http,
+            templates="fetch",
+            templates_max_age=0.0,  # every send wants a fresh list
+        ) as client,
+    ):
+        await client.send("+919876543210", SHIPPED)
+        await client.send("+919876543210", SHIPPED)  # the fetch fails: the last list checks
+        with pytest.raises(ValidationError, match="takes 2 parameters"):
+            await client.send("+919876543210", TemplateMessage("order_shipped", "en"))
+    assert len(script.gets) == 2  # the one that failed, then a pause
+    assert script.posts == 2
+    assert "could not be fetched (ServerError): using the one from" in caplog.text
+
+
+class _Rotating:
+    """A token provider whose token was rotated: the first is refused, refresh gives the new."""
+
+    def __init__(self) -> None:
+        self.current = "token-old-0000000"
+
+    async def token(self) -> str:
+        return self.current
+
+    async def refresh(self, rejected: str) -> str | None:
+        self.current = "token-new-1111111"
+        return self.current
+
+
+async def test_a_401_on_the_template_list_refreshes_the_token_once() -> None:
+    script = _ScriptedList(401)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+    async with (
+        http,
+        GupshupClient("app-1", _Rotating(), rate_limit=None, http_client=http) as client,
+    ):
+        listed = await client.fetch_templates()
+    assert ("order_shipped", "en") in listed
+    assert script.gets == ["token-old-0000000", "token-new-1111111"]

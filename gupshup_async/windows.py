@@ -131,6 +131,9 @@ class SqliteWindowStore:
         )
         try:
             self._connection.execute("PRAGMA journal_mode=WAL")
+            # NORMAL, not FULL: a power cut may lose the last few records, which the next
+            # messages re-teach; every callback waiting for a sync to disk would cost more.
+            self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
         except sqlite3.DatabaseError as broken:
             self._connection.close()

@@ -14,6 +14,7 @@ from gupshup_async import (
     DocumentHeader,
     GupshupClient,
     ImageHeader,
+    TemplateCard,
     TemplateCopyCode,
     TemplateCurrency,
     TemplateDateTime,
@@ -251,3 +252,65 @@ def test_any_valid_template_round_trips(name: str, body: list[str], payloads: li
     message = TemplateMessage(name, "pt_BR", body=body, buttons=buttons)
     assert parse_template(message.to_template()) == message
     assert parse_message(json.loads(json.dumps(build_payload("+14155550100", message)))) == message
+
+
+links = st.from_regex(r"https://[a-z]{1,10}\.example/[a-z0-9]{1,10}\.(png|jpg)", fullmatch=True)
+amounts = st.builds(
+    TemplateCurrency,
+    fallback_value=words,
+    code=st.sampled_from(["USD", "INR", "BRL", "EUR"]),
+    amount_1000=st.integers(-(10**9), 10**9),
+)
+parameters = st.one_of(st.builds(TemplateText, words), amounts, st.builds(TemplateDateTime, words))
+headers = st.one_of(
+    st.none(),
+    st.builds(TemplateText, words.filter(lambda text: len(text) <= 60)),
+    st.builds(ImageHeader, links),
+    st.builds(
+        TemplateLocation,
+        st.floats(-90, 90, allow_nan=False),
+        st.floats(-180, 180, allow_nan=False),
+        name=st.none() | words,
+    ),
+)
+
+
+@st.composite
+def cards(draw: st.DrawFn) -> list[TemplateCard]:
+    """2 to 4 cards with the same components, as Meta requires."""
+    size = draw(st.integers(0, 3))
+    quick = draw(st.booleans())
+    made = []
+    for n in range(draw(st.integers(2, 4))):
+        buttons: list[Any] = [TemplateUrlButton(1, f"item-{n}")]
+        if quick:
+            buttons.insert(0, TemplateQuickReply(0, f"more-{n}"))
+        made.append(
+            TemplateCard(
+                ImageHeader(draw(links)),
+                body=draw(st.lists(parameters, min_size=size, max_size=size)),
+                buttons=buttons,
+            )
+        )
+    return made
+
+
+@given(
+    header=headers,
+    body=st.lists(parameters, max_size=6),
+    named=st.booleans(),
+    carousel=st.one_of(st.just([]), cards()),
+    code=st.none() | st.from_regex(r"[A-Z0-9]{1,15}", fullmatch=True),
+)
+def test_any_template_with_every_kind_of_part_round_trips_exactly(
+    header: Any, body: list[Any], named: bool, carousel: list[TemplateCard], code: str | None
+) -> None:
+    if named:
+        body = {f"p{i}": parameter for i, parameter in enumerate(body)}  # type: ignore[assignment]
+    buttons = [TemplateCopyCode(0, code)] if code is not None else []
+    message = TemplateMessage(
+        "t", "en_US", header=header, body=body, buttons=buttons, cards=carousel
+    )
+    document = json.loads(json.dumps(message.to_template()))
+    assert parse_template(document) == message
+    assert parse_template(document).to_template() == document

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +27,7 @@ from gupshup_async._closing import AsyncClosing
 from gupshup_async.errors import (
     CODES,
     UNREACHABLE_CODES,
+    WINDOW_CLOSED,
     AccountError,
     AppNotOnCloudError,
     AuthenticationError,
@@ -35,10 +37,11 @@ from gupshup_async.errors import (
     JournalError,
     LimiterUnavailable,
     NotAttempted,
+    OutsideWindow,
     UnreachableRecipient,
     ValidationError,
 )
-from gupshup_async.messages import Message, normalize_recipient
+from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
 from gupshup_async.messages._payload import (
     CALLBACK_DATA_MAX,
     NO_ENVELOPE,
@@ -180,6 +183,7 @@ class BulkRun(AsyncClosing):
         self._skip_unreachable = skip_unreachable
         self._status_poll = status_poll
         self._unreachable: dict[str, int | None] = {}
+        self._window_closed: set[str] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._index = 0
         self._iterator: Any = None
@@ -254,6 +258,8 @@ class BulkRun(AsyncClosing):
                 )
             elif code in UNREACHABLE_CODES:
                 self._unreachable[recipient] = code
+            elif code == WINDOW_CLOSED:
+                self._window_closed.add(recipient)
 
     async def _check_resumable(self, journal: Journal) -> None:
         """Refuse a journal that shares no item with the input: another campaign's file."""
@@ -358,6 +364,18 @@ class BulkRun(AsyncClosing):
             return await self._next_job()  # another worker's: every message to one person
         return _job(index, item, self._seen)
 
+    def _outside_window(self, job: _Job) -> bool:
+        """Whether a status showed this recipient's window closed (131047) and the message
+        would fail the same way: a free-form one, in a run without a window policy (a policy
+        reads the window store, which knows whether the user wrote since).
+        """
+        return (
+            self._skip_unreachable
+            and self._prepare is None
+            and job.to in self._window_closed
+            and not isinstance(job.message, TemplateMessage)
+        )
+
     def _envelope_of(self, job: _Job) -> Envelope:
         """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its
         own tag), so its statuses find their item even without ids.
@@ -386,6 +404,10 @@ class BulkRun(AsyncClosing):
             if journal is not None:
                 journal.failed(job.key, job.to, job.fingerprint, refused)
             return Outcome(job.to, job.message, job.key, error=refused)
+        if self._outside_window(job):
+            # Not journaled: a later run, once the user has written, sends it.
+            closed = OutsideWindow(job.to, time.time())
+            return Outcome(job.to, job.message, job.key, error=closed)
         assert job.message is not None
         sending = job.message
         if self._prepare is not None:

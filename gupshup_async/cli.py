@@ -42,6 +42,7 @@ from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
 from gupshup_async.bulk import BulkRun
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
 from gupshup_async.errors import (
+    WINDOW_CLOSED,
     APIError,
     GupshupError,
     JournalError,
@@ -422,7 +423,7 @@ async def _window_stage(
     closed: list[StatusUpdate] = []
 
     def failures(event: Event) -> None:
-        if isinstance(event, StatusUpdate) and event.error_code == 131047:
+        if isinstance(event, StatusUpdate) and event.error_code == WINDOW_CLOSED:
             closed.append(event)
 
     receiver.handlers.append(failures)

@@ -257,6 +257,8 @@ class JournalError(GupshupError, ValueError):
 
 # Meta's code for "too many messages to this one recipient" (the pair rate limit).
 PAIR_RATE_LIMIT = 131056
+# Meta's code for "more than 24 hours since the user last wrote": a template is needed.
+WINDOW_CLOSED = 131047
 
 
 @attrs.frozen

@@ -19,13 +19,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from gupshup_async.errors import WINDOW_CLOSED
 from gupshup_async.messages import normalize_recipient
 from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate
 from gupshup_async.window import Window
 
 __all__ = ["MemoryWindowStore", "SqliteWindowStore", "WindowStore"]
-
-_WINDOW_CLOSED = 131047
 
 
 @runtime_checkable
@@ -64,7 +63,7 @@ def _changes(events: Iterable[Event]) -> list[tuple[str, str, float]]:
         elif (
             isinstance(event, StatusUpdate)
             and event.status == "failed"
-            and event.error_code == _WINDOW_CLOSED
+            and event.error_code == WINDOW_CLOSED
             and event.recipient
         ):
             when = float(event.timestamp) if event.timestamp is not None else time.time()

@@ -17,10 +17,12 @@ from gupshup_async import (
     DeliveryStore,
     Event,
     GupshupClient,
+    Message,
     NotAttempted,
     RateLimit,
     Receiver,
     StatusUpdate,
+    TemplateMessage,
     UnreachableRecipient,
 )
 from gupshup_async.sandbox import Sandbox
@@ -248,3 +250,39 @@ async def test_an_account_level_failure_in_a_status_stops_the_campaign(tmp_path:
     assert isinstance(cause, AccountError)
     assert cause.code == 131048
     assert len(sandbox.account.processed) < len(NUMBERS)
+
+
+async def test_after_a_131047_a_run_sends_that_user_no_more_free_form_messages(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "campaign.db"
+    away = "917000000001"
+    reminder = TemplateMessage("appointment_reminder", "en", body=["Asha", "8pm"])
+    items: list[tuple[str, Message]] = [(f"+{away}", ButtonMessage("First", ["OK"]))]
+    items += [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS[2:30]]
+    items += [(f"+{away}", ButtonMessage("Second", ["OK"])), (f"+{away}", reminder)]
+    receiver = Receiver(SECRET, store=str(journal))
+    async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
+        async with Sandbox(
+            callback_url=hook,
+            callback_headers={"X-Hook-Secret": SECRET},
+            outside_window={away},
+            status_delay=0.002,
+        ) as sandbox:
+            async with GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
+            ) as client:
+                outcomes = [
+                    o async for o in client.send_many(items, concurrency=4, journal=journal)
+                ]
+        await receiver.aclose()
+    mine = [o for o in outcomes if o.to == away]
+    assert [type(o.error).__name__ if o.error else "sent" for o in mine] == [
+        "sent",  # accepted, then failed with 131047 (a status)
+        "OutsideWindow",  # the next free-form message: not sent
+        "sent",  # the template: needs no window
+    ]
+    assert [p.interactive_type for p in sandbox.account.by_recipient()[away]] == [
+        "button",
+        "template",
+    ]

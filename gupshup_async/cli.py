@@ -63,8 +63,15 @@ from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
-from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
-from gupshup_async.rows import RowMessage, RowsError, read_rows, row_items, scan_rows
+from gupshup_async.results import BulkStats, Outcome, SendResult
+from gupshup_async.rows import (
+    RowMessage,
+    RowsError,
+    read_rows,
+    recipient_of,
+    row_items,
+    scan_rows,
+)
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.templates import TemplateDefinitions
 from gupshup_async.webhooks import Event, StatusUpdate
@@ -703,18 +710,15 @@ def bulk(
         template = RowMessage.load(template_file)
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
-    total = scan_rows(recipients, template)
     filled = _template_file(instead_file, outside_window)
-    if filled is not None:
-        scan_rows(recipients, filled)
+    total = scan_rows(recipients, template, *([filled] if filled is not None else []))
     instead = _PerRow(filled) if filled is not None else None
     connection.update(_window_options(windows_file, outside_window, instead, templates_source))
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
     book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
-    items = row_items(template, read_rows(recipients))
-    if instead is not None:
-        items = instead.follow(items, read_rows(recipients))
+    rows = read_rows(recipients)
+    items = row_items(template, rows if instead is None else instead.follow(rows))
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:
@@ -735,8 +739,8 @@ def bulk(
 
 class _PerRow:
     """``--template-instead`` for bulk: the template filled from the row of the item it
-    replaces. Rows are read alongside the items, lazily; one filled template is kept per
-    recipient until it is used.
+    replaces. Each row is filled as `row_items` reads it (one pass over the file); one filled
+    template is kept per recipient until it is used.
     """
 
     def __init__(self, template: RowMessage) -> None:
@@ -744,14 +748,13 @@ class _PerRow:
         self._fixed = template.render({}) if not template.placeholders else None
         self._by_recipient: dict[str, Message | ValidationError] = {}
 
-    def follow(self, items: Iterator[Item], rows: Iterator[dict[str, Any]]) -> Iterator[Item]:
-        for item, row in zip(items, rows, strict=True):
+    def follow(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
             if self._fixed is None:
-                target = item[0]
-                written = target.to if isinstance(target, Recipient) else target
                 with contextlib.suppress(ValidationError):
-                    self._by_recipient[normalize_recipient(written)] = self.template.render(row)
-            yield item
+                    to = normalize_recipient(recipient_of(row))
+                    self._by_recipient[to] = self.template.render(row)
+            yield row
 
     def __call__(self, to: str, message: Message) -> TemplateMessage:
         made = self._fixed if self._fixed is not None else self._by_recipient.pop(to, None)

@@ -23,7 +23,15 @@ from gupshup_async.errors import Problem, ValidationError
 from gupshup_async.messages import Message, parse_message
 from gupshup_async.results import Item, Recipient
 
-__all__ = ["READABLE", "RowMessage", "RowsError", "read_rows", "row_items", "scan_rows"]
+__all__ = [
+    "READABLE",
+    "RowMessage",
+    "RowsError",
+    "read_rows",
+    "recipient_of",
+    "row_items",
+    "scan_rows",
+]
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
 RECIPIENT_COLUMNS = ("to", "phone", "phone_number", "number")
@@ -192,10 +200,10 @@ def _reason(error: BaseException) -> str:
     return error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
 
 
-def scan_rows(path: str | Path, message: RowMessage) -> int:
+def scan_rows(path: str | Path, message: RowMessage, *more: RowMessage) -> int:
     """Read the whole file before anything is sent: how many rows it has. Raises `RowsError`
-    for a malformed row, a file without a recipient column, or a message whose placeholders
-    no column fills.
+    for a malformed row, a file without a recipient column, or a message (of ``message`` and
+    ``more``) whose placeholders no column fills.
     """
     count = 0
     columns: set[str] = set()
@@ -205,10 +213,16 @@ def scan_rows(path: str | Path, message: RowMessage) -> int:
         raise RowsError(f"{path}: no rows")
     if not columns.intersection(RECIPIENT_COLUMNS):
         raise RowsError(f"{path}: no recipient column: name one {', '.join(RECIPIENT_COLUMNS)}")
-    missing = sorted(set(message.placeholders) - columns)
+    wanted = set(message.placeholders).union(*(other.placeholders for other in more))
+    missing = sorted(wanted - columns)
     if missing:
         raise RowsError(f"{path}: no column for the message's placeholders {', '.join(missing)}")
     return count
+
+
+def recipient_of(row: Mapping[str, Any]) -> str:
+    """A row's recipient: its ``to`` column, or ``phone``, ``phone_number``, ``number``."""
+    return next((str(row[c]) for c in RECIPIENT_COLUMNS if row.get(c)), "")
 
 
 def row_items(message: RowMessage, rows: Iterator[Mapping[str, Any]]) -> Iterator[Item]:
@@ -217,6 +231,6 @@ def row_items(message: RowMessage, rows: Iterator[Mapping[str, Any]]) -> Iterato
     and the message filled from it.
     """
     for row in rows:
-        to = next((str(row[c]) for c in RECIPIENT_COLUMNS if row.get(c)), "")
+        to = recipient_of(row)
         key = str(row["key"]) if row.get("key") else None
         yield Recipient(to, key=key), message.render(row)

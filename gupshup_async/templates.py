@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ _BUTTON_KINDS = {
     "MPM": "mpm",
     "VOICE_CALL": "voice_call",
 }
+_KIND_NAMES = {kind: name for name, kind in _BUTTON_KINDS.items()}
 _PARAMETER_OF = {
     TemplateQuickReply: "quick_reply",
     TemplateUrlButton: "url",
@@ -300,10 +301,9 @@ def _text_of(text: str, placeholders: tuple[str, ...]) -> str:
 
 
 def _buttons_json(buttons: tuple[TemplateButtonSpec, ...]) -> list[dict[str, Any]]:
-    wire = {v: k for k, v in _BUTTON_KINDS.items()}
     specs = []
     for b in buttons:
-        spec: dict[str, Any] = {"type": wire.get(b.kind, b.kind.upper()), "text": b.text}
+        spec: dict[str, Any] = {"type": _KIND_NAMES.get(b.kind, b.kind.upper()), "text": b.text}
         if b.url is not None:
             spec["url"] = b.url
         specs.append(spec)
@@ -573,7 +573,7 @@ class TemplateDefinitions:
     def to_json(self) -> list[dict[str, Any]]:
         return [definition.to_meta() for definition in self]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[TemplateDefinition]:
         return iter(self._by_key.values())
 
     def __len__(self) -> int:

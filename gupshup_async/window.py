@@ -34,10 +34,6 @@ class Window:
     last_inbound: float | None = None
     closed_seen: float | None = None
 
-    @property
-    def known(self) -> bool:
-        return self.last_inbound is not None or self.closed_seen is not None
-
     def closes_at(self) -> float | None:
         """When the window closes (or closed); None when the user was never seen writing."""
         if self.last_inbound is None:

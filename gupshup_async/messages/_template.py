@@ -23,6 +23,7 @@ from gupshup_async.messages._parts import (
     DocumentHeader,
     ImageHeader,
     VideoHeader,
+    as_tuple,
     copy_extra,
     with_leftover,
 )
@@ -195,9 +196,11 @@ def _to_body(
     """Positional parameters in order, or named ones from a mapping ``{name: value}``."""
     if isinstance(value, Mapping):
         return tuple(_named(name, item) for name, item in value.items())
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        return value  # type: ignore[return-value]  # reported by the check, with its path
-    return tuple(TemplateText(v) if isinstance(v, str) else v for v in value)
+    return as_tuple(value, lambda v: TemplateText(v) if isinstance(v, str) else v)  # type: ignore[no-any-return]
+
+
+def _is_named(body: tuple[BodyParameter, ...]) -> bool:
+    return any(getattr(p, "name", None) is not None for p in body)
 
 
 def _named(name: str, value: BodyParameter | str) -> BodyParameter:
@@ -315,10 +318,11 @@ _BUTTON_TYPES: dict[str, type[TemplateButton]] = {
 }
 
 
-def _to_buttons(value: Iterable[TemplateButton]) -> tuple[TemplateButton, ...]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+def _to_tuple(value: Any) -> Any:
+    """A converter: buttons or cards, any iterable of them, as a tuple (anything else is left
+    for the check to report, with its path).
+    """
+    return as_tuple(value, lambda item: item)
 
 
 # The parts a message and a carousel card share -------------------------------------------
@@ -422,13 +426,11 @@ class TemplateCard:
 
     header: ImageHeader | VideoHeader
     body: tuple[BodyParameter, ...] = attrs.field(default=(), kw_only=True, converter=_to_body)
-    buttons: tuple[TemplateButton, ...] = attrs.field(
-        default=(), kw_only=True, converter=_to_buttons
-    )
+    buttons: tuple[TemplateButton, ...] = attrs.field(default=(), kw_only=True, converter=_to_tuple)
 
     @property
     def named(self) -> bool:
-        return any(getattr(p, "name", None) is not None for p in self.body)
+        return _is_named(self.body)
 
     def paths(self, prefix: str) -> tuple[str | None, str | None, list[str]]:
         header, body, _, buttons = _part_paths(prefix, self.header, self.body, self.buttons)
@@ -464,12 +466,6 @@ class TemplateCard:
         }
 
 
-def _to_cards(value: Iterable[TemplateCard]) -> tuple[TemplateCard, ...]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        return value  # type: ignore[return-value]
-    return tuple(value)
-
-
 # The message --------------------------------------------------------------------------------
 
 
@@ -489,10 +485,8 @@ class TemplateMessage:
     language: str
     header: TemplateHeader | None = attrs.field(default=None, kw_only=True, converter=_to_header)
     body: tuple[BodyParameter, ...] = attrs.field(default=(), kw_only=True, converter=_to_body)
-    buttons: tuple[TemplateButton, ...] = attrs.field(
-        default=(), kw_only=True, converter=_to_buttons
-    )
-    cards: tuple[TemplateCard, ...] = attrs.field(default=(), kw_only=True, converter=_to_cards)
+    buttons: tuple[TemplateButton, ...] = attrs.field(default=(), kw_only=True, converter=_to_tuple)
+    cards: tuple[TemplateCard, ...] = attrs.field(default=(), kw_only=True, converter=_to_tuple)
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
@@ -509,7 +503,7 @@ class TemplateMessage:
     @property
     def named(self) -> bool:
         """Whether the body's parameters are named (``{{first_name}}``) rather than numbered."""
-        return any(getattr(p, "name", None) is not None for p in self.body)
+        return _is_named(self.body)
 
     @property
     def quick_replies(self) -> dict[str, int]:
@@ -628,13 +622,7 @@ def parse_template(document: Mapping[str, Any]) -> TemplateMessage:
     language = reader.optional_object(doc, "language", PATH)
     if "language" not in doc:
         reader.problem(f"{PATH}.language", "is required")
-    fields: dict[str, Any] = {"header": None, "body": (), "buttons": [], "cards": []}
-    components = doc.get("components", [])
-    for i, component in enumerate(reader.array(components, f"{PATH}.components")):
-        where = f"{PATH}.components[{i}]"
-        obj = reader.mapping(component, where)
-        if obj is not None:
-            _read_component(obj, where, reader, fields)
+    fields = _read_parts(doc.get("components", []), PATH, reader)
     reader.raise_if_any()
     message = TemplateMessage(
         doc.get("name"),  # type: ignore[arg-type]
@@ -673,14 +661,21 @@ def _read_component(
     # Other components (limited-time offer...) ride along in ``extra``.
 
 
-def _read_card(obj: Mapping[str, Any], path: str, reader: Reader) -> TemplateCard:
+def _read_parts(
+    components: object, path: str, reader: Reader, *, card: bool = False
+) -> dict[str, Any]:
+    """Header, body, buttons and (but in a card) cards, read from a components array."""
     fields: dict[str, Any] = {"header": None, "body": (), "buttons": [], "cards": []}
-    components = obj.get("components", [])
     for i, component in enumerate(reader.array(components, f"{path}.components")):
         where = f"{path}.components[{i}]"
         part = reader.mapping(component, where)
-        if part is not None and part.get("type") != "carousel":
+        if part is not None and not (card and part.get("type") == "carousel"):
             _read_component(part, where, reader, fields)
+    return fields
+
+
+def _read_card(obj: Mapping[str, Any], path: str, reader: Reader) -> TemplateCard:
+    fields = _read_parts(obj.get("components", []), path, reader, card=True)
     return TemplateCard(fields["header"], body=fields["body"], buttons=fields["buttons"])
 
 

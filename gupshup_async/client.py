@@ -401,6 +401,34 @@ class GupshupClient(AsyncClosing):
             self._fetched, self._fetch_failed = (time.monotonic(), definitions), None
             return definitions
 
+    async def _exchange(
+        self, request: httpx.Request, limit: int = MAX_ANSWER_BYTES, *, ambiguous: bool = True
+    ) -> tuple[httpx.Response, bytes]:
+        """Send ``request`` and read its whole answer, at most ``limit`` bytes, within the
+        attempt's deadline; no whole answer is a `TransportError`. ``ambiguous=False`` for a
+        request that sends no message: its failures can have delivered nothing.
+        """
+        try:
+            async with deadline(self._attempt_timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    content = await _read(response, limit)
+                finally:
+                    await response.aclose()
+        except asyncio.TimeoutError:
+            error = TransportError(
+                f"no whole answer within attempt_timeout={self._attempt_timeout:g}s",
+                ambiguous=True,
+            )
+        except ENGINE_ERRORS as exc:
+            error = transport_error(exc)
+        except TransportError as too_large:
+            error = too_large
+        else:
+            return response, content
+        error.ambiguous = error.ambiguous and ambiguous
+        raise error from None
+
     async def _get_templates(self) -> TemplateDefinitions:
         token = await self._provider.token()
         try:
@@ -420,17 +448,8 @@ class GupshupClient(AsyncClosing):
             )
         except UnicodeEncodeError:
             raise _not_ascii() from None  # from None: the error would quote the token
-        try:
-            async with deadline(self._attempt_timeout):
-                response = await self._http.send(request, stream=True)
-                try:
-                    content = await _read(response, _TEMPLATE_LIST_MAX)
-                finally:
-                    await response.aclose()
-        except asyncio.TimeoutError:
-            raise TransportError("no answer to the template list", ambiguous=False) from None
-        except ENGINE_ERRORS as exc:
-            raise transport_error(exc) from None
+        # A GET that times out sent no message: not ambiguous, whatever a send would be.
+        response, content = await self._exchange(request, _TEMPLATE_LIST_MAX, ambiguous=False)
         if response.status_code != 200:
             wait = parse_retry_after(response.headers.get("retry-after"), time.time())
             raise error_from_response(response.status_code, content, wait)
@@ -520,20 +539,7 @@ class GupshupClient(AsyncClosing):
             )
         except UnicodeEncodeError:
             raise _not_ascii() from None  # from None: the error would quote the token
-        try:
-            async with deadline(self._attempt_timeout):
-                response = await http.send(request, stream=True)
-                try:
-                    content = await _read(response)
-                finally:
-                    await response.aclose()
-        except asyncio.TimeoutError:
-            raise TransportError(
-                f"no whole answer within attempt_timeout={self._attempt_timeout:g}s",
-                ambiguous=True,
-            ) from None
-        except ENGINE_ERRORS as exc:
-            raise transport_error(exc) from None
+        response, content = await self._exchange(request)
         status = response.status_code
         if 200 <= status < 300:
             return accepted_ids(status, content)

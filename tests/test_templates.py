@@ -398,8 +398,9 @@ async def test_a_template_list_that_is_not_one_is_a_typed_error(
         _listing(body) as http,
         GupshupClient("app-1", "token-123456", rate_limit=None, http_client=http) as client,
     ):
-        with pytest.raises(error, match=says):
+        with pytest.raises(error, match=says) as caught:
             await client.fetch_templates()
+    assert not getattr(caught.value, "ambiguous", False)  # a GET delivered no message
 
 
 # Any definition, the message that fits it, and the same message one parameter short or over.

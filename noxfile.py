@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
+import tomllib
+from packaging.requirements import Requirement
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -36,6 +40,37 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=90", "--format=total")
     # The message layer is the contract users build on: keep it thoroughly tested.
     session.run("coverage", "report", "--include=gupshup_async/messages/*", "--fail-under=95")
+
+
+def lowest_pins() -> list[str]:
+    """``name==floor`` for every direct dependency of the package and of the extras users
+    install (cli, redis), from the ``>=`` floors pyproject.toml declares.
+    """
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"]]
+    for extra in ("cli", "redis"):
+        declared += project["optional-dependencies"][extra]
+    pins = []
+    for line in declared:
+        requirement = Requirement(line)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if not floors:
+            raise SystemExit(f"{requirement.name} has no >= floor in pyproject.toml")
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        pins.append(f"{requirement.name}=={floors[0]}{marker}")
+    return pins
+
+
+@nox.session
+def tests_lowest(session: nox.Session) -> None:
+    """The test suite on the lowest versions pyproject.toml allows of every direct dependency
+    (the test tools themselves at their newest): a floor that is too low fails here.
+    """
+    constraints = Path(session.create_tmp()) / "lowest.txt"
+    constraints.write_text("\n".join(lowest_pins()) + "\n")
+    session.install("-e", ".[test]", "-c", str(constraints))
+    session.run("pip", "list", "--format=freeze", silent=False)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session

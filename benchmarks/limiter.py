@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 from gupshup_async import RateLimit
 
@@ -32,8 +33,24 @@ def largest_in_window(times: list[float], window: float) -> int:
     return best
 
 
-async def measure(rate: float, seconds: float) -> tuple[float, int, int]:
-    limiter = RateLimit(per_second=rate).limiter()
+class AiolimiterShape:
+    """aiolimiter's public ``AsyncLimiter`` in the two shapes its API allows for a rate: a
+    bucket of one request per interval (evenly spaced), or a second's worth per second.
+    """
+
+    def __init__(self, rate: float, *, per_second_bucket: bool) -> None:
+        from aiolimiter import AsyncLimiter
+
+        self.bucket = AsyncLimiter(rate, 1.0) if per_second_bucket else AsyncLimiter(1, 1 / rate)
+
+    async def acquire(self, recipient: str) -> None:
+        await self.bucket.acquire()
+
+
+async def measure(rate: float, seconds: float, shape: str = "ours") -> tuple[float, int, int]:
+    limiter: Any = RateLimit(per_second=rate).limiter()
+    if shape != "ours":
+        limiter = AiolimiterShape(rate, per_second_bucket=shape == "aiolimiter(rate, 1s)")
     loop = asyncio.get_running_loop()
     times: list[float] = []
     deadline = loop.time() + seconds
@@ -122,17 +139,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--no-redis", action="store_true", help="only the in-process rows")
+    parser.add_argument(
+        "--aiolimiter",
+        action="store_true",
+        help="also aiolimiter's AsyncLimiter (the bench extra installs it) in both shapes",
+    )
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         url, rate, seconds, start_at = args.worker
         asyncio.run(shared_worker(url, float(rate), float(seconds), float(start_at)))
         return
-    print(f"{'rate':>6} {'achieved':>9} {'error':>7} {'max/100ms':>10} {'max/1s':>7}")
-    for rate in (10.0, 80.0, 500.0, 1000.0):
-        achieved, in_100ms, in_1s = asyncio.run(measure(rate, args.seconds))
-        error = achieved / rate - 1
-        print(f"{rate:>6.0f} {achieved:>9.1f} {error:>+7.2%} {in_100ms:>10} {in_1s:>7}")
+    shapes = ["ours"]
+    if args.aiolimiter:
+        shapes += ["aiolimiter(1, 1/rate)", "aiolimiter(rate, 1s)"]
+    header = f"{'limiter':>22} {'rate':>6} {'achieved':>9} {'error':>7} {'max/100ms':>10}"
+    print(f"{header} {'max/1s':>7}")
+    for shape in shapes:
+        for rate in (10.0, 80.0, 500.0, 1000.0):
+            achieved, in_100ms, in_1s = asyncio.run(measure(rate, args.seconds, shape))
+            error = achieved / rate - 1
+            row = f"{shape:>22} {rate:>6.0f} {achieved:>9.1f} {error:>+7.2%} {in_100ms:>10}"
+            print(f"{row} {in_1s:>7}")
     if not args.no_redis:
         redis_rows(args.seconds, args.processes)
 

@@ -23,14 +23,21 @@ import logging
 from typing import Any
 
 from gupshup_async.errors import LimiterUnavailable
-from gupshup_async.ratelimit import RateLimit, TokenBucketLimiter
+from gupshup_async.ratelimit import (
+    FLOOR_SHARE,
+    RECOVERY_SHARE,
+    Grant,
+    RateLimit,
+    TokenBucketLimiter,
+)
 
 __all__ = ["LimiterUnavailable", "RedisLimiter"]
 
 logger = logging.getLogger("gupshup_async.redis")
 
 # KEYS: tat, pause, rate, recipient ("" for none). ARGV: configured rate a second, burst,
-# recipient interval in µs (0 for none), ttl in ms. Returns {reserved, µs to wait}: reserved 1
+# recipient interval in µs (0 for none), ttl in ms. Returns {reserved, µs to wait, now in µs}:
+# reserved 1
 # means a slot is this request's, to be used after the wait; 0 means wait, then ask again (a
 # pause, or the recipient's spacing). Slots are handed out in advance, interval apart, so a
 # waiter that wakes late costs no capacity and no window ever holds more than the rate allows.
@@ -38,13 +45,13 @@ _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-if now < paused then return {0, paused - now} end
+if now < paused then return {0, paused - now, now} end
 if KEYS[4] ~= '' then
   local ready = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if now < ready then return {0, ready - now} end
+  if now < ready then return {0, ready - now, now} end
 end
 local rate = tonumber(redis.call('GET', KEYS[3]) or ARGV[1])
-local interval = math.floor(1000000 / rate)
+local interval = math.ceil(1000000 / rate)
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
@@ -56,8 +63,8 @@ if KEYS[4] ~= '' and spacing > 0 then
   local at = math.max(start, now)
   redis.call('SET', KEYS[4], at + spacing, 'PX', math.floor((at - now + spacing) / 1000) + 1)
 end
-if start > now then return {1, start - now} end
-return {1, 0}
+if start > now then return {1, start - now, now} end
+return {1, 0, now}
 """
 
 # KEYS: pause, rate. ARGV: wait in µs, configured rate, floor share. One decrease an episode.
@@ -99,9 +106,6 @@ if until_ > ready then
 end
 return 0
 """
-
-_FLOOR_SHARE = 1 / 64
-_RECOVERY_SHARE = 1 / 50
 
 
 class RedisLimiter:
@@ -164,32 +168,43 @@ class RedisLimiter:
         return f"RedisLimiter({self._tat.rsplit(':', 1)[0]!r}, {self.config!r})"
 
     async def acquire(self, recipient: str) -> None:
-        spacing = self.config.per_recipient_interval
-        keys = [self._tat, self._pause, self._rate, self._recipient + recipient if spacing else ""]
-        args = [self.config.per_second, self.config.burst, int((spacing or 0) * 1e6), self._ttl_ms]
         while True:
             try:
-                answer = await asyncio.wait_for(self._acquire(keys=keys, args=args), self.timeout)
-            except self._errors as exc:
+                grant = await self.reserve(recipient)
+            except LimiterUnavailable:
                 if self._fallback is None:
-                    raise LimiterUnavailable(
-                        f"the shared rate limiter (Redis) did not answer: {type(exc).__name__}"
-                    ) from None
+                    raise
                 logger.warning("Redis did not answer; sending at the fallback share")
                 await self._fallback.acquire(recipient)
                 return
-            reserved, wait_us = int(answer[0]), int(answer[1])
-            if wait_us:
-                await asyncio.sleep(wait_us / 1e6)
-            if reserved:
+            if grant.wait > 0:
+                await asyncio.sleep(grant.wait)
+            if grant.final:
                 return
 
+    async def reserve(self, recipient: str) -> Grant:
+        """Ask Redis once for a slot (`acquire` asks, sleeps, and asks again when told to).
+        ``Grant.at`` is on Redis's clock, in seconds; raises `LimiterUnavailable` when Redis
+        does not answer within ``timeout``.
+        """
+        spacing = self.config.per_recipient_interval
+        keys = [self._tat, self._pause, self._rate, self._recipient + recipient if spacing else ""]
+        args = [self.config.per_second, self.config.burst, int((spacing or 0) * 1e6), self._ttl_ms]
+        try:
+            answer = await asyncio.wait_for(self._acquire(keys=keys, args=args), self.timeout)
+        except self._errors as exc:
+            raise LimiterUnavailable(
+                f"the shared rate limiter (Redis) did not answer: {type(exc).__name__}"
+            ) from None
+        reserved, wait_us, now_us = int(answer[0]), int(answer[1]), int(answer[2])
+        return Grant((now_us + wait_us) / 1e6, wait_us / 1e6, final=bool(reserved))
+
     def succeeded(self) -> None:
-        step = self.config.per_second * _RECOVERY_SHARE
+        step = self.config.per_second * RECOVERY_SHARE
         self._later(self._succeeded(keys=[self._rate], args=[self.config.per_second, step]))
 
     def rate_limited(self, wait: float) -> None:
-        args = [int(wait * 1e6), self.config.per_second, _FLOOR_SHARE]
+        args = [int(wait * 1e6), self.config.per_second, FLOOR_SHARE]
         self._later(self._limited(keys=[self._pause, self._rate], args=args))
         if self._fallback is not None:
             self._fallback.rate_limited(wait)

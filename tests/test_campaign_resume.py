@@ -206,7 +206,7 @@ CAMPAIGN = textwrap.dedent(
             numbers.reverse()
         items = ((to, ButtonMessage(f"message for {to}", ["OK"])) for to in numbers)
         async with GupshupClient(SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url,
-                                 rate_limit=RateLimit(100)) as client:
+                                 rate_limit=RateLimit(50)) as client:
             async for outcome in client.send_many(items, concurrency=32, journal=journal):
                 error = outcome.error
                 state = "ok" if error is None else ("ambiguous" if error.ambiguous else "failed")
@@ -249,5 +249,8 @@ def test_sigkill_during_a_rate_limited_run_then_a_resume_in_another_order(
     everyone = {f"9170{n:08d}" for n in range(total)}
     assert [to for to, n in counts.items() if n > 1] == []  # nobody twice
     assert set(counts) | ambiguous == everyone  # nobody lost
-    assert len(ambiguous) <= 2  # at 100 a second, no more were on the wire at the kill
+    # Ambiguous: the items whose in-flight mark was made, after the limiter's grant, and whose
+    # answer had not come at the kill. At 50 a second that is a handful even on a loaded
+    # machine; a mark made before the grant would leave all 32 workers' items ambiguous.
+    assert len(ambiguous) <= 12
     assert "failed" not in states.values()

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from gupshup_async import RateLimit, TokenBucketLimiter
+from gupshup_async.ratelimit import RateSchedule
 from tests.virtual_time import VirtualTimeLoop
 
 pytestmark = pytest.mark.virtual_time  # waits run in virtual time: instant and exact
@@ -131,7 +132,7 @@ async def test_recipient_bookkeeping_is_pruned() -> None:
         await limiter.acquire(f"r{i}")
         if i % 100 == 0:
             await asyncio.sleep(0.01)
-    assert len(limiter._recipients) < 2100
+    assert limiter.schedule.tracked_recipients() < 2100
 
 
 @pytest.mark.parametrize(
@@ -148,3 +149,53 @@ async def test_these_tests_wait_in_virtual_time() -> None:
     assert isinstance(loop, VirtualTimeLoop)
     await asyncio.sleep(3600)
     assert loop.time() == pytest.approx(3600)
+
+
+# The schedule itself: pure decisions, ``now`` passed in -------------------------------------
+
+
+def grants(schedule: RateSchedule, count: int, now: float = 100.0) -> list[float]:
+    return [schedule.reserve(f"r{n}", now).at for n in range(count)]
+
+
+@pytest.mark.parametrize("rate", [10.0, 100.0, 1000.0])
+def test_an_idle_limiter_grants_exactly_the_rate_in_its_first_second(rate: float) -> None:
+    slots = grants(RateSchedule(RateLimit(per_second=rate)), int(rate * 3))
+    assert slots[0] == 100.0
+    assert sum(100.0 <= t < 101.0 for t in slots) == int(rate)
+    assert largest_count_in_window(slots, 1.0) == int(rate)
+
+
+def test_a_burst_is_granted_at_once_then_the_rate() -> None:
+    slots = grants(RateSchedule(RateLimit(per_second=10, burst=3)), 13)
+    assert slots[:3] == [100.0] * 3
+    assert slots[3] == pytest.approx(100.1)
+    assert largest_count_in_window(slots, 1.0) <= 10 + 3
+
+
+def test_slots_are_kept_for_late_comers_so_lateness_costs_no_capacity() -> None:
+    schedule = RateSchedule(RateLimit(per_second=10))
+    first = schedule.reserve("a", 0.0).at
+    second = schedule.reserve("b", 0.05).at  # asked early: its slot is one interval on
+    third = schedule.reserve("c", 0.25).at  # asked late: no slot saved up beyond the burst
+    assert (first, second, third) == (0.0, pytest.approx(0.1), 0.25)
+
+
+def test_a_pause_voids_earlier_slots_and_halves_the_rate() -> None:
+    schedule = RateSchedule(RateLimit(per_second=10))
+    grants(schedule, 5, now=0.0)
+    epoch = schedule.epoch
+    schedule.rate_limited(0.1, 2.0)
+    assert schedule.epoch != epoch  # sleepers on earlier slots ask again
+    waiting = schedule.reserve("x", 0.5)
+    assert (waiting.at, waiting.wait, waiting.final) == (2.1, pytest.approx(1.6), False)
+    after = [schedule.reserve(f"y{n}", 2.1).at for n in range(3)]
+    assert after == [pytest.approx(2.1), pytest.approx(2.3), pytest.approx(2.5)]
+
+
+def test_a_recipient_spacing_holds_that_recipient_without_spending_the_app_rate() -> None:
+    schedule = RateSchedule(RateLimit(per_second=10, per_recipient_interval=6.0))
+    assert schedule.reserve("a", 0.0).at == 0.0
+    held = schedule.reserve("a", 0.0)
+    assert (held.at, held.final) == (6.0, False)
+    assert schedule.reserve("b", 0.0).at == pytest.approx(0.1)  # a's wait took no slot

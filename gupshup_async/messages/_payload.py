@@ -65,10 +65,20 @@ def _by_phonenumbers(compact: str, to: str) -> str:
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError.at("to", f"is not a phone number ({exc._msg}): {show(to)}") from None
+        reason = _PARSE_FAULTS.get(exc.error_type, "not a phone number")
+        raise ValidationError.at("to", f"is not a phone number ({reason}): {show(to)}") from None
     if not phonenumbers.is_possible_number(number):
         raise ValidationError.at("to", f"is not a possible phone number: {show(to)}")
     return f"{number.country_code}{number.national_number:0{_national_width(number)}d}"
+
+
+_PARSE_FAULTS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "no known country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the country code",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
 
 
 def _plainly_possible(digits: str) -> bool:

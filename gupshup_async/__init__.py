@@ -10,6 +10,7 @@ from gupshup_async.errors import (
     AppNotOnCloudError,
     AuthenticationError,
     BillingNotEnabledError,
+    EarlierOutcome,
     GupshupError,
     InvalidAppError,
     JournalError,
@@ -18,16 +19,17 @@ from gupshup_async.errors import (
     OutsideWindow,
     Problem,
     RateLimitError,
+    RowsError,
     ServerError,
     TransportError,
     UnreachableRecipient,
     ValidationError,
+    WebhookError,
 )
 from gupshup_async.journal import (
     Delivery,
     DeliveryReport,
     DeliveryStore,
-    EarlierOutcome,
     Journal,
 )
 from gupshup_async.messages import (
@@ -102,7 +104,6 @@ from gupshup_async.webhooks import (
     StatusUpdate,
     TemplateButtonReply,
     UnknownEvent,
-    WebhookError,
     parse_events,
 )
 from gupshup_async.window import Window, WindowPolicy
@@ -178,6 +179,7 @@ __all__ = [
     "RequestContactInfoMessage",
     "RetryPolicy",
     "Row",
+    "RowsError",
     "Section",
     "SendHooks",
     "SendResult",

@@ -1,9 +1,8 @@
 """From what came back to what it means. Pure: no I/O, no clock of its own.
 
 An answer read in full (status, ``Retry-After``, body) becomes an accepted message's ids or an
-`APIError`; a failure of the HTTP engine (httpx, and aiohttp under httpx-aiohttp) becomes a
-`TransportError` that says whether the request may have reached the server. The client and the
-token providers both read their answers here, so one answer always means one thing.
+`APIError`. Every request's answer is read here, so one answer always means one thing; what
+the HTTP engine's own failures mean is decided beside the engine, in ``_http.py``.
 """
 
 from __future__ import annotations
@@ -11,13 +10,9 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-import ssl
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-
-import aiohttp
-import httpx
 
 from gupshup_async.errors import (
     CODES,
@@ -34,12 +29,10 @@ from gupshup_async.errors import (
 )
 
 __all__ = [
-    "ENGINE_ERRORS",
     "MAX_ANSWER_BYTES",
     "accepted_ids",
     "error_from_response",
     "parse_retry_after",
-    "transport_error",
     "unexpected_interim",
 ]
 
@@ -214,72 +207,3 @@ def _date(value: str, now: float) -> float | None:
 
 
 # Engine failures -----------------------------------------------------------------------------
-
-#: What the HTTP engine raises when no usable answer came: httpx's errors, and aiohttp's own
-#: where httpx-aiohttp lets them through (an answer aiohttp's parser refused).
-ENGINE_ERRORS: tuple[type[Exception], ...] = (
-    httpx.RequestError,
-    httpx.InvalidURL,
-    aiohttp.ClientError,
-)
-
-# httpx's failures, by whether the request can have reached the server whole.
-_NOT_SENT: tuple[type[BaseException], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.WriteTimeout,
-    httpx.WriteError,
-    httpx.ProxyError,
-    # aiohttp's, named by httpx-aiohttp as the cause of the httpx error it raises (its own
-    # mapping names a server that hung up after the request a ConnectTimeout).
-    aiohttp.ClientConnectorError,
-    aiohttp.ConnectionTimeoutError,
-    aiohttp.ClientProxyConnectionError,
-)
-_OUR_MISTAKE: tuple[type[BaseException], ...] = (
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-    aiohttp.InvalidURL,
-)
-_CERTIFICATE: tuple[type[BaseException], ...] = (
-    ssl.SSLCertVerificationError,
-    aiohttp.ClientConnectorCertificateError,
-)
-
-
-def transport_error(exc: BaseException) -> TransportError:
-    """Our error for a failure of the HTTP engine: httpx's, or aiohttp's under httpx-aiohttp
-    (an answer aiohttp could not parse comes through as its own ``ClientResponseError``).
-
-    Ambiguous when the request may have reached the server whole: a read timeout, a connection
-    dropped after writing, an answer that was not HTTP or could not be decoded. Not transient
-    when retrying cannot help: a certificate that does not verify, a URL or header we got wrong.
-    """
-    cause = _engine_cause(exc)
-    kind = type(cause).__name__
-    detail = _short(str(exc) or type(cause).__name__)
-    if isinstance(cause, _CERTIFICATE) or isinstance(exc, _CERTIFICATE):
-        return _final(f"{kind}: the server's TLS certificate was refused: {detail}")
-    if isinstance(cause, _OUR_MISTAKE) or isinstance(exc, _OUR_MISTAKE):
-        return _final(f"{kind}: {detail}")
-    return TransportError(f"{kind}: {detail}", ambiguous=not isinstance(cause, _NOT_SENT))
-
-
-def _engine_cause(exc: BaseException) -> BaseException:
-    """What really happened: the aiohttp error an httpx error was raised from, if any."""
-    cause = exc.__cause__
-    if isinstance(cause, (aiohttp.ClientError, ssl.SSLError)):
-        return cause
-    return exc
-
-
-def _final(message: str) -> TransportError:
-    error = TransportError(message, ambiguous=False)
-    error.transient = False
-    return error
-
-
-def _short(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= 200 else f"{line[:199]}…"

@@ -9,15 +9,17 @@ cause one refresh between them.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import httpx
 
 from gupshup_async import _engine
-from gupshup_async.answers import ENGINE_ERRORS, transport_error
-from gupshup_async.errors import AuthenticationError
+from gupshup_async._http import Answer, Exchange, token_headers, total_timeout
+from gupshup_async.errors import AuthenticationError, TransportError
 
 __all__ = ["PartnerCredentials", "StaticToken", "TokenProvider", "mask"]
 
@@ -68,7 +70,8 @@ class PartnerCredentials:
     partner token is kept for ``partner_token_ttl`` seconds (Gupshup's live 24 hours), the app
     token until a 401. Refreshes are single-flight: a thousand sends that see the same 401
     cause one refresh between them, which matters because the token endpoints allow about ten
-    calls a minute.
+    calls a minute. Given to a `GupshupClient`, its requests go through that client's HTTP
+    client, with the same deadline and answer cap as sends; alone, it makes its own.
     """
 
     _FIELDS = ("secret", "password")
@@ -91,8 +94,8 @@ class PartnerCredentials:
         self._secret = secret
         self.base_url = base_url.rstrip("/")
         self._ttl = partner_token_ttl
-        self._http = http_client
-        self._owns_http = http_client is None
+        self._exchange = None if http_client is None else _exchange_on(http_client)
+        self._owns_http: httpx.AsyncClient | None = None
         self._lock = asyncio.Lock()
         self._app_token: str | None = None
         self._partner_token: str | None = None
@@ -121,31 +124,41 @@ class PartnerCredentials:
             self._app_token = await self._fetch_app_token(force_login=True)
             return self._app_token
 
+    def use_exchange(self, exchange: Exchange) -> None:
+        """Send the token requests through ``exchange`` (a client's), unless this provider was
+        given an HTTP client of its own.
+        """
+        if self._exchange is None:
+            self._exchange = exchange
+
     async def aclose(self) -> None:
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the HTTP client made here, if one was."""
+        if self._owns_http is not None:
+            await self._owns_http.aclose()
+            self._owns_http = None
+            self._exchange = None
 
     # The token endpoints ---------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = _engine.make_http_client(timeout=httpx.Timeout(30.0, connect=10.0))
-        return self._http
+    def _through(self) -> Exchange:
+        if self._exchange is None:
+            self._owns_http = _engine.make_http_client(timeout=_TOKEN_TIMEOUT)
+            self._exchange = _exchange_on(self._owns_http)
+        return self._exchange
 
     async def _fetch_app_token(self, *, force_login: bool = False) -> str:
         partner = await self._partner(force=force_login)
         response = await self._request(
             "GET",
             f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
-            headers={"Authorization": partner},
+            headers=token_headers(partner),
         )
-        if response.status_code == 401 and not force_login:
+        if response.status == 401 and not force_login:
             partner = await self._partner(force=True)
             response = await self._request(
                 "GET",
                 f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
-                headers={"Authorization": partner},
+                headers=token_headers(partner),
             )
         token = _nested_token(response)
         if token is None:
@@ -157,7 +170,7 @@ class PartnerCredentials:
         if not force and self._partner_token is not None and now < self._partner_expires:
             return self._partner_token
         fields = (self._field,) if self._field else self._FIELDS
-        response: httpx.Response | None = None
+        response: Answer | None = None
         for field in fields:
             assert field is not None
             response = await self._request(
@@ -174,41 +187,56 @@ class PartnerCredentials:
         assert response is not None
         raise _refused("logging in", response)
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> Answer:
         self.token_requests += 1
         try:
-            return await self._client().request(method, url, **kwargs)
-        except ENGINE_ERRORS as exc:
-            error = transport_error(exc)
+            # Asking for a token sends no message: never ambiguous.
+            return await self._through().send(
+                method, url, headers=headers or {}, form=data, ambiguous=False
+            )
+        except TransportError as error:
             error.args = (f"fetching a token: {error}",)
-            # from None: the request behind the engine's error holds the secret.
-            raise error from None
+            raise
 
 
-def _flat_token(response: httpx.Response) -> str | None:
-    data = _json_of(response)
+_TOKEN_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def _exchange_on(http: httpx.AsyncClient) -> Exchange:
+    return Exchange(http, attempt_timeout=total_timeout(http.timeout))
+
+
+def _flat_token(answer: Answer) -> str | None:
+    data = _json_of(answer)
     token = data.get("token") if isinstance(data, dict) else None
-    return token if response.is_success and isinstance(token, str) and token else None
+    return token if answer.ok and isinstance(token, str) and token else None
 
 
-def _nested_token(response: httpx.Response) -> str | None:
-    data = _json_of(response)
+def _nested_token(answer: Answer) -> str | None:
+    data = _json_of(answer)
     inner = data.get("token") if isinstance(data, dict) else None
     token = inner.get("token") if isinstance(inner, dict) else inner
-    return token if response.is_success and isinstance(token, str) and token else None
+    return token if answer.ok and isinstance(token, str) and token else None
 
 
-def _json_of(response: httpx.Response) -> Any:
+def _json_of(answer: Answer) -> Any:
     try:
-        return response.json()
+        return json.loads(answer.content)
     except ValueError:
         return None
 
 
-def _refused(doing: str, response: httpx.Response) -> AuthenticationError:
+def _refused(doing: str, answer: Answer) -> AuthenticationError:
     # Built from the status and Gupshup's message only: never from the request, which holds
     # the secret.
-    data = _json_of(response)
+    data = _json_of(answer)
     said = data.get("message") if isinstance(data, dict) else None
-    message = f"{doing} failed: {said if isinstance(said, str) else response.reason_phrase}"
-    return AuthenticationError(message, status_code=response.status_code)
+    reason = said if isinstance(said, str) else httpx.codes.get_reason_phrase(answer.status)
+    return AuthenticationError(f"{doing} failed: {reason}", status_code=answer.status)

@@ -18,7 +18,7 @@ import collections
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -41,19 +41,20 @@ from gupshup_async.errors import (
     UnreachableRecipient,
     ValidationError,
 )
-from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
-from gupshup_async.messages._payload import (
+from gupshup_async.messages import (
     CALLBACK_DATA_MAX,
     NO_ENVELOPE,
     Envelope,
-    encode_normalized,
+    Message,
+    TemplateMessage,
+    normalize_recipient,
 )
 from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 
 if TYPE_CHECKING:
     from gupshup_async.journal import Journal
 
-__all__ = ["AttemptWatch", "BulkRun", "SendBody", "fingerprint"]
+__all__ = ["AttemptWatch", "BulkRun", "Deliver", "fingerprint"]
 
 
 class AttemptWatch(Protocol):
@@ -66,12 +67,21 @@ class AttemptWatch(Protocol):
         """The request ended: accepted (None) or failed with ``error``."""
 
 
-#: What a run sends with: ``(recipient, request body, watch) -> SendResult``, raising
-#: `GupshupError`. `GupshupClient.send_many` passes its own send path.
-SendBody = Callable[[str, bytes, "AttemptWatch | None"], Awaitable[SendResult]]
-#: What is sent in place of an item's message, decided as it is sent (the window policy);
-#: raising `GupshupError` refuses the item without sending it.
-Prepare = Callable[[str, Message], Awaitable[Message]]
+class Deliver(Protocol):
+    """How a run sends one item: the client's one send path (`GupshupClient.send_many` passes
+    it, bound to the run's window policy). Raises `GupshupError`; one with ``attempts == 0``
+    sent nothing (a window policy's refusal, a template that does not fit, the limiter away).
+    """
+
+    @property
+    def decides_windows(self) -> bool:
+        """Whether a window policy decides each free-form message (it reads the window store)."""
+
+    async def __call__(
+        self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None
+    ) -> SendResult:
+        """Send ``message`` to ``recipient``, telling ``watch`` of each request."""
+
 
 # How many items are read ahead, when resuming, to tell a resume from another campaign.
 _LOOKAHEAD = 256
@@ -104,31 +114,41 @@ class _Job:
     envelope: Envelope = NO_ENVELOPE
 
 
+@attrs.define
+class _RunState:
+    """What a run and the watches of its sends share."""
+
+    journal: Journal | None
+    fatal: GupshupError | None = None  # after this, nothing more is sent
+    committing: set[str] = attrs.Factory(set)  # keys whose in-flight mark is being made durable
+    in_flight: set[str] = attrs.Factory(set)  # keys whose request may have left
+
+
 class _Watch:
     """The in-flight bookkeeping of one item's send, attempt by attempt."""
 
-    __slots__ = ("_job", "_maybe_delivered", "_run")
+    __slots__ = ("job", "maybe_delivered", "state")
 
-    def __init__(self, run: BulkRun, job: _Job) -> None:
-        self._run = run
-        self._job = job
-        self._maybe_delivered = False
+    def __init__(self, state: _RunState, job: _Job) -> None:
+        self.state = state
+        self.job = job
+        self.maybe_delivered = False
 
     async def before(self) -> None:
-        run, job = self._run, self._job
-        if run._fatal is not None:  # it came while this one waited for the limiter
-            raise NotAttempted(run._fatal)
-        if run._journal is not None:
-            run._committing.add(job.key)
-            await run._journal.in_flight(job.key, job.to, job.fingerprint)
-            run._committing.discard(job.key)
-        run._in_flight.add(job.key)
+        state, job = self.state, self.job
+        if state.fatal is not None:  # it came while this one waited for the limiter
+            raise NotAttempted(state.fatal)
+        if state.journal is not None:
+            state.committing.add(job.key)
+            await state.journal.in_flight(job.key, job.to, job.fingerprint)
+            state.committing.discard(job.key)
+        state.in_flight.add(job.key)
 
     def after(self, error: GupshupError | None) -> None:
         if error is not None and error.ambiguous:
-            self._maybe_delivered = True
-        if error is not None and not self._maybe_delivered:
-            self._run._in_flight.discard(self._job.key)  # that request left nothing behind
+            self.maybe_delivered = True
+        if error is not None and not self.maybe_delivered:
+            self.state.in_flight.discard(self.job.key)  # that request left nothing behind
 
 
 class BulkRun(AsyncClosing):
@@ -147,7 +167,7 @@ class BulkRun(AsyncClosing):
 
     def __init__(
         self,
-        send: SendBody,
+        deliver: Deliver,
         items: Iterable[Item] | AsyncIterable[Item],
         *,
         concurrency: int,
@@ -155,7 +175,6 @@ class BulkRun(AsyncClosing):
         skip_unreachable: bool = True,
         status_poll: float = 1.0,
         shard: tuple[int, int] | None = None,
-        prepare: Prepare | None = None,
     ) -> None:
         if shard is not None and not (
             isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
@@ -165,18 +184,14 @@ class BulkRun(AsyncClosing):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.stats = BulkStats()
-        self._send = send
-        self._prepare = prepare
+        self._deliver = deliver
         self._items = items
         self._concurrency = concurrency
-        self._journal = journal
+        self._state = _RunState(journal)
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=2 * concurrency)
         self._slots = asyncio.Semaphore(4 * concurrency)
         self._pull_lock = asyncio.Lock()
         self._queued: dict[str, collections.deque[_Job]] = {}
-        self._committing: set[str] = set()  # keys whose in-flight mark is being made durable
-        self._in_flight: set[str] = set()  # keys whose request may have left
-        self._fatal: GupshupError | None = None
         self._seen: dict[int, int] | None = {} if journal is not None else None
         self._ahead: collections.deque[_Job] = collections.deque()
         self._campaign: str | None = None
@@ -219,39 +234,39 @@ class BulkRun(AsyncClosing):
     # The workers ---------------------------------------------------------------------------
 
     async def _start(self) -> None:
-        if self._journal is not None:
-            await self._journal.open()
+        if self._state.journal is not None:
+            await self._state.journal.open()
         items = self._items
         self._sync = not isinstance(items, AsyncIterable)
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
-        if self._journal is not None:
-            self._campaign = self._journal.campaign
-            if self._journal.resuming:
-                await self._check_resumable(self._journal)
+        if self._state.journal is not None:
+            self._campaign = self._state.journal.campaign
+            if self._state.journal.resuming:
+                await self._check_resumable(self._state.journal)
         self._workers = [
             asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
             for n in range(self._concurrency)
         ]
         self._closer = asyncio.create_task(self._close_when_done(), name="gupshup-bulk-done")
-        if self._journal is not None:
+        if self._state.journal is not None:
             self._watcher = asyncio.create_task(self._watch_statuses(), name="gupshup-bulk-watch")
 
     async def _watch_statuses(self) -> None:
         """What the webhook receiver records in the journal feeds back into the run: an
         account-level failure stops it, a recipient that failed for good is not sent again.
         """
-        while self._journal is not None:
+        while self._state.journal is not None:
             await asyncio.sleep(self._status_poll)
             self.learn_from_statuses()
 
     def learn_from_statuses(self) -> None:
         """Read the failed statuses recorded so far (the run does so every ``status_poll``)."""
-        if self._journal is None:
+        if self._state.journal is None:
             return
-        for recipient, code in self._journal.failures():
+        for recipient, code in self._state.journal.failures():
             meaning = CODES.get(code) if code is not None else None
-            if meaning is not None and meaning.scope == "account" and self._fatal is None:
-                self._fatal = AccountError(
+            if meaning is not None and meaning.scope == "account" and self._state.fatal is None:
+                self._state.fatal = AccountError(
                     f"a status said {meaning.meaning} (code {code}): {meaning.todo}",
                     status_code=200,
                     code=code,
@@ -285,8 +300,8 @@ class BulkRun(AsyncClosing):
         ]
         if crashes:  # a bug, not a failed send: never end as if every item were accounted for
             self._crash = crashes[0]
-        if self._journal is not None and not self._finished:
-            await self._journal.flush()
+        if self._state.journal is not None and not self._finished:
+            await self._state.journal.flush()
         await self._outcomes.put(None)
 
     async def _stop(self) -> None:
@@ -298,15 +313,15 @@ class BulkRun(AsyncClosing):
         await asyncio.gather(*self._workers, return_exceptions=True)
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
-        if self._journal is not None:
-            for key in self._committing:
-                self._journal.unsent(key)
-            for key in self._in_flight:
-                self._journal.ambiguous(key, "stopped while the request was in flight")
-            self._committing.clear()
-            self._in_flight.clear()
-            await self._journal.close()
-            self._journal = None
+        if self._state.journal is not None:
+            for key in self._state.committing:
+                self._state.journal.unsent(key)
+            for key in self._state.in_flight:
+                self._state.journal.ambiguous(key, "stopped while the request was in flight")
+            self._state.committing.clear()
+            self._state.in_flight.clear()
+            await self._state.journal.close()
+            self._state.journal = None
 
     async def _work(self) -> None:
         while True:
@@ -371,7 +386,7 @@ class BulkRun(AsyncClosing):
         """
         return (
             self._skip_unreachable
-            and self._prepare is None
+            and not self._deliver.decides_windows
             and job.to in self._window_closed
             and not isinstance(job.message, TemplateMessage)
         )
@@ -389,16 +404,22 @@ class BulkRun(AsyncClosing):
         return attrs.evolve(envelope, callback_data=tag)
 
     async def _outcome_of(self, job: _Job) -> Outcome:
-        journal = self._journal
+        journal = self._state.journal
         if job.error is not None:  # refused before sending: checked again by every run
             return Outcome(job.to, job.message, job.key, error=job.error)
         if journal is not None:
             earlier = journal.earlier(job.key, job.to, job.fingerprint)
-            if earlier is not None:
-                earlier.pop("conflict", None)  # the journal keeps the earlier record
-                return Outcome(job.to, job.message, job.key, **earlier)
-        if self._fatal is not None:  # never attempted: not recorded, so a rerun sends it
-            return Outcome(job.to, job.message, job.key, error=NotAttempted(self._fatal))
+            if earlier is not None:  # on a conflict, the journal keeps the earlier record
+                return Outcome(
+                    job.to,
+                    job.message,
+                    job.key,
+                    result=earlier.result,
+                    error=earlier.error,
+                    skipped=not earlier.conflict,
+                )
+        if self._state.fatal is not None:  # never attempted: not recorded, so a rerun sends it
+            return Outcome(job.to, job.message, job.key, error=NotAttempted(self._state.fatal))
         if self._skip_unreachable and job.to in self._unreachable:
             refused = UnreachableRecipient(job.to, self._unreachable[job.to])
             if journal is not None:
@@ -409,27 +430,22 @@ class BulkRun(AsyncClosing):
             closed = OutsideWindow(job.to, time.time())
             return Outcome(job.to, job.message, job.key, error=closed)
         assert job.message is not None
-        sending = job.message
-        if self._prepare is not None:
-            try:
-                sending = await self._prepare(job.to, job.message)
-            except GupshupError as refused:  # nothing sent: not journaled, a rerun looks again
-                return Outcome(job.to, job.message, job.key, error=refused)
-        body = encode_normalized(job.to, sending, self._envelope_of(job))
         try:
-            result = await self._send(job.to, body, _Watch(self, job))
+            result = await self._deliver(
+                job.to, job.message, self._envelope_of(job), _Watch(self._state, job)
+            )
         except NotAttempted as error:
             return Outcome(job.to, job.message, job.key, error=error)
         except GupshupError as error:
-            self._in_flight.discard(job.key)
-            if isinstance(error, _FATAL) and self._fatal is None:
-                self._fatal = error
-            if journal is not None:
+            self._state.in_flight.discard(job.key)
+            if isinstance(error, _FATAL) and self._state.fatal is None:
+                self._state.fatal = error
+            # Nothing sent (a window policy's refusal, a misfit template, the limiter away):
+            # not journaled, so the same command looks again.
+            if journal is not None and error.attempts > 0:
                 journal.failed(job.key, job.to, job.fingerprint, error)
             return Outcome(job.to, job.message, job.key, error=error)
-        self._in_flight.discard(job.key)
-        if sending is not job.message:
-            result = attrs.evolve(result, sent_instead=sending)
+        self._state.in_flight.discard(job.key)
         if journal is not None:
             journal.sent(job.key, job.to, job.fingerprint, result)
         return Outcome(job.to, job.message, job.key, result=result)

@@ -44,12 +44,14 @@ from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient, SendHooks
 from gupshup_async.errors import (
     WINDOW_CLOSED,
     APIError,
+    EarlierOutcome,
     GupshupError,
     JournalError,
     NotAttempted,
+    RowsError,
     ValidationError,
 )
-from gupshup_async.journal import DeliveryReport, DeliveryStore, EarlierOutcome, Journal
+from gupshup_async.journal import DeliveryReport, DeliveryStore, Journal
 from gupshup_async.messages import (
     ButtonMessage,
     Message,
@@ -66,7 +68,6 @@ from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.rows import (
     RowMessage,
-    RowsError,
     read_rows,
     recipient_of,
     row_items,

@@ -1,9 +1,10 @@
-"""GupshupClient: one shared httpx.AsyncClient, the limiter, and tenacity around each send.
+"""GupshupClient: one shared httpx.AsyncClient, the limiter, and the retries of each send.
 
-A send is one path: normalise the recipient and encode the body once; then tenacity runs the
-attempts (the first included), each of which waits for the limiter, posts through the public
-API of the ``httpx.AsyncClient`` within a deadline, and reads the answer in answers.py. What
-tenacity retries, how long it waits and when it stops come from the `RetryPolicy`.
+A message takes one path, `GupshupClient._deliver`, from `send` and from a campaign alike: the
+window policy and the template check decide what goes, the body is encoded once, then each
+attempt waits for the limiter, goes through the one `Exchange` (``_http.py``) and is read in
+answers.py. The first attempt runs directly; a retryable failure hands the rest to tenacity.
+What is retried, how long it waits and when it stops come from the one `RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import os
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterable, Iterable
 from typing import Any, Literal
@@ -25,15 +25,8 @@ import tenacity
 
 from gupshup_async import _engine
 from gupshup_async._closing import AsyncClosing
-from gupshup_async.answers import (
-    ENGINE_ERRORS,
-    MAX_ANSWER_BYTES,
-    accepted_ids,
-    error_from_response,
-    parse_retry_after,
-    transport_error,
-    unexpected_interim,
-)
+from gupshup_async._http import Exchange, token_headers, total_timeout
+from gupshup_async.answers import accepted_ids
 from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
 from gupshup_async.bulk import AttemptWatch, BulkRun
 from gupshup_async.errors import (
@@ -41,22 +34,16 @@ from gupshup_async.errors import (
     AuthenticationError,
     GupshupError,
     RateLimitError,
-    TransportError,
 )
 from gupshup_async.journal import Journal
-from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
-from gupshup_async.messages._payload import Envelope, encode_normalized
+from gupshup_async.messages import Envelope, Message, TemplateMessage, normalize_recipient
+from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import Item, SendResult
 from gupshup_async.templates import TemplateDefinitions
 from gupshup_async.window import WindowPolicy
 from gupshup_async.windows import WindowStore
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as deadline
-else:  # pragma: no cover - exercised on 3.10 only
-    from async_timeout import timeout as deadline
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
 
@@ -179,10 +166,17 @@ class GupshupClient(AsyncClosing):
             )
             self._timeout = None  # already the client's own
         self._http = http_client
-        self._attempt_timeout = attempt_timeout or _total(self._timeout or http_client.timeout)
+        self._exchange = Exchange(
+            http_client,
+            timeout=self._timeout,
+            attempt_timeout=attempt_timeout or total_timeout(self._timeout or http_client.timeout),
+        )
+        if isinstance(self._provider, PartnerCredentials):
+            self._provider.use_exchange(self._exchange)  # token requests take the one path too
+        # The attempts after the first: the first ran before tenacity is called.
         self._retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(retry.retryable),
-            stop=tenacity.stop_after_attempt(retry.max_attempts),
+            stop=tenacity.stop_after_attempt(max(1, retry.max_attempts - 1)),
             wait=_planned_wait,
             before_sleep=self._before_sleep,
             sleep=asyncio.sleep,
@@ -289,21 +283,13 @@ class GupshupClient(AsyncClosing):
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
-        policy = self._policy(window)
-        prepare = None
-        if policy.checks or self._templates is not None:
-
-            async def prepare(recipient: str, message: Message) -> Message:
-                return await self._prepare(recipient, message, policy)
-
         return BulkRun(
-            self._send_body,
+            _Delivery(self, self._policy(window)),
             items,
             concurrency=concurrency,
             journal=journal,
             skip_unreachable=skip_unreachable,
             shard=shard,
-            prepare=prepare,
         )
 
     async def send(
@@ -327,16 +313,30 @@ class GupshupClient(AsyncClosing):
         Raises `ValidationError` before sending for a bad recipient or option (or a template
         that does not fit its definition, with ``templates=``), `OutsideWindow` when the window
         policy refuses, `APIError` (or a subclass) when the server refuses, `TransportError`
-        when no answer came; every error carries ``attempts`` and ``ambiguous_attempts``.
+        when no answer came; every error carries ``attempts`` and ``ambiguous_attempts``
+        (0 attempts: nothing was sent).
         """
         recipient = normalize_recipient(to)
         envelope = Envelope(reply_to, callback_data)
-        policy = self._policy(window)
+        return await self._deliver(recipient, message, envelope, self._policy(window), None)
+
+    async def _deliver(
+        self,
+        recipient: str,
+        message: Message,
+        envelope: Envelope,
+        policy: WindowPolicy,
+        watch: AttemptWatch | None,
+    ) -> SendResult:
+        """The one way a message goes, from `send` and from campaigns: what to send in its
+        place (the window policy, the template check), the request encoded once, the attempts.
+        ``watch`` is told of each request as it leaves and ends (a campaign's journal).
+        A `GupshupError` with ``attempts == 0`` sent nothing.
+        """
         sending = message
         if policy.checks or self._templates is not None:
             sending = await self._prepare(recipient, message, policy)
-        body = encode_normalized(recipient, sending, envelope)
-        result = await self._send_body(recipient, body, None)
+        result = await self._attempts(recipient, encode(recipient, sending, envelope), watch)
         return result if sending is message else attrs.evolve(result, sent_instead=sending)
 
     # Windows and templates -----------------------------------------------------------------
@@ -401,65 +401,35 @@ class GupshupClient(AsyncClosing):
             self._fetched, self._fetch_failed = (time.monotonic(), definitions), None
             return definitions
 
-    async def _exchange(
-        self, request: httpx.Request, limit: int = MAX_ANSWER_BYTES, *, ambiguous: bool = True
-    ) -> tuple[httpx.Response, bytes]:
-        """Send ``request`` and read its whole answer, at most ``limit`` bytes, within the
-        attempt's deadline; no whole answer is a `TransportError`. ``ambiguous=False`` for a
-        request that sends no message: its failures can have delivered nothing.
-        """
-        try:
-            async with deadline(self._attempt_timeout):
-                response = await self._http.send(request, stream=True)
-                try:
-                    content = await _read(response, limit)
-                finally:
-                    await response.aclose()
-        except asyncio.TimeoutError:
-            error = TransportError(
-                f"no whole answer within attempt_timeout={self._attempt_timeout:g}s",
-                ambiguous=True,
-            )
-        except ENGINE_ERRORS as exc:
-            error = transport_error(exc)
-        except TransportError as too_large:
-            error = too_large
-        else:
-            return response, content
-        error.ambiguous = error.ambiguous and ambiguous
-        raise error from None
-
     async def _get_templates(self) -> TemplateDefinitions:
         token = await self._provider.token()
         try:
             return await self._get_template_list(token)
         except AuthenticationError as error:
-            fresh = await self._provider.refresh(token) if error.status_code == 401 else None
-            if not fresh or fresh == token:
+            fresh = await self._fresh_token(error, token)
+            if fresh is None:
                 raise
             return await self._get_template_list(fresh)
 
     async def _get_template_list(self, token: str) -> TemplateDefinitions:
         url = f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/templates"
-        timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
-        try:
-            request = self._http.build_request(
-                "GET", url, headers={"Authorization": token}, timeout=timeout
-            )
-        except UnicodeEncodeError:
-            raise _not_ascii() from None  # from None: the error would quote the token
         # A GET that times out sent no message: not ambiguous, whatever a send would be.
-        response, content = await self._exchange(request, _TEMPLATE_LIST_MAX, ambiguous=False)
-        if response.status_code != 200:
-            wait = parse_retry_after(response.headers.get("retry-after"), time.time())
-            raise error_from_response(response.status_code, content, wait)
+        answer = await self._exchange.send(
+            "GET",
+            url,
+            headers=token_headers(token),
+            limit=_TEMPLATE_LIST_MAX,
+            ambiguous=False,
+        )
+        if answer.status != 200:
+            raise answer.refusal()
         try:
-            found = TemplateDefinitions.from_json(json.loads(content), strict=False)
+            found = TemplateDefinitions.from_json(json.loads(answer.content), strict=False)
         except (ValueError, RecursionError) as bad:
             raise APIError(
                 f"the template list cannot be read: {bad}",
                 status_code=200,
-                body=content[:200].decode("utf-8", "replace"),
+                body=answer.content[:200].decode("utf-8", "replace"),
             ) from None
         if found.unreadable:
             logger.warning(
@@ -470,16 +440,32 @@ class GupshupClient(AsyncClosing):
             )
         return found
 
-    async def _send_body(
+    async def _fresh_token(self, error: GupshupError, token: str) -> str | None:
+        """After a 401 for ``token``, a new token to try once, if the provider has one."""
+        if not _unauthorized(error):
+            return None
+        fresh = await self._provider.refresh(token)
+        return fresh if fresh and fresh != token else None
+
+    # Attempts ------------------------------------------------------------------------------
+
+    async def _attempts(
         self, recipient: str, body: bytes, watch: AttemptWatch | None
     ) -> SendResult:
-        """The one send path: ``body`` is the request, made once, for ``recipient``;
-        ``watch`` is told of each request as it leaves and ends (a campaign's journal).
+        """Every attempt of one request body. The first runs here (the common case costs no
+        retry machinery); after a failure the `RetryPolicy` decides, and tenacity runs the rest.
         """
         self._check_usable()
         tally = _Tally(recipient, await self._provider.token(), watch)
         try:
-            result: SendResult = await self._retrying.copy()(self._attempt, body, tally)
+            try:
+                result = await self._attempt(body, tally)
+            except GupshupError as error:
+                if not self.retry.should_retry(error, tally.attempts):
+                    raise
+                self._before_retry(error, tally)
+                await asyncio.sleep(tally.next_wait)
+                result = await self._retrying.copy()(self._attempt, body, tally)
         except GupshupError as error:
             raise self._give_up(error, tally) from None
         if self._hooks is not None:
@@ -514,8 +500,12 @@ class GupshupClient(AsyncClosing):
             except GupshupError as error:
                 if tally.watch is not None:
                     tally.watch.after(error)
-                if await self._refreshed_after(error, tally):
-                    continue
+                if not tally.refreshed and _unauthorized(error):
+                    tally.refreshed = True
+                    fresh = await self._fresh_token(error, tally.token)
+                    if fresh is not None:
+                        tally.token = fresh
+                        continue
                 if error.ambiguous:
                     tally.ambiguous += 1
                 tally.next_wait = self._wait_after(recipient, error, tally.attempts)
@@ -529,24 +519,13 @@ class GupshupClient(AsyncClosing):
             )
 
     async def _post(self, body: bytes, token: str) -> tuple[str, str | None, str | None]:
-        """POST the request and read the answer, within the attempt's deadline."""
-        http = self._http
-        timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
-        try:
-            headers = self._headers_for(token)
-            request = http.build_request(
-                "POST", self._httpx_url, content=body, headers=headers, timeout=timeout
-            )
-        except UnicodeEncodeError:
-            raise _not_ascii() from None  # from None: the error would quote the token
-        response, content = await self._exchange(request)
-        status = response.status_code
-        if 200 <= status < 300:
-            return accepted_ids(status, content)
-        if status < 200:
-            raise unexpected_interim(status)
-        wait = parse_retry_after(response.headers.get("retry-after"), time.time())
-        raise error_from_response(status, content, wait)
+        """POST the request and read the answer."""
+        answer = await self._exchange.send(
+            "POST", self._httpx_url, headers=self._headers_for(token), content=body
+        )
+        if answer.ok:
+            return accepted_ids(answer.status, answer.content)
+        raise answer.refusal()
 
     def _headers_for(self, token: str) -> httpx.Headers:
         """Our headers for ``token``, made once per token: httpx merges them with the client's
@@ -555,24 +534,9 @@ class GupshupClient(AsyncClosing):
         """
         made = self._headers
         if made is None or made[0] != token:
-            made = (token, httpx.Headers({"Authorization": token, "Content-Type": _JSON}))
+            made = (token, token_headers(token, _JSON))
             self._headers = made
         return made[1]
-
-    async def _refreshed_after(self, error: GupshupError, tally: _Tally) -> bool:
-        """After a first 401, whether the token provider gave a new token to try once."""
-        if (
-            not isinstance(error, AuthenticationError)
-            or error.status_code != 401
-            or tally.refreshed
-        ):
-            return False
-        tally.refreshed = True
-        fresh = await self._provider.refresh(tally.token)
-        if not fresh or fresh == tally.token:
-            return False
-        tally.token = fresh
-        return True
 
     def _wait_after(self, recipient: str, error: GupshupError, attempt: int) -> float:
         """How long until the next attempt; a rate limit slows everyone who shares it."""
@@ -580,15 +544,18 @@ class GupshupClient(AsyncClosing):
         if isinstance(error, RateLimitError) and self._limiter is not None:
             if error.recipient_only:
                 self._limiter.recipient_limited(recipient, wait)
-            else:
+            elif not self.retry.retry_after_too_long(error):
+                # A wait beyond max_retry_after fails this send at once: no pause for others.
                 self._limiter.rate_limited(wait)
         return wait
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         tally: _Tally = state.args[1]
         error = state.outcome.exception() if state.outcome is not None else None
-        if not isinstance(error, GupshupError):  # pragma: no cover - only ours are retried
-            return
+        if isinstance(error, GupshupError):  # only ours are retried
+            self._before_retry(error, tally)
+
+    def _before_retry(self, error: GupshupError, tally: _Tally) -> None:
         logger.info(
             "send to %s: attempt %d failed (%s); retrying in %.2fs",
             _masked(tally.recipient),
@@ -618,45 +585,31 @@ class GupshupClient(AsyncClosing):
         return error
 
 
+@attrs.frozen
+class _Delivery:
+    """A campaign's way to send: the client's one path, with the run's window policy."""
+
+    client: GupshupClient
+    policy: WindowPolicy
+
+    @property
+    def decides_windows(self) -> bool:
+        return self.policy.checks
+
+    async def __call__(
+        self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None
+    ) -> SendResult:
+        return await self.client._deliver(recipient, message, envelope, self.policy, watch)
+
+
+def _unauthorized(error: GupshupError) -> bool:
+    return isinstance(error, AuthenticationError) and error.status_code == 401
+
+
 def _planned_wait(state: tenacity.RetryCallState) -> float:
     """The wait the failed attempt planned (it also told the limiter; see `_wait_after`)."""
     tally: _Tally = state.args[1]
     return tally.next_wait
-
-
-async def _read(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """The answer's body, decoded, refusing more than ``limit`` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _not_ascii() -> TransportError:
-    error = TransportError(
-        "a request header is not ASCII: check the token (HTTP headers carry ASCII only)",
-        ambiguous=False,
-    )
-    error.transient = False
-    return error
-
-
-def _too_large(limit: int) -> TransportError:
-    return TransportError(f"the answer is larger than {limit} bytes: not Gupshup's", ambiguous=True)
-
-
-def _total(timeout: httpx.Timeout) -> float | None:
-    parts = (timeout.connect, timeout.pool, timeout.read)
-    if any(part is None for part in parts):
-        return None
-    return sum(part for part in parts if part is not None)
 
 
 def _masked(recipient: str) -> str:

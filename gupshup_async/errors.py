@@ -13,8 +13,12 @@
     ├── TransportError                        connect, timeout, protocol: no answer was read
     ├── NotAttempted                          a campaign stopped before this item's turn
     ├── UnreachableRecipient                  an earlier message to them failed for good
+    ├── OutsideWindow                         the user's 24-hour window is not open: not sent
+    ├── EarlierOutcome                        the journal says an earlier run dealt with it
     ├── LimiterUnavailable                    the shared rate limiter did not answer
-    └── JournalError (also a ValueError)      a journal that does not fit this campaign
+    ├── JournalError (also a ValueError)      a journal that does not fit this campaign
+    ├── WebhookError (also a ValueError)      a callback body that is not a webhook at all
+    └── RowsError (also a ValueError)         a recipients file that cannot be read
 
 Every error says whether a retry is worth it (``transient``) and whether the message may have
 gone out all the same (``ambiguous``). A ``ValidationError`` is neither. Which answer becomes
@@ -35,17 +39,21 @@ __all__ = [
     "AuthenticationError",
     "BillingNotEnabledError",
     "Code",
+    "EarlierOutcome",
     "GupshupError",
     "InvalidAppError",
     "JournalError",
     "LimiterUnavailable",
     "NotAttempted",
+    "OutsideWindow",
     "Problem",
     "RateLimitError",
+    "RowsError",
     "ServerError",
     "TransportError",
     "UnreachableRecipient",
     "ValidationError",
+    "WebhookError",
 ]
 
 
@@ -249,9 +257,35 @@ class LimiterUnavailable(GupshupError):
     """
 
 
+class EarlierOutcome(GupshupError):
+    """The journal says this item was dealt with in an earlier run, and it was not sent again.
+
+    ``state`` is ``failed`` (rerun with ``retry_failed=True`` to try again) or ``ambiguous``
+    (in flight when that run stopped: it may have been delivered; ``resend_ambiguous=True``
+    sends it again).
+    """
+
+    def __init__(self, state: str, detail: str | None) -> None:
+        super().__init__(f"{state} in an earlier run" + (f": {detail}" if detail else ""))
+        self.state = state
+        self.ambiguous = state == "ambiguous"
+
+
 class JournalError(GupshupError, ValueError):
     """The journal does not fit this campaign: written by another version, or by another
     campaign. Nothing was sent.
+    """
+
+
+class WebhookError(GupshupError, ValueError):
+    """The body is not a webhook envelope at all (not JSON, too large, nested too deeply, or
+    no ``entry`` list): answer it with a 4xx.
+    """
+
+
+class RowsError(GupshupError, ValueError):
+    """A recipients file that cannot be read as it says it is: the message names the file and
+    the line (or item) at fault.
     """
 
 

@@ -27,11 +27,17 @@ from typing import Any
 
 import attrs
 
-from gupshup_async.errors import CODES, GupshupError, JournalError, ValidationError
+from gupshup_async.errors import (
+    CODES,
+    EarlierOutcome,
+    GupshupError,
+    JournalError,
+    ValidationError,
+)
 from gupshup_async.results import SendResult
 from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
 
-__all__ = ["FORMAT", "Delivery", "DeliveryReport", "DeliveryStore", "EarlierOutcome", "Journal"]
+__all__ = ["FORMAT", "Delivery", "DeliveryReport", "DeliveryStore", "Journal", "Recorded"]
 
 #: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
 #: message fingerprint with its key (format 0, of version 0.1, keyed items by position).
@@ -91,18 +97,16 @@ _RANK = {"accepted": 0, "enqueued": 1, "sent": 2, "delivered": 3, "read": 4, "fa
 Row = tuple[str, str, str, "str | None", "str | None", "str | None", int, float]
 
 
-class EarlierOutcome(GupshupError):
-    """The journal says this item was dealt with in an earlier run, and it was not sent again.
-
-    ``state`` is ``failed`` (rerun with ``retry_failed=True`` to try again) or ``ambiguous``
-    (in flight when that run stopped: it may have been delivered; ``resend_ambiguous=True``
-    sends it again).
+@attrs.frozen
+class Recorded:
+    """What the journal holds of an item dealt with in an earlier run: its result (sent), or
+    its error (failed, ambiguous); ``conflict`` when the item's key was used for another
+    recipient or message (the error says which; the earlier record is kept).
     """
 
-    def __init__(self, state: str, detail: str | None) -> None:
-        super().__init__(f"{state} in an earlier run" + (f": {detail}" if detail else ""))
-        self.state = state
-        self.ambiguous = state == "ambiguous"
+    result: SendResult | None = None
+    error: GupshupError | None = None
+    conflict: bool = False
 
 
 class Journal:
@@ -219,8 +223,8 @@ class Journal:
         query = f"SELECT 1 FROM items WHERE key IN ({marks}) LIMIT 1"
         return self._reader.execute(query, keys).fetchone() is not None
 
-    def earlier(self, key: str, recipient: str, fingerprint: str) -> dict[str, Any] | None:
-        """The outcome fields of an item dealt with in an earlier run, or None to send it.
+    def earlier(self, key: str, recipient: str, fingerprint: str) -> Recorded | None:
+        """What an earlier run recorded of an item, or None to send it.
 
         An item whose key was recorded with another recipient or another message gets a
         `ValidationError` at ``key`` (``conflict``: the journal keeps the earlier record).
@@ -242,17 +246,17 @@ class Journal:
                 f"({was_to}, message {was_message}; now {recipient}, message {fingerprint}): "
                 "give each item its own key",
             )
-            return {"error": problem, "conflict": True}
+            return Recorded(error=problem, conflict=True)
         if state == "sent":
             result = SendResult(message_id=message_id, wa_id=None, to=recipient, attempts=0)
-            return {"result": result, "skipped": True}
+            return Recorded(result=result)
         if state == "failed" and self.retry_failed:
             return None
         if state in ("in_flight", "ambiguous"):
             if self.resend_ambiguous:
                 return None
             state = "ambiguous"
-        return {"error": EarlierOutcome(state, error), "skipped": True}
+        return Recorded(error=EarlierOutcome(state, error))
 
     def states(self) -> dict[str, int]:
         """How many items are in each state (reads what has been committed)."""

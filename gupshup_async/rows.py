@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gupshup_async.errors import Problem, ValidationError
+from gupshup_async.errors import Problem, RowsError, ValidationError
 from gupshup_async.messages import Message, parse_message
 from gupshup_async.results import Item, Recipient
 
@@ -43,12 +43,6 @@ READABLE = {
     ".ndjson": "JSON lines, an object per line",
     ".json": "a JSON array of objects",
 }
-
-
-class RowsError(ValueError):
-    """A recipients file that cannot be read as it says it is: the message names the file and
-    the line (or item) at fault.
-    """
 
 
 class RowMessage:

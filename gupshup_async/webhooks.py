@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from gupshup_async.errors import GupshupError
+from gupshup_async.errors import WebhookError
 
 __all__ = [
     "FROM_USER",
@@ -35,7 +35,6 @@ __all__ = [
     "StatusUpdate",
     "TemplateButtonReply",
     "UnknownEvent",
-    "WebhookError",
     "parse_events",
 ]
 
@@ -45,12 +44,6 @@ MAX_BODY = 1024 * 1024
 MAX_DEPTH = 64
 # A timestamp above this is in milliseconds (seconds reach it in the year 5138).
 _MILLISECONDS = 100_000_000_000
-
-
-class WebhookError(GupshupError, ValueError):
-    """The body is not a webhook envelope at all (not JSON, too large, nested too deeply, or
-    no ``entry`` list): answer it with a 4xx.
-    """
 
 
 @attrs.frozen

@@ -54,6 +54,6 @@ def test_limiter_prints_every_rate_in_process_and_shared() -> None:
     out = run("limiter.py", "--seconds", "0.5")
     local, _, shared = out.partition("sharing one RedisLimiter")
     for rate in ("10", "80", "500", "1000"):
-        assert any(line.split()[:1] == [rate] for line in local.splitlines()), out
+        assert any(line.split()[:2] == ["ours", rate] for line in local.splitlines()), out
     for rate in ("10", "80", "200", "500", "1000"):
         assert any(line.split()[:1] == [rate] for line in shared.splitlines()), out

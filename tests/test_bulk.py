@@ -30,7 +30,7 @@ from gupshup_async import (
     RetryPolicy,
     ValidationError,
 )
-from gupshup_async.errors import AccountError, APIError, NotAttempted
+from gupshup_async.errors import AccountError, APIError, LimiterUnavailable, NotAttempted
 from gupshup_async.sandbox import Faults, Sandbox
 from tests.servers import sandbox_process
 
@@ -316,3 +316,46 @@ async def test_an_account_level_403_stops_the_campaign_and_says_why() -> None:
     assert all(isinstance(o.error, NotAttempted) for o in outcomes if o not in refused)
     assert route.call_count == len(refused)  # nothing more was sent
     assert "temporarily blocked" in refused[0].error.meaning.meaning  # type: ignore[union-attr]
+
+
+class FailingFirst:
+    """A limiter that is unreachable for its first ``failures`` acquires, then lets all go."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def acquire(self, recipient: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise LimiterUnavailable("the shared rate limiter (Redis) did not answer")
+
+    def succeeded(self) -> None:
+        pass
+
+    def rate_limited(self, wait: float) -> None:
+        pass
+
+    def recipient_limited(self, recipient: str, wait: float) -> None:
+        pass
+
+
+async def test_an_unreachable_limiter_records_no_item_as_failed_and_the_rerun_sends_all(
+    tmp_path: Path,
+) -> None:
+    items = [(f"+9170000{n:05d}", message(n)) for n in range(40)]
+    journal = tmp_path / "campaign.db"
+    async with Sandbox() as sandbox:
+        async with client_for(sandbox, rate_limit=FailingFirst(8)) as client:
+            first = await collect(client.send_many(items, concurrency=8, journal=journal))
+        assert all(o.attempts == 0 for o in first if not o.ok)
+        assert any(isinstance(o.error, LimiterUnavailable) for o in first)
+        with sqlite3.connect(journal) as db:
+            states = dict(db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"))
+        assert "failed" not in states  # nothing was sent for them: not their failure
+        async with client_for(sandbox) as client:
+            second = await collect(client.send_many(items, concurrency=8, journal=journal))
+        sent_now = [o for o in second if o.ok and not o.skipped]
+        assert len(sent_now) == sum(not o.ok for o in first)
+        assert all(o.ok for o in second)
+        assert sandbox.account.by_recipient().keys() == {to.lstrip("+") for to, _ in items}
+        assert all(len(v) == 1 for v in sandbox.account.by_recipient().values())

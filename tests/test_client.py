@@ -504,3 +504,41 @@ async def test_bad_constructor_arguments_are_refused() -> None:
         GupshupClient("", TOKEN)
     with pytest.raises(ValueError, match="token"):
         GupshupClient(APP, "")
+
+
+async def test_a_retry_after_beyond_the_cap_fails_that_send_without_pausing_the_others(
+    api: respx.MockRouter,
+) -> None:
+    api.post(URL).mock(
+        side_effect=[gupshup_error(429, "Too many requests", **{"Retry-After": "600"}), ok()]
+    )
+    limiter = RateLimit(100).limiter()
+    async with GupshupClient(APP, TOKEN, base_url=BASE, rate_limit=limiter) as client:
+        with pytest.raises(RateLimitError, match="more than max_retry_after=60s") as failed:
+            await client.send(TO, MESSAGE)
+        assert failed.value.attempts == 1
+        assert limiter.schedule.paused_until < asyncio.get_running_loop().time()
+        assert limiter.rate == 100  # not halved: no pause episode began
+        assert (await client.send("+91 98765 00000", MESSAGE)).attempts == 1
+
+
+async def test_the_first_attempt_and_the_retries_follow_one_policy(
+    api: respx.MockRouter,
+) -> None:
+    api.post(URL).mock(side_effect=[gupshup_error(503, "busy")] * 2 + [ok()])
+    retries: list[int] = []
+
+    class Hooks(SendHooks):
+        def retry(self, to: str, attempt: int, error: GupshupError, wait: float) -> None:
+            retries.append(attempt)
+
+    policy = RetryPolicy(max_attempts=3, initial_delay=0.01)
+    async with GupshupClient(
+        APP, TOKEN, base_url=BASE, rate_limit=None, retry=policy, hooks=Hooks()
+    ) as client:
+        assert (await client.send(TO, MESSAGE)).attempts == 3
+        assert retries == [1, 2]
+        api.post(URL).mock(side_effect=[gupshup_error(503, "busy")] * 3 + [ok()])
+        with pytest.raises(ServerError) as failed:
+            await client.send(TO, MESSAGE)
+        assert failed.value.attempts == 3  # max_attempts counts the first, run outside tenacity

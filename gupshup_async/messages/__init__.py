@@ -38,9 +38,14 @@ from gupshup_async.messages._parts import (
     VideoHeader,
 )
 from gupshup_async.messages._payload import (
+    CALLBACK_DATA_MAX,
+    NO_ENVELOPE,
+    Envelope,
     Message,
     build_payload,
+    encode_normalized,
     encode_payload,
+    is_user_id,
     normalize_recipient,
     parse_message,
 )
@@ -61,7 +66,9 @@ from gupshup_async.messages._template import (
 )
 
 __all__ = [
+    "CALLBACK_DATA_MAX",
     "MESSAGE_TYPES",
+    "NO_ENVELOPE",
     "AddressMessage",
     "ButtonMessage",
     "CallPermissionRequestMessage",
@@ -70,6 +77,7 @@ __all__ = [
     "CatalogMessage",
     "CtaUrlMessage",
     "DocumentHeader",
+    "Envelope",
     "FlowMessage",
     "Header",
     "ImageHeader",
@@ -104,7 +112,9 @@ __all__ = [
     "VideoHeader",
     "VoiceCallMessage",
     "build_payload",
+    "encode_normalized",
     "encode_payload",
+    "is_user_id",
     "normalize_recipient",
     "parse_interactive",
     "parse_message",

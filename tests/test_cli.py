@@ -404,16 +404,17 @@ def test_the_sandbox_on_a_busy_port_is_one_line(sandbox_url: str) -> None:
 
 
 def test_exit_codes_keep_may_have_been_delivered_apart_from_failed() -> None:
-    from gupshup_async.cli import EXIT_AMBIGUOUS, EXIT_FAILED, EXIT_OK, _Summary
+    from gupshup_async.cli._common import EXIT_AMBIGUOUS, EXIT_FAILED, EXIT_OK
+    from gupshup_async.cli.bulk import Summary
     from gupshup_async.errors import ServerError, TransportError
     from gupshup_async.results import Outcome
 
-    summary = _Summary(3)
+    summary = Summary(3)
     summary.add(Outcome("919876543210", None, "a", error=TransportError("reset", ambiguous=True)))
     assert summary.exit_code(interrupted=False) == EXIT_AMBIGUOUS
     summary.add(Outcome("919876543211", None, "b", error=ServerError("no", status_code=503)))
     assert summary.exit_code(interrupted=False) == EXIT_FAILED
-    assert _Summary(0).exit_code(interrupted=False) == EXIT_OK
+    assert Summary(0).exit_code(interrupted=False) == EXIT_OK
 
 
 def _free_port() -> int:

@@ -1,0 +1,242 @@
+"""What the commands share: options, exit codes, errors in one line, the client they make."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
+from gupshup_async.errors import APIError, GupshupError, ValidationError
+from gupshup_async.policy import RetryPolicy
+from gupshup_async.rows import RowMessage
+from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.window import TemplateChoice, WindowPolicy
+from gupshup_async.windows import SqliteWindowStore
+
+#: Exit codes: every item sent (or sent before); some failed or were not attempted; the
+#: command line or its input was wrong (nothing sent); some may have been delivered but it is
+#: not known (none failed otherwise); interrupted.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class Done(Exception):
+    """Ends a command with an exit code, its message already printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class PositiveNumber(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 only
+    """A positive, finite number."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"must be a positive number, got {value}", param, ctx)
+        return number
+
+
+POSITIVE = PositiveNumber()
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def writable(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and not value.parent.is_dir():
+        raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
+    return value
+
+
+def parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    i, sep, n = value.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise click.BadParameter(f"{value!r} is not I/N with 0 <= I < N (0/2, 1/2)")
+    return int(i), int(n)
+
+
+def credentials(function: Any) -> Any:
+    """--app-id, --token, --base-url, --timeout, --max-attempts, --at-most-once."""
+    options = [
+        click.option(
+            "--app-id",
+            envvar="GUPSHUP_APP_ID",
+            required=True,
+            callback=not_empty,
+            help="Or GUPSHUP_APP_ID.",
+        ),
+        click.option(
+            "--token",
+            envvar="GUPSHUP_APP_TOKEN",
+            required=True,
+            callback=not_empty,
+            help="Or GUPSHUP_APP_TOKEN.",
+        ),
+        click.option(
+            "--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True
+        ),
+        click.option(
+            "--timeout",
+            type=POSITIVE,
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for an answer, per attempt.",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 100),
+            default=5,
+            show_default=True,
+            help="Attempts per message, the first included.",
+        ),
+        click.option(
+            "--at-most-once",
+            is_flag=True,
+            help="Never retry a send that may have been delivered: no duplicates, some lost.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def windows_and_templates(function: Any) -> Any:
+    """--windows, --outside-window, --template-instead, --templates."""
+    options = [
+        click.option(
+            "--windows",
+            "windows_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            callback=writable,
+            help="The window store `receive --windows` writes: who wrote in the last 24 hours.",
+        ),
+        click.option(
+            "--outside-window",
+            type=click.Choice(["send", "refuse", "template"]),
+            default="send",
+            show_default=True,
+            help="What to do with a free-form message to a user whose 24-hour window is not "
+            "known open: send it anyway, refuse it, or send --template-instead.",
+        ),
+        click.option(
+            "--template-instead",
+            "instead_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A template message (JSON; for bulk, {column} placeholders are filled from "
+            "each row) sent in place of the message outside the window.",
+        ),
+        click.option(
+            "--templates",
+            "templates_source",
+            help="Check template messages before sending against a definitions FILE (Meta's "
+            "or Gupshup's shape), or 'fetch' the app's from Gupshup.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def window_options(
+    windows_file: Path | None,
+    outside_window: str,
+    instead: TemplateChoice | None,
+    templates_source: str | None,
+) -> dict[str, Any]:
+    """The client's window and template options, from the command line's."""
+    options: dict[str, Any] = {}
+    if templates_source == "fetch":
+        options["templates"] = "fetch"
+    elif templates_source is not None:
+        try:
+            options["templates"] = TemplateDefinitions.load(templates_source)
+        except (OSError, ValueError) as bad:
+            raise click.BadParameter(str(bad), param_hint="--templates") from None
+    if outside_window == "send":
+        if instead is not None:
+            raise click.UsageError("--template-instead goes with --outside-window template")
+        return options
+    if windows_file is None:
+        raise click.UsageError(
+            f"--outside-window {outside_window} needs --windows: the store a receiver writes"
+        )
+    if outside_window == "template" and instead is None:
+        raise click.UsageError("--outside-window template needs --template-instead FILE")
+    options["windows"] = SqliteWindowStore(windows_file)
+    options["window_policy"] = (
+        WindowPolicy.refuse() if instead is None else WindowPolicy.template_instead(instead)
+    )
+    return options
+
+
+def instead_template(path: Path | None, outside_window: str) -> RowMessage | None:
+    if path is None:
+        return None
+    if outside_window != "template":
+        raise click.UsageError("--template-instead goes with --outside-window template")
+    try:
+        made = RowMessage.load(path)
+    except (OSError, ValueError) as bad:
+        raise click.BadParameter(f"{path}: {bad}", param_hint="--template-instead") from None
+    if made.root != "template":
+        raise click.BadParameter(
+            f"{path}: must be a template message (name, language, components)",
+            param_hint="--template-instead",
+        )
+    return made
+
+
+def make_client(
+    app_id: str,
+    token: str,
+    base_url: str,
+    timeout: float,
+    max_attempts: int,
+    at_most_once: bool,
+    **options: Any,
+) -> GupshupClient:
+    retry = RetryPolicy(max_attempts=max_attempts, retry_ambiguous=not at_most_once)
+    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    return GupshupClient(app_id, token, base_url=base_url, retry=retry, timeout=timeouts, **options)
+
+
+def fail(message: str) -> None:
+    # click.echo, not rich: one line, never wrapped or marked up.
+    click.echo(f"gupshup-async: {' '.join(message.split())}", err=True)
+
+
+# helpers ----------------------------------------------------------------------------------
+
+
+def reason_of(error: GupshupError) -> str:
+    if isinstance(error, APIError):
+        return f"{type(error).__name__} {error.status_code}"
+    return type(error).__name__
+
+
+def describe(failure: GupshupError) -> str:
+    if isinstance(failure, ValidationError):
+        problems = "; ".join(str(p) for p in failure.errors)
+        return f"refused before sending: {problems}"
+    attempts = f" after {failure.attempts} attempt(s)" if failure.attempts > 1 else ""
+    said = f"send failed{attempts}: {type(failure).__name__}: {failure}"
+    if failure.ambiguous or failure.ambiguous_attempts:
+        said += " (it may have been delivered all the same: an attempt ended without an answer)"
+    return said

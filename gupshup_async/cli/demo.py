@@ -1,0 +1,266 @@
+"""``gupshup-async demo``: the whole loop against the built-in sandbox, no credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
+from gupshup_async.cli._common import reason_of
+from gupshup_async.cli._group import cli
+from gupshup_async.client import GupshupClient, SendHooks
+from gupshup_async.errors import WINDOW_CLOSED, GupshupError
+from gupshup_async.journal import DeliveryStore
+from gupshup_async.messages import ButtonMessage, Message, TemplateMessage, TemplateUrlButton
+from gupshup_async.policy import RetryPolicy
+from gupshup_async.ratelimit import RateLimit
+from gupshup_async.receiver import Receiver
+from gupshup_async.results import BulkStats
+from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.webhooks import Event, StatusUpdate
+from gupshup_async.window import WindowPolicy
+from gupshup_async.windows import MemoryWindowStore
+
+
+@cli.command()
+@click.option("--messages", default=3000, show_default=True, help="How many to send in bulk.")
+@click.option("--rate", default=500.0, show_default=True, help="Client rate limit, per second.")
+@click.option(
+    "--fail-rate",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 0.5),
+    help="Share of requests the sandbox fails on purpose.",
+)
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--seed", default=7, show_default=True, help="Seed of the sandbox's faults.")
+def demo(messages: int, rate: float, fail_rate: float, concurrency: int, seed: int) -> None:
+    """Send one message of every type, then a bulk, to a local sandbox with faults on; then a
+    campaign that respects the 24-hour window.
+
+    No credentials and no network beyond 127.0.0.1.
+    """
+    asyncio.run(_demo(messages, rate, fail_rate, concurrency, seed))
+
+
+class _Tally(SendHooks):
+    def __init__(self) -> None:
+        self.retries: collections.Counter[str] = collections.Counter()
+
+    def retry(self, to: str, attempt: int, error: GupshupError, wait: float) -> None:
+        self.retries[reason_of(error)] += 1
+
+
+async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, seed: int) -> None:
+    out = Console()
+    faults = Faults(
+        unavailable=fail_rate * 0.4,
+        rate_limited=fail_rate * 0.2,
+        drop_before=fail_rate * 0.1,
+        error_after=fail_rate * 0.1,
+        slow=fail_rate * 0.2,
+        slow_seconds=0.2,
+    )
+    tally = _Tally()
+    retry = RetryPolicy(initial_delay=0.05, max_delay=1.0)
+    secret = "demo-hook-secret"
+    # Every 50th number of the bulk is undeliverable and every 40th outside the 24-hour window,
+    # so the report has failures to explain.
+    numbers = [f"9170{i:08d}" for i in range(total)]
+    with tempfile.TemporaryDirectory() as folder:
+        journal = Path(folder, "demo.journal.db")
+        windows = MemoryWindowStore()
+        receiver = Receiver(secret, store=str(journal), windows=windows)
+        async with (
+            _serving(receiver) as hook,
+            Sandbox(
+                faults=faults,
+                seed=seed,
+                callback_url=hook,
+                callback_headers={"X-Hook-Secret": secret},
+                undeliverable=set(numbers[::50]),
+                outside_window=set(numbers[::40]) - set(numbers[::50]),
+                status_delay=0.001,
+            ) as sandbox,
+        ):
+            out.print(f"Sandbox at [bold]{sandbox.base_url}[/] with {fail_rate:.0%} faults")
+            out.print(f"Receiver at [bold]{hook}[/], recording statuses\n")
+            async with GupshupClient(
+                sandbox.app_id,
+                sandbox.token,
+                base_url=sandbox.base_url,
+                rate_limit=RateLimit(rate),
+                retry=retry,
+                hooks=tally,
+                max_connections=concurrency,
+            ) as client:
+                table = Table("type", "message id", "attempts", title="One of every type")
+                every = {**EXAMPLES, "template": TEMPLATE_EXAMPLE}
+                for kind, message in every.items():
+                    result = await client.send("+91 98765 43210", message)
+                    table.add_row(kind, result.message_id, str(result.attempts))
+                out.print(table)
+                summary = await _bulk(client, numbers, concurrency, out, journal)
+            await _settle(receiver, sandbox)
+            window_table = await _window_stage(receiver, windows, hook, secret)
+        _print_summary(out, summary, tally, sandbox)
+        store = DeliveryStore(str(journal))
+        try:
+            found = store.report()
+        finally:
+            store.close()
+    table = Table("", "", title="What the status webhooks said (the bulk)", show_header=False)
+    for status, count in sorted(found.by_status.items()):
+        table.add_row(f"latest status: {status}", str(count))
+    for failure in found.to_json()["failed"]:
+        table.add_row(f"failed {failure['code']}: {failure['meaning']}", str(failure["count"]))
+    out.print(table)
+    out.print(window_table)
+
+
+async def _window_stage(
+    receiver: Receiver, windows: MemoryWindowStore, hook: str, secret: str
+) -> Table:
+    """100 customers, half of whom wrote lately, on a sandbox that enforces the window: the
+    interactive message inside it, the template outside, no 131047.
+    """
+    customers = [f"9171{i:08d}" for i in range(100)]
+    closed: list[StatusUpdate] = []
+
+    def failures(event: Event) -> None:
+        if isinstance(event, StatusUpdate) and event.error_code == WINDOW_CLOSED:
+            closed.append(event)
+
+    receiver.handlers.append(failures)
+    message = ButtonMessage("Your order is on its way. Track it?", [("track", "Track it")])
+
+    def shipped(to: str, replaced: Message) -> TemplateMessage:
+        order = to[-4:]
+        return TemplateMessage(
+            "order_shipped",
+            "en",
+            header=order,
+            body=["there", order],
+            buttons=[TemplateUrlButton(2, order)],
+        )
+
+    async with Sandbox(
+        windows=True,
+        callback_url=hook,
+        callback_headers={"X-Hook-Secret": secret},
+        statuses=("sent", "delivered"),
+        status_delay=0.001,
+    ) as sandbox:
+        for to in customers[::2]:
+            await sandbox.user_writes(to, "Is my order on its way?")
+        await receiver.drain()
+        async with GupshupClient(
+            sandbox.app_id,
+            sandbox.token,
+            base_url=sandbox.base_url,
+            rate_limit=None,
+            windows=windows,
+            window_policy=WindowPolicy.template_instead(shipped),
+            templates="fetch",
+        ) as client:
+            outcomes = [o async for o in client.send_many((f"+{to}", message) for to in customers)]
+        await _settle(receiver, sandbox)
+    receiver.handlers.remove(failures)
+    instead = sum(1 for o in outcomes if o.result is not None and o.result.sent_instead)
+    now = time.time()
+    wrote = sum(bool(windows.window(to).is_open(now)) for to in customers)
+    title = "The 24-hour window (a sandbox that enforces it)"
+    table = Table("", "", title=title, show_header=False)
+    table.add_row("customers", str(len(customers)))
+    table.add_row("wrote in the last 24 hours (seen by the receiver)", str(wrote))
+    table.add_row("sent the interactive message", str(sum(o.ok for o in outcomes) - instead))
+    table.add_row("sent the template instead (order_shipped)", str(instead))
+    table.add_row("failed with 131047 (window closed)", str(len(closed)))
+    return table
+
+
+@contextlib.asynccontextmanager
+async def _serving(receiver: Receiver) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(receiver, host="127.0.0.1", port=0, log_level="error")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110  (uvicorn has a flag)
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/hooks/gupshup"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _settle(receiver: Receiver, sandbox: Sandbox, seconds: float = 10.0) -> None:
+    """Wait for the last status callbacks to arrive and be recorded (or for ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    expected = 0
+    while time.monotonic() < deadline:
+        expected = len(sandbox.account.processed)
+        await asyncio.sleep(0.2)
+        if receiver.stats["accepted"] >= expected * 2 and not sandbox.callbacks_pending:
+            break
+    await receiver.drain()
+
+
+async def _bulk(
+    client: GupshupClient, numbers: list[str], concurrency: int, out: Console, journal: Path
+) -> dict[str, Any]:
+    message = ButtonMessage(
+        "Your order has shipped. How was the delivery?",
+        [("good", "Great"), ("bad", "Not great")],
+        footer="Reply any time",
+    )
+    items = ((f"+{number}", message) for number in numbers)  # "9170…": the bulk's own numbers
+    total = len(numbers)
+    failures: collections.Counter[str] = collections.Counter()
+    progress = Progress(
+        TextColumn("bulk"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>6.0f}/s"),
+        TimeElapsedColumn(),
+        console=out,
+    )
+    with progress:
+        task = progress.add_task("bulk", total=total, rate=0.0)
+        async with client.send_many(items, concurrency=concurrency, journal=journal) as run:
+            async for outcome in run:
+                if outcome.error is not None:
+                    failures[reason_of(outcome.error)] += 1
+                progress.update(task, completed=run.stats.done, rate=run.stats.rate)
+    return {"stats": run.stats, "failures": failures}
+
+
+def _print_summary(out: Console, summary: dict[str, Any], tally: _Tally, sandbox: Sandbox) -> None:
+    stats: BulkStats = summary["stats"]
+    failures: collections.Counter[str] = summary["failures"]
+    table = Table("", "", title="Bulk summary", show_header=False)
+    table.add_row("sent", str(stats.ok))
+    table.add_row("failed", str(stats.failed))
+    table.add_row("retries", str(sum(tally.retries.values())))
+    table.add_row("rate achieved", f"{stats.rate:.0f} messages/s")
+    table.add_row("maybe twice (ambiguous retries)", str(stats.ambiguous))
+    table.add_row("processed by the sandbox", str(len(sandbox.account.processed)))
+    bulk = [items for to, items in sandbox.account.by_recipient().items() if to.startswith("9170")]
+    table.add_row("bulk recipients processed twice", str(sum(len(items) > 1 for items in bulk)))
+    for reason, count in sorted(tally.retries.items()):
+        table.add_row(f"retried after {reason}", str(count))
+    for reason, count in sorted(failures.items()):
+        table.add_row(f"failed: {reason}", str(count))
+    out.print(table)

@@ -1,0 +1,54 @@
+"""``gupshup-async receive``: the webhook receiver under uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from gupshup_async.cli._common import not_empty, writable
+from gupshup_async.cli._group import cli
+from gupshup_async.receiver import Receiver
+from gupshup_async.windows import SqliteWindowStore
+
+
+@cli.command()
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=writable,
+    help="The campaign's journal: statuses are recorded against what it sent.",
+)
+@click.option(
+    "--secret",
+    envvar="GUPSHUP_HOOK_SECRET",
+    required=True,
+    callback=not_empty,
+    help="Or GUPSHUP_HOOK_SECRET: the header value set in the subscription's meta.",
+)
+@click.option("--header", default="X-Hook-Secret", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--windows",
+    "windows_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=writable,
+    help="A window store to keep: who wrote when, whose window a 131047 showed closed.",
+)
+def receive(
+    journal: Path, secret: str, header: str, host: str, port: int, windows_file: Path | None
+) -> None:
+    """Receive Gupshup's callbacks (any path) and record statuses in JOURNAL."""
+    try:
+        import uvicorn
+    except ImportError:  # pragma: no cover - depends on how it was installed
+        raise click.UsageError("receive needs uvicorn: pip install uvicorn") from None
+    windows = SqliteWindowStore(windows_file) if windows_file is not None else None
+    app = Receiver(secret, store=str(journal), header=header, windows=windows)
+    click.echo(f"receiving on http://{host}:{port}, recording in {journal}", err=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()

@@ -1,0 +1,50 @@
+"""``gupshup-async report``: what the statuses say of a campaign's messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gupshup_async.cli._group import cli
+from gupshup_async.journal import DeliveryReport, DeliveryStore
+
+
+@cli.command()
+@click.argument(
+    "journals",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(journals: tuple[Path, ...], as_json: bool) -> None:
+    """What became of a campaign's messages: delivered, read, failed and why. Give every
+    shard's journal to see the campaign whole.
+    """
+    found = DeliveryReport.merge([_report_of(journal) for journal in journals])
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+        return
+    table = Table("", "", title=f"Campaign {found.campaign}", show_header=False)
+    table.add_row("accepted by Gupshup", str(found.accepted))
+    for status in ("enqueued", "sent", "delivered", "read", "failed"):
+        table.add_row(f"  latest status: {status}", str(found.by_status.get(status, 0)))
+    table.add_row("  no status yet", str(found.without_status))
+    out = Console()
+    out.print(table)
+    for failure in found.to_json()["failed"]:
+        meaning = failure["meaning"] or "unknown code"
+        todo = f": {failure['what_to_do']}" if failure["what_to_do"] else ""
+        out.print(f"failed {failure['count']}x with {failure['code']} ({meaning}){todo}")
+
+
+def _report_of(journal: Path) -> DeliveryReport:
+    store = DeliveryStore(str(journal))
+    try:
+        return store.report()
+    finally:
+        store.close()

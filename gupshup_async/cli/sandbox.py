@@ -1,0 +1,106 @@
+"""``gupshup-async sandbox``: the local Gupshup look-alike, served."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from gupshup_async.cli._common import EXIT_FAILED, Done, fail
+from gupshup_async.cli._group import cli
+from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.templates import TemplateDefinitions
+
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--rate", type=float, help="Answer 429 above this many requests a second.")
+@click.option("--retry-after", type=float, help="Send Retry-After (seconds) with each 429.")
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests failed on purpose (503, 429, dropped, 500 after processing).",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    help="APP_ID:TOKEN of an app it knows (repeat); default sandbox-app:sandbox-token-0000.",
+)
+@click.option(
+    "--templates",
+    "templates_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The templates it knows (Meta's or Gupshup's shape); default: a built-in set.",
+)
+@click.option(
+    "--windows",
+    is_flag=True,
+    help="Fail free-form messages to users who have not written in 24 hours (131047).",
+)
+def sandbox_command(
+    host: str,
+    port: int,
+    rate: float | None,
+    retry_after: float | None,
+    fail_rate: float,
+    seed: int,
+    apps: tuple[str, ...],
+    templates_file: Path | None,
+    windows: bool,
+) -> None:
+    """Run the local Gupshup look-alike until interrupted."""
+    known = dict(_app(a) for a in apps) or None
+    try:
+        templates = TemplateDefinitions.load(templates_file) if templates_file else None
+    except (OSError, ValueError) as bad:
+        raise click.BadParameter(str(bad), param_hint="--templates") from None
+    faults = Faults(
+        unavailable=fail_rate * 0.4,
+        rate_limited=fail_rate * 0.2,
+        drop_before=fail_rate * 0.2,
+        error_after=fail_rate * 0.2,
+    )
+    server = Sandbox(
+        host=host,
+        port=port,
+        apps=known,
+        rate=rate,
+        retry_after=retry_after,
+        faults=faults,
+        seed=seed,
+        templates=templates,
+        windows=windows,
+    )
+    try:
+        asyncio.run(_serve(server))
+    except KeyboardInterrupt:
+        click.echo("sandbox stopped", err=True)
+    except OSError as busy:
+        fail(f"error: cannot listen on {host}:{port}: {busy.strerror or busy}")
+        raise Done(EXIT_FAILED) from None
+
+
+def _app(value: str) -> tuple[str, str]:
+    app_id, sep, token = value.partition(":")
+    if not sep or not app_id or not token:
+        raise click.BadParameter(f"{value!r} is not APP_ID:TOKEN", param_hint="--app")
+    return app_id, token
+
+
+async def _serve(server: Sandbox) -> None:
+    async with server:
+        click.echo(f"sandbox listening on {server.base_url}", err=False)
+        apps = ", ".join(server.rules.apps)
+        click.echo(
+            f"apps: {apps}; POST /partner/app/<app>/v3/message, GET /partner/app/<app>/templates,"
+            " GET /sandbox/account"
+        )
+        sys.stdout.flush()
+        await asyncio.Event().wait()

@@ -16,7 +16,7 @@ import collections
 import sys
 
 from gupshup_async import GupshupClient, Journal, RateLimit
-from gupshup_async.rows import RowMessage, read_rows, row_items, scan_rows
+from gupshup_async.recipients import RowMessage, read_rows, row_items, scan_rows
 
 
 async def run(recipients: str, template_file: str, rate: float, journal: str) -> int:

@@ -26,12 +26,6 @@ from gupshup_async.errors import (
     ValidationError,
     WebhookError,
 )
-from gupshup_async.journal import (
-    Delivery,
-    DeliveryReport,
-    DeliveryStore,
-    Journal,
-)
 from gupshup_async.messages import (
     AddressMessage,
     ButtonMessage,
@@ -83,7 +77,16 @@ from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
-from gupshup_async.templates import (
+from gupshup_async.stores import (
+    Delivery,
+    DeliveryReport,
+    DeliveryStore,
+    Journal,
+    MemoryWindowStore,
+    SqliteWindowStore,
+    WindowStore,
+)
+from gupshup_async.template_definitions import (
     TemplateButtonSpec,
     TemplateCardSpec,
     TemplateDefinition,
@@ -107,7 +110,6 @@ from gupshup_async.webhooks import (
     parse_events,
 )
 from gupshup_async.window import Window, WindowPolicy
-from gupshup_async.windows import MemoryWindowStore, SqliteWindowStore, WindowStore
 
 __version__ = "0.1.0"
 

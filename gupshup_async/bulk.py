@@ -52,7 +52,7 @@ from gupshup_async.messages import (
 from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
 
 if TYPE_CHECKING:
-    from gupshup_async.journal import Journal
+    from gupshup_async.stores import Journal
 
 __all__ = ["AttemptWatch", "BulkRun", "Deliver", "fingerprint"]
 

@@ -35,15 +35,14 @@ from gupshup_async.errors import (
     GupshupError,
     RateLimitError,
 )
-from gupshup_async.journal import Journal
 from gupshup_async.messages import Envelope, Message, TemplateMessage, normalize_recipient
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import Item, SendResult
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.stores import Journal, WindowStore
+from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WindowPolicy
-from gupshup_async.windows import WindowStore
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
 

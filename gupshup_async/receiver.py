@@ -24,9 +24,8 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import WebhookError
-from gupshup_async.journal import DeliveryStore
+from gupshup_async.stores import DeliveryStore, MemoryWindowStore, WindowStore
 from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, parse_events
-from gupshup_async.windows import MemoryWindowStore, WindowStore
 
 __all__ = ["Receiver"]
 

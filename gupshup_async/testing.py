@@ -36,7 +36,7 @@ import httpx
 
 from gupshup_async import _engine
 from gupshup_async.messages import Message, parse_message
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.template_definitions import TemplateDefinitions
 
 if TYPE_CHECKING:
     import respx

@@ -5,7 +5,7 @@ WhatsApp delivers a free-form message (interactive ones included) only within 24
 user's last message to the business; outside it Gupshup still accepts the request, and the
 message fails later with 131047. Only an approved template gets through. A `WindowPolicy`
 decides, per recipient, before anything is sent: send anyway, refuse (`OutsideWindow`), or send
-a template instead. A window store (gupshup_async.windows) says when each window closes.
+a template instead. A window store (gupshup_async.stores) says when each window closes.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import httpx
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
 from gupshup_async.errors import APIError, GupshupError, ValidationError
 from gupshup_async.policy import RetryPolicy
-from gupshup_async.rows import RowMessage
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.recipients import RowMessage
+from gupshup_async.stores import SqliteWindowStore
+from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import TemplateChoice, WindowPolicy
-from gupshup_async.windows import SqliteWindowStore
 
 #: Exit codes: every item sent (or sent before); some failed or were not attempted; the
 #: command line or its input was wrong (nothing sent); some may have been delivered but it is

@@ -41,12 +41,12 @@ from gupshup_async.cli._common import (
 )
 from gupshup_async.cli._group import cli
 from gupshup_async.errors import APIError, EarlierOutcome, NotAttempted, ValidationError
-from gupshup_async.journal import Journal
 from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
 from gupshup_async.ratelimit import RateLimit
+from gupshup_async.recipients import RowMessage, read_rows, recipient_of, row_items, scan_rows
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import Outcome
-from gupshup_async.rows import RowMessage, read_rows, recipient_of, row_items, scan_rows
+from gupshup_async.stores import Journal
 
 
 @cli.command()

@@ -20,16 +20,15 @@ from gupshup_async.cli._common import reason_of
 from gupshup_async.cli._group import cli
 from gupshup_async.client import GupshupClient, SendHooks
 from gupshup_async.errors import WINDOW_CLOSED, GupshupError
-from gupshup_async.journal import DeliveryStore
 from gupshup_async.messages import ButtonMessage, Message, TemplateMessage, TemplateUrlButton
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.receiver import Receiver
 from gupshup_async.results import BulkStats
 from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.stores import DeliveryStore, MemoryWindowStore
 from gupshup_async.webhooks import Event, StatusUpdate
 from gupshup_async.window import WindowPolicy
-from gupshup_async.windows import MemoryWindowStore
 
 
 @cli.command()

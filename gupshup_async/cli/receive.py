@@ -10,7 +10,7 @@ import click
 from gupshup_async.cli._common import not_empty, writable
 from gupshup_async.cli._group import cli
 from gupshup_async.receiver import Receiver
-from gupshup_async.windows import SqliteWindowStore
+from gupshup_async.stores import SqliteWindowStore
 
 
 @cli.command()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gupshup_async.cli._group import cli
-from gupshup_async.journal import DeliveryReport, DeliveryStore
+from gupshup_async.stores import DeliveryReport, DeliveryStore
 
 
 @cli.command()

@@ -11,7 +11,7 @@ import click
 from gupshup_async.cli._common import EXIT_FAILED, Done, fail
 from gupshup_async.cli._group import cli
 from gupshup_async.sandbox import Faults, Sandbox
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.template_definitions import TemplateDefinitions
 
 
 @cli.command("sandbox")

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gupshup_async.cli._common import credentials, fail, make_client, writable
 from gupshup_async.cli._group import cli
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.template_definitions import TemplateDefinitions
 
 
 @cli.command()

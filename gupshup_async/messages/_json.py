@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from gupshup_async.errors import Problem, ValidationError
-from gupshup_async.messages._rules import json_problem, type_name
+from gupshup_async.messages._limits import json_problem, type_name
 
 JSON = dict[str, Any]
 _T = TypeVar("_T")

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import attrs
 
 from gupshup_async.errors import Problem, ValidationError
-from gupshup_async.messages import _rules as rules
+from gupshup_async.messages import _limits as rules
 from gupshup_async.messages._json import JSON, Reader, leftover, merge, seal
 from gupshup_async.messages._parts import (
     HEADER_TYPES,

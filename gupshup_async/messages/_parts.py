@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar, cast
 import attrs
 
 from gupshup_async.errors import Problem
-from gupshup_async.messages import _rules as rules
+from gupshup_async.messages import _limits as rules
 from gupshup_async.messages._json import JSON, Reader, leftover, merge
 
 _T = TypeVar("_T")

@@ -12,8 +12,8 @@ import attrs
 import phonenumbers
 
 from gupshup_async.errors import ValidationError
+from gupshup_async.messages._limits import show
 from gupshup_async.messages._messages import InteractiveMessage, parse_interactive
-from gupshup_async.messages._rules import show
 from gupshup_async.messages._template import TemplateMessage, parse_template
 
 #: Anything `GupshupClient.send` sends: an interactive message, or a template.

@@ -5,7 +5,7 @@ buttons (quick replies, a URL with a dynamic suffix, copy code, flow) make it th
 message of business-initiated conversations. A `TemplateMessage` writes Meta's ``template``
 object (`to_template`) and reads one back (`parse_template`), checked like the interactive
 types; whether it fits the approved template is `TemplateDefinition.check`'s business
-(gupshup_async.templates).
+(gupshup_async.template_definitions).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from gupshup_async.errors import Problem
-from gupshup_async.messages import _rules as rules
+from gupshup_async.messages import _limits as rules
 from gupshup_async.messages._json import JSON, Reader, merge, seal
 from gupshup_async.messages._parts import (
     DocumentHeader,

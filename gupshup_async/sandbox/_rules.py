@@ -23,9 +23,13 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import ValidationError
-from gupshup_async.messages import normalize_recipient, parse_interactive, parse_template
-from gupshup_async.messages._payload import CALLBACK_DATA_MAX
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.messages import (
+    CALLBACK_DATA_MAX,
+    normalize_recipient,
+    parse_interactive,
+    parse_template,
+)
+from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WINDOW_SECONDS
 
 __all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules"]

@@ -29,7 +29,7 @@ from gupshup_async.sandbox._rules import (
     reply_event,
     status_event,
 )
-from gupshup_async.templates import TemplateDefinitions
+from gupshup_async.template_definitions import TemplateDefinitions
 
 __all__ = ["Sandbox"]
 

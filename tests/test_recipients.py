@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from gupshup_async import ButtonMessage, Recipient, TemplateMessage, ValidationError
-from gupshup_async.rows import RowMessage, read_rows, row_items
+from gupshup_async.recipients import RowMessage, read_rows, row_items
 
 TEMPLATE = {
     "type": "button",
@@ -87,15 +85,3 @@ def test_whatsapp_template_rows_fill_parameters_and_keep_their_paths(tmp_path: P
     assert isinstance(spaced, ValidationError)
     assert spaced.path == "template.components[0].parameters[0].text"
     assert "132018" in str(spaced)
-
-
-def test_the_old_names_still_work_for_a_release_with_a_warning() -> None:
-    import gupshup_async.templates as old
-
-    with pytest.warns(DeprecationWarning, match="gupshup_async.rows.RowMessage"):
-        made = old.MessageTemplate(TEMPLATE)
-    assert isinstance(made, RowMessage)
-    with pytest.warns(DeprecationWarning, match="row_items"):
-        assert old.template_items is row_items
-    with pytest.raises(AttributeError):
-        old.nothing_of_the_kind  # noqa: B018

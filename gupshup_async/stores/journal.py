@@ -15,46 +15,26 @@ next run reports it as ambiguous instead of sending it again.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import os
 import sqlite3
 import time
-import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from gupshup_async.errors import (
-    CODES,
     EarlierOutcome,
     GupshupError,
     JournalError,
     ValidationError,
 )
 from gupshup_async.results import SendResult
-from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
+from gupshup_async.stores._sqlite import connect, prepare_journal, transaction
 
-__all__ = ["FORMAT", "Delivery", "DeliveryReport", "DeliveryStore", "Journal", "Recorded"]
+__all__ = ["Journal", "Recorded"]
 
-#: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
-#: message fingerprint with its key (format 0, of version 0.1, keyed items by position).
-FORMAT = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    key TEXT PRIMARY KEY,
-    recipient TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('in_flight', 'sent', 'failed', 'ambiguous')),
-    message_id TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL
-)
-"""
 _UPSERT = """
 INSERT INTO items (key, recipient, fingerprint, state, message_id, error, attempts, updated)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -64,25 +44,6 @@ ON CONFLICT (key) DO UPDATE SET
 """
 _FORGET = "DELETE FROM items WHERE key = ? AND state = 'in_flight'"
 
-# What became of each accepted message: Gupshup's id, Meta's (learnt from the first status), the
-# item it was, and its latest status. The campaign's id is in meta, and in every send's
-# biz_opaque_callback_data ("<campaign>/<key>"), so statuses find their item without ids too.
-_DELIVERIES = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    gs_id TEXT PRIMARY KEY,
-    wamid TEXT,
-    item_key TEXT,
-    recipient TEXT NOT NULL,
-    accepted REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'accepted',
-    status_at REAL,
-    error_code INTEGER,
-    error_title TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_wamid ON deliveries (wamid);
-CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (item_key);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 # A status may come before the journal's own record of the send (the receiver is another
 # process): then the status made the row, and the send fills in which item it was.
 _ACCEPTED = """
@@ -90,11 +51,8 @@ INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?
 ON CONFLICT (gs_id) DO UPDATE SET
     item_key = excluded.item_key, recipient = excluded.recipient, accepted = excluded.accepted
 """
-# Later statuses win; a late "sent" after "read" (Gupshup may reorder) does not go back.
-_RANK = {"accepted": 0, "enqueued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
-
 # (key, recipient, fingerprint, state, message_id, error, attempts, updated); state None: forget
-Row = tuple[str, str, str, "str | None", "str | None", "str | None", int, float]
+_Mark = tuple[str, str, str, "str | None", "str | None", "str | None", int, float]
 
 
 @attrs.frozen
@@ -126,7 +84,7 @@ class Journal:
         self.retry_failed = retry_failed
         self.resend_ambiguous = resend_ambiguous
         self._flush_interval = flush_interval
-        self._pending: list[Row] = []
+        self._pending: list[_Mark] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._thread = concurrent.futures.ThreadPoolExecutor(1, "gupshup-journal")
@@ -156,13 +114,11 @@ class Journal:
         if not self.path.parent.is_dir():
             raise JournalError(f"{self.path}: the folder {self.path.parent} does not exist")
         try:
-            connection = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
+            connection = connect(self.path)
         except sqlite3.Error as refused:
             raise JournalError(f"{self.path}: cannot open it ({refused})") from None
         try:
-            _prepare(connection, self.path)
+            prepare_journal(connection, self.path)
         except sqlite3.OperationalError as refused:  # locked, read-only, no room
             connection.close()
             raise JournalError(f"{self.path}: cannot write to it ({refused})") from None
@@ -337,11 +293,10 @@ class Journal:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _commit(self, batch: list[Row]) -> None:
+    def _commit(self, batch: list[_Mark]) -> None:
         writer = self._writer
         assert writer is not None
-        writer.execute("BEGIN IMMEDIATE")  # a receiver may write deliveries at the same time
-        try:
+        with transaction(writer):  # a receiver may write deliveries at the same time
             for row in batch:  # in order: a mark, then its final state, within one batch
                 if row[3] is None:
                     writer.execute(_FORGET, (row[0],))
@@ -349,237 +304,7 @@ class Journal:
                     writer.execute(_UPSERT, row)
                     if row[3] == "sent" and row[4]:  # accepted: a delivery to follow
                         writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7]))
-        except BaseException:
-            writer.execute("ROLLBACK")
-            raise
-        writer.execute("COMMIT")
-
-
-def _prepare(connection: sqlite3.Connection, path: Path) -> None:
-    """Make ``connection``'s file a journal of this format, or refuse it."""
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    if version != FORMAT and tables:
-        has_items = ("items",) in tables and connection.execute(
-            "SELECT 1 FROM items LIMIT 1"
-        ).fetchone()
-        if has_items or ("items",) not in tables:
-            raise JournalError(
-                f"{path} is a journal of format {version}, written by an earlier version of "
-                f"gupshup-async (this one writes format {FORMAT} and knows items by recipient "
-                "and message, not position): finish that campaign with the version that "
-                "started it, or start a new journal"
-                if ("items",) in tables
-                else f"{path} is an SQLite file, but not a journal"
-            )
-        connection.execute("DROP TABLE items")  # an empty journal of the old format
-    connection.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit is on disk before the request it marks leaves, power cut or not.
-    connection.execute("PRAGMA synchronous=FULL")
-    connection.execute(_SCHEMA)
-    connection.executescript(_DELIVERIES)
-    connection.execute(
-        "INSERT INTO meta (name, value) VALUES ('campaign', ?) ON CONFLICT (name) DO NOTHING",
-        (uuid.uuid4().hex[:12],),
-    )
-    connection.execute(f"PRAGMA user_version={FORMAT}")
 
 
 def _nothing() -> None:
     pass
-
-
-# Deliveries: what the status webhooks say --------------------------------------------------
-
-
-@attrs.frozen
-class Delivery:
-    """One accepted message and the latest that is known of it."""
-
-    gs_id: str
-    wamid: str | None
-    key: str | None
-    recipient: str
-    status: str
-    error_code: int | None
-    error_title: str | None
-
-
-@attrs.frozen
-class DeliveryReport:
-    """How a campaign's messages fared: counts by latest status, failures by error code."""
-
-    campaign: str
-    accepted: int
-    by_status: dict[str, int]
-    failed_by_code: dict[int | None, int]
-
-    @property
-    def without_status(self) -> int:
-        return self.by_status.get("accepted", 0)
-
-    @classmethod
-    def merge(cls, reports: list[DeliveryReport]) -> DeliveryReport:
-        """One report of several journals: the shards of one campaign."""
-        if len(reports) == 1:
-            return reports[0]
-        by_status: collections.Counter[str] = collections.Counter()
-        failed: collections.Counter[int | None] = collections.Counter()
-        for report in reports:
-            by_status.update(report.by_status)
-            failed.update(report.failed_by_code)
-        campaign = "+".join(report.campaign for report in reports)
-        accepted = sum(report.accepted for report in reports)
-        return cls(campaign, accepted, dict(by_status), dict(failed))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "campaign": self.campaign,
-            "accepted": self.accepted,
-            "by_status": self.by_status,
-            "without_status": self.without_status,
-            "failed": [
-                {
-                    "code": code,
-                    "count": count,
-                    "meaning": CODES[code].meaning if code in CODES else None,
-                    "what_to_do": CODES[code].todo if code in CODES else None,
-                }
-                for code, count in sorted(self.failed_by_code.items(), key=lambda kv: -kv[1])
-            ],
-        }
-
-
-class DeliveryStore:
-    """The deliveries table of a campaign's journal, as the webhook receiver writes it and a
-    report reads it. Plain SQLite calls: run them in a thread from async code.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._connection = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-        )
-        try:
-            _prepare(self._connection, self.path)
-        except sqlite3.DatabaseError as broken:
-            self._connection.close()
-            raise JournalError(f"{self.path} is not a journal ({broken})") from None
-        # Made once with the journal: asked for every status, never changes.
-        found = self._connection.execute("SELECT value FROM meta WHERE name = 'campaign'")
-        self.campaign: str = str(found.fetchone()[0])
-
-    def close(self) -> None:
-        self._connection.close()
-
-    def __repr__(self) -> str:
-        return f"DeliveryStore({str(self.path)!r})"
-
-    def record(self, events: Iterable[Event]) -> int:
-        """Record what the statuses among ``events`` say; how many matched a sent message."""
-        matched = 0
-        db = self._connection
-        db.execute("BEGIN IMMEDIATE")  # take the write lock now: the campaign writes too
-        try:
-            for event in events:
-                if isinstance(event, StatusUpdate) and self._record_status(event):
-                    matched += 1
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return matched
-
-    def _record_status(self, update: StatusUpdate) -> bool:
-        row = self._row_for(update)
-        if row is None:
-            campaign, _, key = (update.callback_data or "").partition("/")
-            if not update.gs_id or not key or campaign != self.campaign:
-                return False  # not one of this campaign's messages
-            # Ahead of the send's own record (or an earlier attempt's twin): keep it under
-            # Gupshup's id; the send's record fills in the rest.
-            self._connection.execute(
-                "INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)",
-                (update.gs_id, key, update.recipient or "", time.time()),
-            )
-            row = (update.gs_id, "accepted")
-        gs_id, known = row
-        newer = update.status == "failed" or _RANK.get(update.status, 3) > _RANK.get(known, 0)
-        self._connection.execute(
-            "UPDATE deliveries SET wamid = coalesce(wamid, ?), status = coalesce(?, status), "
-            "status_at = coalesce(?, status_at), error_code = coalesce(?, error_code), "
-            "error_title = coalesce(?, error_title) WHERE gs_id = ?",
-            (
-                update.message_id,
-                update.status if newer else None,  # an older status, come late: ignored
-                update.timestamp,
-                update.error_code,
-                update.error_title,
-                gs_id,
-            ),
-        )
-        return True
-
-    def _row_for(self, update: StatusUpdate) -> tuple[str, str] | None:
-        db = self._connection
-        if update.gs_id:
-            row = db.execute(
-                "SELECT gs_id, status FROM deliveries WHERE gs_id = ?", (update.gs_id,)
-            ).fetchone()
-            if row:
-                return (row[0], row[1])
-        row = db.execute(
-            "SELECT gs_id, status FROM deliveries WHERE wamid = ?", (update.message_id,)
-        ).fetchone()
-        if row:
-            return (row[0], row[1])
-        campaign, _, key = (update.callback_data or "").partition("/")
-        if key and campaign == self.campaign:
-            row = db.execute(
-                "SELECT gs_id, status FROM deliveries WHERE item_key = ? "
-                "ORDER BY accepted DESC LIMIT 1",
-                (key,),
-            ).fetchone()
-            if row:
-                return (row[0], row[1])
-        return None
-
-    def find(self, message_id: str) -> Delivery | None:
-        """The sent message ``message_id`` names: Gupshup's id or Meta's (a reply's
-        ``context_id``), also after Gupshup stopped sending ``gs_id``.
-        """
-        row = self._connection.execute(
-            "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
-            "FROM deliveries WHERE gs_id = ? OR wamid = ?",
-            (message_id, message_id),
-        ).fetchone()
-        return Delivery(*row) if row else None
-
-    def answered(self, event: FromUser) -> Delivery | None:
-        """The sent message a user's message answers: the one its ``context_id`` names; for a
-        template's quick-reply tap without one, the latest message sent to that user.
-        """
-        if event.context_id:
-            found = self.find(event.context_id)
-            if found is not None:
-                return found
-        if not isinstance(event, TemplateButtonReply):
-            return None
-        row = self._connection.execute(
-            "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
-            "FROM deliveries WHERE recipient = ? ORDER BY accepted DESC LIMIT 1",
-            (event.sender,),
-        ).fetchone()
-        return Delivery(*row) if row else None
-
-    def report(self) -> DeliveryReport:
-        db = self._connection
-        by_status = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
-        failed = dict(
-            db.execute(
-                "SELECT error_code, COUNT(*) FROM deliveries WHERE status = 'failed' "
-                "GROUP BY error_code"
-            )
-        )
-        accepted = sum(by_status.values())
-        return DeliveryReport(self.campaign, accepted, by_status, failed)

@@ -6,16 +6,12 @@ wrong kind), often only after Gupshup accepted it. `TemplateDefinitions.check` f
 faults before sending, each with its path in the request. Definitions come from Gupshup
 (`GupshupClient.templates`, which fetches them) or from a local JSON file in Meta's or
 Gupshup's shape. Pure: parsing and checking only.
-
-The row-filled messages this module used to hold are `gupshup_async.rows` now; their old
-names here still work for one release, with a `DeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -614,30 +610,3 @@ class TemplateDefinitions:
         problems = self.problems(message)
         if problems:
             raise ValidationError(problems)
-
-
-# The names the row-filled messages had here, until 0.1 -------------------------------------
-
-_MOVED = {
-    "MessageTemplate": "RowMessage",
-    "template_items": "row_items",
-    "read_rows": "read_rows",
-    "scan_rows": "scan_rows",
-    "RowsError": "RowsError",
-    "READABLE": "READABLE",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    new = _MOVED[name]
-    warnings.warn(
-        f"gupshup_async.templates.{name} is now gupshup_async.rows.{new}: this module holds "
-        "WhatsApp's template messages; the old name goes in the next release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    from gupshup_async import rows
-
-    return getattr(rows, new)

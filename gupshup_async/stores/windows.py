@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from gupshup_async.errors import WINDOW_CLOSED
 from gupshup_async.messages import normalize_recipient
+from gupshup_async.stores._sqlite import connect, transaction
 from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate
 from gupshup_async.window import Window
 
@@ -125,9 +126,7 @@ class SqliteWindowStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-        )
+        self._connection = connect(self.path)
         try:
             self._connection.execute("PRAGMA journal_mode=WAL")
             # NORMAL, not FULL: a power cut may lose the last few records, which the next
@@ -168,9 +167,7 @@ class SqliteWindowStore:
         wrote = [(_key(r), when) for r, what, when in changes if what == "wrote"]
         closed = [(_key(r), when) for r, what, when in changes if what == "closed"]
         with self._lock:
-            db = self._connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._connection) as db:
                 db.executemany(
                     "INSERT INTO windows (recipient, last_inbound) VALUES (?1, ?2) "
                     "ON CONFLICT (recipient) DO UPDATE SET "
@@ -183,7 +180,3 @@ class SqliteWindowStore:
                     "closed_seen = max(coalesce(closed_seen, ?2), ?2)",
                     closed,
                 )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")

@@ -6,7 +6,7 @@ from the row's column of that name (``{{`` and ``}}`` are literal braces). Each 
 is validated; a row that cannot make a valid message becomes a `ValidationError` item, hence a
 failed outcome, not a crash.
 
-(Until 0.1 this was ``gupshup_async.templates.MessageTemplate``: the name now belongs to
+(Until 0.1 this was ``gupshup_async.template_definitions.MessageTemplate``: the name now belongs to
 WhatsApp's own template messages.)
 """
 

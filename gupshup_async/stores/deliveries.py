@@ -1,0 +1,209 @@
+"""What the status webhooks say of a campaign's messages: the deliveries table of its journal,
+as the webhook receiver writes it and a report reads it.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gupshup_async.errors import CODES, JournalError
+from gupshup_async.stores._sqlite import connect, prepare_journal, transaction
+from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
+
+__all__ = ["Delivery", "DeliveryReport", "DeliveryStore"]
+
+# Later statuses win; a late "sent" after "read" (Gupshup may reorder) does not go back.
+_RANK = {"accepted": 0, "enqueued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
+
+
+@attrs.frozen
+class Delivery:
+    """One accepted message and the latest that is known of it."""
+
+    gs_id: str
+    wamid: str | None
+    key: str | None
+    recipient: str
+    status: str
+    error_code: int | None
+    error_title: str | None
+
+
+@attrs.frozen
+class DeliveryReport:
+    """How a campaign's messages fared: counts by latest status, failures by error code."""
+
+    campaign: str
+    accepted: int
+    by_status: dict[str, int]
+    failed_by_code: dict[int | None, int]
+
+    @property
+    def without_status(self) -> int:
+        return self.by_status.get("accepted", 0)
+
+    @classmethod
+    def merge(cls, reports: list[DeliveryReport]) -> DeliveryReport:
+        """One report of several journals: the shards of one campaign."""
+        if len(reports) == 1:
+            return reports[0]
+        by_status: collections.Counter[str] = collections.Counter()
+        failed: collections.Counter[int | None] = collections.Counter()
+        for report in reports:
+            by_status.update(report.by_status)
+            failed.update(report.failed_by_code)
+        campaign = "+".join(report.campaign for report in reports)
+        accepted = sum(report.accepted for report in reports)
+        return cls(campaign, accepted, dict(by_status), dict(failed))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "accepted": self.accepted,
+            "by_status": self.by_status,
+            "without_status": self.without_status,
+            "failed": [
+                {
+                    "code": code,
+                    "count": count,
+                    "meaning": CODES[code].meaning if code in CODES else None,
+                    "what_to_do": CODES[code].todo if code in CODES else None,
+                }
+                for code, count in sorted(self.failed_by_code.items(), key=lambda kv: -kv[1])
+            ],
+        }
+
+
+class DeliveryStore:
+    """The deliveries table of a campaign's journal, as the webhook receiver writes it and a
+    report reads it. Plain SQLite calls: run them in a thread from async code.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._connection = connect(self.path)
+        try:
+            prepare_journal(self._connection, self.path)
+        except sqlite3.DatabaseError as broken:
+            self._connection.close()
+            raise JournalError(f"{self.path} is not a journal ({broken})") from None
+        # Made once with the journal: asked for every status, never changes.
+        found = self._connection.execute("SELECT value FROM meta WHERE name = 'campaign'")
+        self.campaign: str = str(found.fetchone()[0])
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __repr__(self) -> str:
+        return f"DeliveryStore({str(self.path)!r})"
+
+    def record(self, events: Iterable[Event]) -> int:
+        """Record what the statuses among ``events`` say; how many matched a sent message."""
+        matched = 0
+        with transaction(self._connection):  # the write lock now: the campaign writes too
+            for event in events:
+                if isinstance(event, StatusUpdate) and self._record_status(event):
+                    matched += 1
+        return matched
+
+    def _record_status(self, update: StatusUpdate) -> bool:
+        row = self._row_for(update)
+        if row is None:
+            campaign, _, key = (update.callback_data or "").partition("/")
+            if not update.gs_id or not key or campaign != self.campaign:
+                return False  # not one of this campaign's messages
+            # Ahead of the send's own record (or an earlier attempt's twin): keep it under
+            # Gupshup's id; the send's record fills in the rest.
+            self._connection.execute(
+                "INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)",
+                (update.gs_id, key, update.recipient or "", time.time()),
+            )
+            row = (update.gs_id, "accepted")
+        gs_id, known = row
+        newer = update.status == "failed" or _RANK.get(update.status, 3) > _RANK.get(known, 0)
+        self._connection.execute(
+            "UPDATE deliveries SET wamid = coalesce(wamid, ?), status = coalesce(?, status), "
+            "status_at = coalesce(?, status_at), error_code = coalesce(?, error_code), "
+            "error_title = coalesce(?, error_title) WHERE gs_id = ?",
+            (
+                update.message_id,
+                update.status if newer else None,  # an older status, come late: ignored
+                update.timestamp,
+                update.error_code,
+                update.error_title,
+                gs_id,
+            ),
+        )
+        return True
+
+    def _row_for(self, update: StatusUpdate) -> tuple[str, str] | None:
+        db = self._connection
+        if update.gs_id:
+            row = db.execute(
+                "SELECT gs_id, status FROM deliveries WHERE gs_id = ?", (update.gs_id,)
+            ).fetchone()
+            if row:
+                return (row[0], row[1])
+        row = db.execute(
+            "SELECT gs_id, status FROM deliveries WHERE wamid = ?", (update.message_id,)
+        ).fetchone()
+        if row:
+            return (row[0], row[1])
+        campaign, _, key = (update.callback_data or "").partition("/")
+        if key and campaign == self.campaign:
+            row = db.execute(
+                "SELECT gs_id, status FROM deliveries WHERE item_key = ? "
+                "ORDER BY accepted DESC LIMIT 1",
+                (key,),
+            ).fetchone()
+            if row:
+                return (row[0], row[1])
+        return None
+
+    def find(self, message_id: str) -> Delivery | None:
+        """The sent message ``message_id`` names: Gupshup's id or Meta's (a reply's
+        ``context_id``), also after Gupshup stopped sending ``gs_id``.
+        """
+        row = self._connection.execute(
+            "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
+            "FROM deliveries WHERE gs_id = ? OR wamid = ?",
+            (message_id, message_id),
+        ).fetchone()
+        return Delivery(*row) if row else None
+
+    def answered(self, event: FromUser) -> Delivery | None:
+        """The sent message a user's message answers: the one its ``context_id`` names; for a
+        template's quick-reply tap without one, the latest message sent to that user.
+        """
+        if event.context_id:
+            found = self.find(event.context_id)
+            if found is not None:
+                return found
+        if not isinstance(event, TemplateButtonReply):
+            return None
+        row = self._connection.execute(
+            "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
+            "FROM deliveries WHERE recipient = ? ORDER BY accepted DESC LIMIT 1",
+            (event.sender,),
+        ).fetchone()
+        return Delivery(*row) if row else None
+
+    def report(self) -> DeliveryReport:
+        db = self._connection
+        by_status = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+        failed = dict(
+            db.execute(
+                "SELECT error_code, COUNT(*) FROM deliveries WHERE status = 'failed' "
+                "GROUP BY error_code"
+            )
+        )
+        accepted = sum(by_status.values())
+        return DeliveryReport(self.campaign, accepted, by_status, failed)

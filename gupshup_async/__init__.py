@@ -26,6 +26,7 @@ from gupshup_async.errors import (
     ValidationError,
     WebhookError,
 )
+from gupshup_async.items import Recipient
 from gupshup_async.messages import (
     AddressMessage,
     ButtonMessage,
@@ -76,7 +77,7 @@ from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit, TokenBucketLimiter
 from gupshup_async.receiver import Receiver
 from gupshup_async.redis_limiter import RedisLimiter
-from gupshup_async.results import BulkStats, Outcome, Recipient, SendResult
+from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.stores import (
     Delivery,
     DeliveryReport,

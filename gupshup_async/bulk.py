@@ -5,18 +5,13 @@ recipient already being sent to queues it behind that recipient and pulls the ne
 slow recipient never holds up the pool; the worker sending to a recipient drains its queue in
 order. At most ``4 * concurrency`` items are held at once, however long the input.
 
-An item is known by its normalised recipient, the fingerprint of its message's JSON and, with a
-journal, how many times that same pair came before it in the input; or by the key its
-`Recipient` gives. Never by its position: a resume over re-sorted or edited input finds every
-item where it was.
+What identifies an item (its recipient and message, or its key) is items.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import hashlib
 import time
 from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,22 +34,20 @@ from gupshup_async.errors import (
     NotAttempted,
     OutsideWindow,
     UnreachableRecipient,
-    ValidationError,
 )
+from gupshup_async.items import Item, Job, in_shard, job_of
 from gupshup_async.messages import (
     CALLBACK_DATA_MAX,
-    NO_ENVELOPE,
     Envelope,
     Message,
     TemplateMessage,
-    normalize_recipient,
 )
-from gupshup_async.results import BulkStats, Item, Outcome, Recipient, SendResult
+from gupshup_async.results import BulkStats, Outcome, SendResult
 
 if TYPE_CHECKING:
     from gupshup_async.stores import Journal
 
-__all__ = ["AttemptWatch", "BulkRun", "Deliver", "fingerprint"]
+__all__ = ["AttemptWatch", "BulkRun", "Deliver"]
 
 
 class AttemptWatch(Protocol):
@@ -87,11 +80,6 @@ class Deliver(Protocol):
 _LOOKAHEAD = 256
 
 
-def fingerprint(message: Message) -> str:
-    """A short fingerprint of the exact interactive JSON a message sends."""
-    return hashlib.blake2b(message.encoded(), digest_size=8).hexdigest()
-
-
 # After one of these, every other item would fail the same way: stop sending.
 _FATAL = (
     AuthenticationError,
@@ -101,17 +89,6 @@ _FATAL = (
     AccountError,
     LimiterUnavailable,
 )
-
-
-@attrs.frozen
-class _Job:
-    index: int
-    to: str  # normalised, or as given when it could not be
-    key: str
-    message: Message | None
-    error: GupshupError | None  # refused before sending
-    fingerprint: str = ""
-    envelope: Envelope = NO_ENVELOPE
 
 
 @attrs.define
@@ -129,7 +106,7 @@ class _Watch:
 
     __slots__ = ("job", "maybe_delivered", "state")
 
-    def __init__(self, state: _RunState, job: _Job) -> None:
+    def __init__(self, state: _RunState, job: Job) -> None:
         self.state = state
         self.job = job
         self.maybe_delivered = False
@@ -191,9 +168,9 @@ class BulkRun(AsyncClosing):
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=2 * concurrency)
         self._slots = asyncio.Semaphore(4 * concurrency)
         self._pull_lock = asyncio.Lock()
-        self._queued: dict[str, collections.deque[_Job]] = {}
+        self._queued: dict[str, collections.deque[Job]] = {}
         self._seen: dict[int, int] | None = {} if journal is not None else None
-        self._ahead: collections.deque[_Job] = collections.deque()
+        self._ahead: collections.deque[Job] = collections.deque()
         self._campaign: str | None = None
         self._skip_unreachable = skip_unreachable
         self._status_poll = status_poll
@@ -336,7 +313,7 @@ class BulkRun(AsyncClosing):
             self._queued[job.to] = collections.deque()
             await self._chain(job)
 
-    async def _chain(self, job: _Job | None) -> None:
+    async def _chain(self, job: Job | None) -> None:
         """Send ``job``, then everything queued behind it for the same recipient, in order."""
         while job is not None:
             outcome = await self._outcome_of(job)
@@ -350,12 +327,12 @@ class BulkRun(AsyncClosing):
                 del self._queued[job.to]
                 job = None
 
-    async def _pull(self) -> _Job | None:
+    async def _pull(self) -> Job | None:
         if self._ahead:
             return self._ahead.popleft()
         return await self._next_job()
 
-    async def _next_job(self) -> _Job | None:
+    async def _next_job(self) -> Job | None:
         if self._sync:  # next() runs without yielding: no other worker can interleave
             if self._exhausted:
                 return None
@@ -375,11 +352,11 @@ class BulkRun(AsyncClosing):
                     return None
         index = self._index
         self._index += 1
-        if self._shard is not None and not _in_shard(item, *self._shard):
+        if self._shard is not None and not in_shard(item, *self._shard):
             return await self._next_job()  # another worker's: every message to one person
-        return _job(index, item, self._seen)
+        return job_of(index, item, self._seen)
 
-    def _outside_window(self, job: _Job) -> bool:
+    def _outside_window(self, job: Job) -> bool:
         """Whether a status showed this recipient's window closed (131047) and the message
         would fail the same way: a free-form one, in a run without a window policy (a policy
         reads the window store, which knows whether the user wrote since).
@@ -391,7 +368,7 @@ class BulkRun(AsyncClosing):
             and not isinstance(job.message, TemplateMessage)
         )
 
-    def _envelope_of(self, job: _Job) -> Envelope:
+    def _envelope_of(self, job: Job) -> Envelope:
         """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its
         own tag), so its statuses find their item even without ids.
         """
@@ -403,7 +380,7 @@ class BulkRun(AsyncClosing):
             return envelope
         return attrs.evolve(envelope, callback_data=tag)
 
-    async def _outcome_of(self, job: _Job) -> Outcome:
+    async def _outcome_of(self, job: Job) -> Outcome:
         journal = self._state.journal
         if job.error is not None:  # refused before sending: checked again by every run
             return Outcome(job.to, job.message, job.key, error=job.error)
@@ -449,62 +426,3 @@ class BulkRun(AsyncClosing):
         if journal is not None:
             journal.sent(job.key, job.to, job.fingerprint, result)
         return Outcome(job.to, job.message, job.key, result=result)
-
-
-def _job(index: int, item: Item, seen: dict[int, int] | None) -> _Job:
-    """The job for an item, with its identity; ``seen`` counts the pairs met so far (kept
-    with a journal only, where a deliberate repeat must get a key of its own).
-    """
-    try:
-        target, message = item
-    except (TypeError, ValueError):
-        problem = ValidationError.at("item", f"must be a (to, message) pair, got {item!r:.60}")
-        return _Job(index, "", f"item-{index + 1}", None, problem)
-    explicit = target.key if isinstance(target, Recipient) else None
-    written = target.to if isinstance(target, Recipient) else target
-    if isinstance(message, ValidationError):
-        return _Job(index, str(written), explicit or f"item-{index + 1}", None, message)
-    try:
-        to = normalize_recipient(written)
-    except ValidationError as refused:
-        return _Job(index, str(written), explicit or f"item-{index + 1}", message, refused)
-    if not hasattr(message, "encoded"):
-        not_a_message = f"must be a message, got {message!r:.60}"
-        problem = ValidationError.at("interactive", not_a_message)
-        return _Job(index, to, explicit or f"item-{index + 1}", None, problem)
-    envelope = NO_ENVELOPE
-    if isinstance(target, Recipient) and (target.reply_to or target.callback_data):
-        try:
-            envelope = Envelope(target.reply_to, target.callback_data)
-        except ValidationError as refused:
-            return _Job(index, to, explicit or f"item-{index + 1}", message, refused)
-    print_ = fingerprint(message)
-    key = explicit or _content_key(to, print_, seen)
-    return _Job(index, to, key, message, None, print_, envelope)
-
-
-def shard_of(recipient: str, shards: int) -> int:
-    """The shard a recipient belongs to: a stable hash of the number as normalised."""
-    with contextlib.suppress(ValidationError):  # a bad number keeps its own hash
-        recipient = normalize_recipient(recipient)
-    digest = hashlib.blake2b(recipient.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shards
-
-
-def _in_shard(item: Item, shard: int, shards: int) -> bool:
-    try:
-        target, _ = item
-    except (TypeError, ValueError):
-        return shard == 0  # not a pair: reported once, by the first shard
-    written = target.to if isinstance(target, Recipient) else target
-    return shard_of(str(written), shards) == shard
-
-
-def _content_key(to: str, print_: str, seen: dict[int, int] | None) -> str:
-    key = f"{to}:{print_}"
-    if seen is None:
-        return key
-    mark = hash(key)  # an int: a tenth of the memory of the string, for a million items
-    before = seen.get(mark, 0)
-    seen[mark] = before + 1
-    return key if before == 0 else f"{key}#{before + 1}"

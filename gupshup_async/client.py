@@ -35,11 +35,12 @@ from gupshup_async.errors import (
     GupshupError,
     RateLimitError,
 )
+from gupshup_async.items import Item
 from gupshup_async.messages import Envelope, Message, TemplateMessage, normalize_recipient
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
-from gupshup_async.results import Item, SendResult
+from gupshup_async.results import SendResult
 from gupshup_async.stores import Journal, WindowStore
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WindowPolicy
@@ -261,7 +262,7 @@ class GupshupClient(AsyncClosing):
         journal: Journal | str | os.PathLike[str] | None = None,
         skip_unreachable: bool = True,
         shard: tuple[int, int] | None = None,
-        window: WindowPolicy | None = None,
+        window_policy: WindowPolicy | None = None,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -276,14 +277,14 @@ class GupshupClient(AsyncClosing):
         message failed for good are not sent (`UnreachableRecipient`). ``shard=(i, n)`` takes
         only the items whose recipient hashes to shard ``i`` of ``n``: run one process per shard
         (each with its own journal) and every message to one person goes through one of them.
-        ``window``: this run's `WindowPolicy`, in place of the client's: decided per item as
+        ``window_policy``: this run's `WindowPolicy`, in place of the client's: decided per item as
         it is sent; a template sent in place of a message shows as ``result.sent_instead``, a
         refusal as `OutsideWindow` (not journaled: a later run looks again).
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
         return BulkRun(
-            _Delivery(self, self._policy(window)),
+            _Delivery(self, self._policy(window_policy)),
             items,
             concurrency=concurrency,
             journal=journal,
@@ -298,15 +299,15 @@ class GupshupClient(AsyncClosing):
         *,
         reply_to: str | None = None,
         callback_data: str | None = None,
-        window: WindowPolicy | None = None,
+        window_policy: WindowPolicy | None = None,
     ) -> SendResult:
         """Send ``message`` to ``to`` (a phone number, or a business-scoped user id such as
         ``US.13491208655302741918``) and return once it was accepted.
 
         ``reply_to``: the id (wamid) of the user's message this one answers, shown as a reply.
         ``callback_data``: your own tag, at most 512 characters, echoed in this message's status
-        webhooks (Meta's ``biz_opaque_callback_data``). ``window``: the `WindowPolicy` for this
-        send, in place of the client's; when it sends a template instead, the result's
+        webhooks (Meta's ``biz_opaque_callback_data``). ``window_policy``: the `WindowPolicy` for
+        this send, in place of the client's; when it sends a template instead, the result's
         ``sent_instead`` is that template.
 
         Raises `ValidationError` before sending for a bad recipient or option (or a template
@@ -317,7 +318,7 @@ class GupshupClient(AsyncClosing):
         """
         recipient = normalize_recipient(to)
         envelope = Envelope(reply_to, callback_data)
-        return await self._deliver(recipient, message, envelope, self._policy(window), None)
+        return await self._deliver(recipient, message, envelope, self._policy(window_policy), None)
 
     async def _deliver(
         self,
@@ -340,8 +341,8 @@ class GupshupClient(AsyncClosing):
 
     # Windows and templates -----------------------------------------------------------------
 
-    def _policy(self, window: WindowPolicy | None) -> WindowPolicy:
-        policy = self.window_policy if window is None else window
+    def _policy(self, chosen: WindowPolicy | None) -> WindowPolicy:
+        policy = self.window_policy if chosen is None else chosen
         if policy.checks and self.windows is None:
             raise ValueError("a window policy that checks windows needs a window store (windows=)")
         return policy

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gupshup_async.errors import Problem, RowsError, ValidationError
+from gupshup_async.items import Item, Recipient
 from gupshup_async.messages import Message, parse_message
-from gupshup_async.results import Item, Recipient
 
 __all__ = [
     "READABLE",

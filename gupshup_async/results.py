@@ -1,8 +1,8 @@
 """The values a send and a campaign produce. Pure: no I/O, nothing from the shell.
 
 Every layer above speaks in these: the client returns a `SendResult`, a campaign yields one
-`Outcome` per `Item` and keeps `BulkStats`, the journal reads and writes them. Keeping them at
-the bottom is what lets bulk.py, journal.py and client.py import each other in one direction.
+`Outcome` per item and keeps `BulkStats`, the journal reads and writes them. Keeping them at
+the bottom is what lets bulk.py, the stores and client.py import each other in one direction.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from gupshup_async.errors import GupshupError, ValidationError
+from gupshup_async.errors import GupshupError
 
 if TYPE_CHECKING:
     from gupshup_async.messages import Message
 
-__all__ = ["BulkStats", "Item", "Outcome", "Recipient", "SendResult"]
+__all__ = ["BulkStats", "Outcome", "SendResult"]
 
 
 @attrs.frozen
@@ -39,25 +39,6 @@ class SendResult:
     #: The message sent in place of the one given: the template a `WindowPolicy` chose
     #: because the recipient's 24-hour window was not open.
     sent_instead: Message | None = attrs.field(default=None, eq=False, repr=False)
-
-
-@attrs.frozen
-class Recipient:
-    """A recipient (a phone number or a business-scoped user id) with what goes with this one
-    item: a ``key`` of your choosing (a customer id) that names it in outcomes and in the
-    journal, so a rerun recognises it; ``reply_to``, the id of the user's message it answers;
-    ``callback_data``, your tag echoed in its status webhooks (at most 512 characters).
-    """
-
-    to: str
-    key: str | None = None
-    reply_to: str | None = attrs.field(default=None, kw_only=True)
-    callback_data: str | None = attrs.field(default=None, kw_only=True)
-
-
-#: An item: ``(to, message)``; ``to`` a number or a `Recipient`; ``message`` a message, or the
-#: `ValidationError` that making it raised (a bad template row), which becomes its outcome.
-Item = tuple["str | Recipient", "Message | ValidationError"]
 
 
 @attrs.frozen

@@ -25,9 +25,9 @@ for the fixture, pytest with an asyncio plugin (pytest-asyncio or anyio).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ import httpx
 
 from gupshup_async import _engine
 from gupshup_async.messages import Message, parse_message
+from gupshup_async.sandbox import Answer, SandboxRules, canned
 from gupshup_async.template_definitions import TemplateDefinitions
 
 if TYPE_CHECKING:
@@ -45,14 +46,6 @@ __all__ = ["GupshupMock", "SentMessage", "gupshup_mock", "no_waiting"]
 
 _PATH = re.compile(r"/partner/app/(?P<app_id>[^/]+)/v3/message$")
 _TEMPLATES = re.compile(r"/partner/app/(?P<app_id>[^/]+)/templates$")
-_BODIES = {
-    400: {"status": "error", "message": "Invalid App Details"},
-    401: {"status": "error", "message": "Authentication Failed"},
-    403: {"status": "error", "message": "Forbidden Access"},
-    429: {"status": "error", "message": "Too Many Requests"},
-    500: {"status": "error", "message": "Internal server error. Please try again later"},
-    503: {"status": "error", "message": "Service Unavailable"},
-}
 
 
 @attrs.frozen
@@ -67,7 +60,12 @@ class SentMessage:
 
 
 class GupshupMock:
-    """What `gupshup_mock` yields: the record of what was sent, and the script of failures."""
+    """What `gupshup_mock` yields: the record of what was sent, and the script of failures.
+
+    It answers through the sandbox's rules (`SandboxRules`, any app id and token taken): a
+    message the sandbox would refuse is refused here the same way, and an error answer is the
+    sandbox's, which is Gupshup's.
+    """
 
     def __init__(self, router: respx.MockRouter) -> None:
         self.sent: list[SentMessage] = []
@@ -76,24 +74,31 @@ class GupshupMock:
         self.router = router
         #: The transport that answers as the mock: for an ``httpx.AsyncClient`` of your own.
         self.transport = httpx.MockTransport(router.async_handler)
+        #: The sandbox's rules that answer every request.
+        self.rules = SandboxRules(
+            any_app=True, templates=TemplateDefinitions(), check_templates=False
+        )
         self._script: list[int | httpx.Response | Exception] = []
-        self._ids = itertools.count(1)
-        #: What the template list answers (``GupshupClient.fetch_templates``, ``templates=
-        #: "fetch"``): none until a test sets them.
-        self.templates = TemplateDefinitions()
         router.post(url__regex=_PATH.pattern).mock(side_effect=self._answer)
-        router.get(url__regex=_TEMPLATES.pattern).mock(side_effect=self._template_list)
+        router.get(url__regex=_TEMPLATES.pattern).mock(side_effect=self._answer)
+
+    @property
+    def templates(self) -> TemplateDefinitions:
+        """What the template list answers (``GupshupClient.fetch_templates``, ``templates=
+        "fetch"``): none until a test sets them. Template messages are not checked against them.
+        """
+        assert self.rules.templates is not None
+        return self.rules.templates
+
+    @templates.setter
+    def templates(self, definitions: TemplateDefinitions) -> None:
+        self.rules.templates = definitions
 
     def fail(self, *answers: int | httpx.Response | Exception) -> None:
         """Answer the next requests with these, in order: an HTTP status (with Gupshup's body
         for it), a whole `httpx.Response`, or an exception to raise (``httpx.ReadTimeout``...).
         """
         self._script.extend(answers)
-
-    def _template_list(self, request: httpx.Request, app_id: str) -> httpx.Response:
-        self.requests.append(request)
-        listed = [definition.to_gupshup() for definition in self.templates]
-        return httpx.Response(200, json={"status": "success", "templates": listed})
 
     def to(self, number: str) -> list[SentMessage]:
         """What was sent to ``number`` (as normalised: digits only)."""
@@ -107,26 +112,30 @@ class GupshupMock:
                 raise scripted
             if isinstance(scripted, httpx.Response):
                 return scripted
-            return httpx.Response(scripted, json=_BODIES.get(scripted, {"status": "error"}))
-        payload = json.loads(request.content)
-        message_id = f"gs-mock-{next(self._ids)}"
-        self.sent.append(
-            SentMessage(
-                app_id=app_id,
-                to=payload.get("to") or payload.get("recipient", ""),
-                message=parse_message(payload),
-                message_id=message_id,
-                payload=payload,
+            return _response(canned(scripted), request)
+        processed = len(self.rules.account.processed)
+        answer = self.rules.answer(
+            request.method, request.url.path, request.headers, request.content, time.time()
+        )
+        if len(self.rules.account.processed) > processed:
+            payload = json.loads(request.content)
+            self.sent.append(
+                SentMessage(
+                    app_id=app_id,
+                    to=self.rules.account.processed[-1].to,
+                    message=parse_message(payload),
+                    message_id=self.rules.account.processed[-1].message_id,
+                    payload=payload,
+                )
             )
-        )
-        return httpx.Response(
-            200,
-            json={
-                "messages": [{"id": message_id}],
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": self.sent[-1].to, "wa_id": self.sent[-1].to}],
-            },
-        )
+        return _response(answer, request)
+
+
+def _response(answer: Answer, request: httpx.Request) -> httpx.Response:
+    if answer.drops_connection:
+        raise httpx.RemoteProtocolError("the server closed the connection", request=request)
+    headers = [("Content-Type", "application/json"), *answer.headers]
+    return httpx.Response(answer.status, content=answer.body, headers=headers)
 
 
 @contextlib.contextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
@@ -40,13 +38,17 @@ async def test_three_lines_to_test_your_own_code() -> None:
 
 
 async def test_scripted_failures_are_answered_in_order_and_retries_do_not_wait() -> None:
-    loop = asyncio.get_running_loop()
+    waits: list[float] = []
+
+    class Waits(SendHooks):
+        def retry(self, to: str, attempt: int, error: GupshupError, wait: float) -> None:
+            waits.append(wait)
+
     with gupshup_mock() as gupshup:
-        async with GupshupClient("app-1", "token-123456", rate_limit=None) as client:
+        async with GupshupClient("app-1", "token-123456", rate_limit=None, hooks=Waits()) as client:
             gupshup.fail(503, httpx.ConnectError("refused"), 429)
-            start = loop.time()
             result = await client.send("+91 98765 43210", MESSAGE)
-            assert loop.time() - start < 0.5  # four attempts, no backoff
+            assert waits == [0.0, 0.0, 0.0]  # three retries, no backoff
             gupshup.fail(401)
             with pytest.raises(AuthenticationError):
                 await client.send("+91 98765 43210", MESSAGE)
@@ -118,3 +120,30 @@ async def test_requests_no_route_matches_are_refused_not_sent() -> None:
             await credentials.token()  # the token endpoints have no route here
         await credentials.aclose()
     assert gupshup.requests == []
+
+
+async def test_the_mock_answers_as_the_sandbox_does_one_fake_gupshup() -> None:
+    from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN, Sandbox
+
+    bad = (
+        b'{"messaging_product":"whatsapp","recipient_type":"individual","to":"919876543210",'
+        b'"type":"interactive","interactive":{"type":"button","body":{"text":"Hi"},'
+        b'"action":{"buttons":[]}}}'
+    )
+    path = f"/partner/app/{SANDBOX_APP_ID}/v3/message"
+    headers = {"Authorization": SANDBOX_TOKEN, "Content-Type": "application/json"}
+    with gupshup_mock() as gupshup:
+        async with httpx.AsyncClient(transport=gupshup.transport) as http:
+            mocked = await http.post(
+                f"https://partner.example.test{path}", content=bad, headers=headers
+            )
+            gupshup.fail(503)
+            scripted = await http.post(
+                f"https://partner.example.test{path}", content=bad, headers=headers
+            )
+    async with Sandbox() as sandbox, httpx.AsyncClient() as http:
+        served = await http.post(f"{sandbox.base_url}{path}", content=bad, headers=headers)
+    assert (mocked.status_code, mocked.json()) == (served.status_code, served.json())
+    assert mocked.status_code == 400
+    assert scripted.json() == {"status": "error", "message": "Service Unavailable"}
+    assert gupshup.sent == []

@@ -153,9 +153,9 @@ async def test_send_refuses_or_sends_a_template_and_says_which() -> None:
             with pytest.raises(OutsideWindow):
                 await client.send("+91 98765 43211", HELLO)
             instead = await client.send(
-                "+91 98765 43211", HELLO, window=WindowPolicy.template_instead(NUDGE)
+                "+91 98765 43211", HELLO, window_policy=WindowPolicy.template_instead(NUDGE)
             )
-            anyway = await client.send("+91 98765 43211", HELLO, window=WindowPolicy())
+            anyway = await client.send("+91 98765 43211", HELLO, window_policy=WindowPolicy())
     assert inside.sent_instead is None
     assert anyway.sent_instead is None
     assert instead.sent_instead == NUDGE
@@ -178,10 +178,14 @@ async def test_send_many_refusals_are_not_journaled_so_a_rerun_looks_again(
             "app-1", "token-123456", rate_limit=None, windows=windows
         ) as client:
             refuse = WindowPolicy.refuse()
-            first = [o async for o in client.send_many(items, journal=journal, window=refuse)]
+            first = [
+                o async for o in client.send_many(items, journal=journal, window_policy=refuse)
+            ]
             assert all(isinstance(o.error, OutsideWindow) for o in first)
             for to, _ in items[:2]:
                 windows.user_wrote(to, time.time())
-            second = [o async for o in client.send_many(items, journal=journal, window=refuse)]
+            second = [
+                o async for o in client.send_many(items, journal=journal, window_policy=refuse)
+            ]
     assert sorted(o.to for o in second if o.ok) == ["919876543200", "919876543201"]
     assert len(gupshup.sent) == 2

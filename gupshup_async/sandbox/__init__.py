@@ -8,6 +8,7 @@ from gupshup_async.sandbox._rules import (
     Faults,
     Processed,
     SandboxRules,
+    canned,
 )
 from gupshup_async.sandbox._server import Sandbox
 
@@ -20,4 +21,5 @@ __all__ = [
     "Processed",
     "Sandbox",
     "SandboxRules",
+    "canned",
 ]

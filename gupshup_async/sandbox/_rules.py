@@ -32,7 +32,7 @@ from gupshup_async.messages import (
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WINDOW_SECONDS
 
-__all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules"]
+__all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules", "canned"]
 
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_TOKEN = "sandbox-token-0000"
@@ -287,6 +287,25 @@ _SERVER_ERROR = Answer(
 )
 _DROP = Answer(0)
 _NOT_FOUND = Answer(404, gupshup_error("Not Found"))
+_FORBIDDEN = Answer(403, gupshup_error("Forbidden Access"))
+
+
+def canned(status: int, retry_after: float | None = None) -> Answer:
+    """Gupshup's own answer for an error ``status`` (400, 401, 403, 404, 429, 500, 503), as
+    the sandbox gives it; any other status with a bare error body.
+    """
+    if status == 429:
+        headers = () if retry_after is None else (("Retry-After", f"{retry_after:g}"),)
+        return Answer(429, gupshup_error("Too Many Requests"), headers)
+    known = {
+        400: _INVALID_APP,
+        401: _UNAUTHORIZED,
+        403: _FORBIDDEN,
+        404: _NOT_FOUND,
+        500: _SERVER_ERROR,
+        503: _UNAVAILABLE,
+    }
+    return known.get(status, Answer(status, _json({"status": "error"})))
 
 
 class SandboxRules:
@@ -305,12 +324,19 @@ class SandboxRules:
         validate: bool = True,
         templates: TemplateDefinitions | None = None,
         windows: bool = False,
+        any_app: bool = False,
+        check_templates: bool = True,
     ) -> None:
         self.templates = (
             templates if templates is not None else TemplateDefinitions.from_json(SANDBOX_TEMPLATES)
         )
         #: Whether free-form messages need an open 24-hour window (``user_wrote``).
         self.windows = windows
+        #: Whether any app id and token are taken (`gupshup_async.testing`'s mock), not only
+        #: those of ``apps``.
+        self.any_app = any_app
+        #: Whether a template message must fit one of ``templates`` (Meta's 132000/132001).
+        self.check_templates = check_templates
         self._last_inbound: dict[str, float] = {}
         self.apps = dict(apps) if apps is not None else {SANDBOX_APP_ID: SANDBOX_TOKEN}
         self.billing_disabled = billing_disabled
@@ -346,10 +372,9 @@ class SandboxRules:
         app_id = _app_of(path)
         if method != "POST" or app_id is None:
             return _NOT_FOUND
-        if app_id not in self.apps:
-            return _INVALID_APP
-        if headers.get("authorization") != self.apps[app_id]:
-            return _UNAUTHORIZED
+        refused = self._app_refused(app_id, headers)
+        if refused is not None:
+            return refused
         if app_id in self.billing_disabled:
             return _BILLING
         if app_id in self.not_on_cloud:
@@ -383,11 +408,19 @@ class SandboxRules:
         last = self._last_inbound.get(to)
         return last is not None and now - last < WINDOW_SECONDS
 
-    def _template_list(self, app_id: str, headers: Mapping[str, str]) -> Answer:
+    def _app_refused(self, app_id: str, headers: Mapping[str, str]) -> Answer | None:
+        if self.any_app:
+            return None
         if app_id not in self.apps:
             return _INVALID_APP
         if headers.get("authorization") != self.apps[app_id]:
             return _UNAUTHORIZED
+        return None
+
+    def _template_list(self, app_id: str, headers: Mapping[str, str]) -> Answer:
+        refused = self._app_refused(app_id, headers)
+        if refused is not None:
+            return refused
         listed = [definition.to_gupshup() for definition in self.templates]
         return Answer(200, _json({"status": "success", "templates": listed}))
 
@@ -409,10 +442,7 @@ class SandboxRules:
         return len(window) >= self.rate
 
     def _too_many(self) -> Answer:
-        headers: tuple[tuple[str, str], ...] = ()
-        if self.retry_after is not None:
-            headers = (("Retry-After", f"{self.retry_after:g}"),)
-        return Answer(429, gupshup_error("Too Many Requests"), headers)
+        return canned(429, self.retry_after)
 
     def _check(
         self, body: bytes
@@ -452,6 +482,8 @@ class SandboxRules:
             template = parse_template(document)  # type: ignore[arg-type]
         except ValidationError as refused:
             return _invalid(str(refused))
+        if not self.check_templates:
+            return None
         problems = self.templates.problems(template)
         if not problems:
             return None

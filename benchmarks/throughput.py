@@ -28,6 +28,11 @@ iterator, posting the JSON payload and parsing the answer's JSON.
   recipient; ``send_many+window-sqlite``: the same store in SQLite, as a receiver in another
   process keeps it.
 
+``--pace RATE`` sends every client at an even RATE a second instead of as fast as it can (the
+baselines through a plain pacer, ours through its own rate limiter): the table then gives the
+CPU each spends, as a share of one core, to hold that rate (Meta's highest tier is 1,000 a
+second per number).
+
 The table gives medians over rounds; the ratios are what count on a shared, noisy machine.
 Latency is per request (from the request leaving to its answer being read).
 """
@@ -134,15 +139,47 @@ def payload(to: str, text: str) -> dict[str, Any]:
     }
 
 
+#: Requests a second for every client (``--pace``), or None for as fast as each can.
+PACE: float | None = None
+
+
+class Pacer:
+    """The plainest even pacing a hand-written client would use: request n leaves at
+    start + n / rate.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.start: float | None = None
+        self.n = 0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.start is None:
+            self.start = loop.time()
+        slot = self.start + self.n * self.interval
+        self.n += 1
+        delay = slot - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def our_rate_limit() -> RateLimit | None:
+    return RateLimit(per_second=PACE) if PACE is not None else None
+
+
 async def pool(
     total: int, concurrency: int, post: Callable[[dict[str, Any]], Awaitable[str]]
 ) -> list[float]:
     """A pool of workers pulling from one iterator: what a careful hand-written client does."""
     items = campaign(total)
     latencies: list[float] = []
+    pacer = Pacer(PACE) if PACE is not None else None
 
     async def worker() -> None:
         for to, text in items:
+            if pacer is not None:
+                await pacer.wait()
             body = payload(to, text)
             start = time.perf_counter()
             message_id = await post(body)
@@ -211,7 +248,7 @@ async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
         SANDBOX_APP_ID,
         SANDBOX_TOKEN,
         base_url=base_url,
-        rate_limit=None,
+        rate_limit=our_rate_limit(),
         max_connections=concurrency,
     ) as client:
 
@@ -255,7 +292,7 @@ async def run_send_many(
 ) -> list[float]:
     clock = _Clock()
     policy = WindowPolicy.template_instead(reminder) if windows is not None else WindowPolicy()
-    rate_limit = RateLimit(per_second=10_000_000.0) if limiter else None
+    rate_limit = RateLimit(per_second=10_000_000.0) if limiter else our_rate_limit()
     items = (
         (to, ButtonMessage(text, [("great", "Great"), ("not-great", "Not great")]))
         for to, text in campaign(total)
@@ -307,6 +344,7 @@ def child(name: str, base_url: str, total: int, concurrency: int) -> None:
         json.dumps(
             {
                 "per_s": total / wall,
+                "cpu_share": cpu / wall,
                 "cpu_us": cpu / total * 1e6,
                 "p50_ms": latencies[len(latencies) // 2] * 1e3,
                 "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
@@ -337,6 +375,8 @@ def start_server(kind: str) -> tuple[subprocess.Popen[str], str]:
 def measure(name: str, base_url: str, total: int, concurrency: int) -> dict[str, float]:
     command = [sys.executable, __file__, "--run", name, "--base-url", base_url]
     command += ["--messages", str(total), "--concurrency", str(concurrency)]
+    if PACE is not None:
+        command += ["--pace", str(PACE)]
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, preexec_fn=lambda: pin(1)
     )
@@ -359,7 +399,10 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pace", type=float, help="send every client at this even rate a second")
     args = parser.parse_args()
+    global PACE
+    PACE = args.pace
     if args.serve:
         asyncio.run(serve_minimal())
         return
@@ -396,6 +439,16 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         f"{args.messages:,} messages ({args.httpx_messages:,} for httpx); "
         f"medians of {args.rounds} rounds\n"
     )
+    if args.pace is not None:
+        print(f"paced at {args.pace:,.0f} messages a second:\n")
+        print(f"| {'client':<18} | msgs/s | CPU, share of a core | CPU us/msg | p50 ms |")
+        print("|---|---|---|---|---|")
+        for name, m in median.items():
+            print(
+                f"| {name:<18} | {m['per_s']:>6,.0f} | {m['cpu_share']:>19.0%} "
+                f"| {m['cpu_us']:>10,.0f} | {m['p50_ms']:>6.1f} |"
+            )
+        return
     header = f"| {'client':<18} | msgs/s | CPU us/msg | p50 ms | p99 ms | peak RSS MiB |"
     baselines = [b for b in ("aiohttp", "httpx", "httpx+aiohttp") if b in median]
     header += "".join(f" vs {b} (msgs/s, CPU) |" for b in baselines)

@@ -152,6 +152,7 @@ class BulkRun(AsyncClosing):
         skip_unreachable: bool = True,
         status_poll: float = 1.0,
         shard: tuple[int, int] | None = None,
+        stats: BulkStats | None = None,
     ) -> None:
         if shard is not None and not (
             isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
@@ -160,7 +161,7 @@ class BulkRun(AsyncClosing):
         self._shard = shard
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        self.stats = BulkStats()
+        self.stats = BulkStats() if stats is None else stats
         self._deliver = deliver
         self._items = items
         self._concurrency = concurrency

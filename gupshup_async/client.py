@@ -40,7 +40,7 @@ from gupshup_async.messages import Envelope, Message, TemplateMessage, normalize
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
-from gupshup_async.results import SendResult
+from gupshup_async.results import BulkStats, SendResult
 from gupshup_async.stores import Journal, WindowStore
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WindowPolicy
@@ -263,6 +263,7 @@ class GupshupClient(AsyncClosing):
         skip_unreachable: bool = True,
         shard: tuple[int, int] | None = None,
         window_policy: WindowPolicy | None = None,
+        stats: BulkStats | None = None,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -279,7 +280,9 @@ class GupshupClient(AsyncClosing):
         (each with its own journal) and every message to one person goes through one of them.
         ``window_policy``: this run's `WindowPolicy`, in place of the client's: decided per item as
         it is sent; a template sent in place of a message shows as ``result.sent_instead``, a
-        refusal as `OutsideWindow` (not journaled: a later run looks again).
+        refusal as `OutsideWindow` (not journaled: a later run looks again). ``stats``: a
+        `BulkStats` to count into (the run's ``stats``; give your own to keep the counts when
+        the run is cancelled under you).
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
@@ -290,6 +293,7 @@ class GupshupClient(AsyncClosing):
             journal=journal,
             skip_unreachable=skip_unreachable,
             shard=shard,
+            stats=stats,
         )
 
     async def send(

@@ -7,17 +7,18 @@ the bottom is what lets bulk.py, the stores and client.py import each other in o
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import TYPE_CHECKING
 
 import attrs
 
-from gupshup_async.errors import GupshupError
+from gupshup_async.errors import EarlierOutcome, GupshupError, NotAttempted
 
 if TYPE_CHECKING:
     from gupshup_async.messages import Message
 
-__all__ = ["BulkStats", "Outcome", "SendResult"]
+__all__ = ["BulkStats", "Outcome", "SendResult", "failure_reason"]
 
 
 @attrs.frozen
@@ -64,37 +65,85 @@ class Outcome:
         return self.error.attempts if self.error is not None else 0
 
 
+def failure_reason(error: GupshupError) -> str:
+    """How failures are grouped in a summary: the error's kind, and its HTTP status."""
+    status = getattr(error, "status_code", None)
+    return type(error).__name__ if status is None else f"{type(error).__name__} {status}"
+
+
 @attrs.define
 class BulkStats:
-    """Live counts of a run, for a progress bar."""
+    """A run's counts, kept as each outcome is made: for a progress bar, a summary, an exit
+    code. Every count is of items, but ``requests`` and ``retried``.
+    """
 
     started: float = attrs.field(factory=time.monotonic)
     done: int = 0
-    ok: int = 0
-    failed: int = 0
+    ok: int = 0  # sent now or in an earlier run
+    failed: int = 0  # every item not ok, for whatever reason
     skipped: int = 0  # dealt with in an earlier run, per the journal: not sent now
     already_sent: int = 0  # of those, the ones that were sent
     retried: int = 0  # attempts beyond the first, over all items
     ambiguous: int = 0  # items that may have been delivered more than once, or not known
+    #: Requests this run made (items skipped from earlier runs made none).
+    requests: int = 0
+    #: Sent now; of those, sent after an attempt that may have delivered it (maybe twice),
+    #: and sent as the template a window policy chose.
+    sent: int = 0
+    maybe_twice: int = 0
+    as_template: int = 0
+    #: Failed now and for good, by `failure_reason`, with one example each.
+    failures: collections.Counter[str] = attrs.Factory(collections.Counter)
+    examples: dict[str, str] = attrs.Factory(dict)
+    #: Failed without knowing whether it was delivered.
+    unknown: int = 0
+    #: Recorded by an earlier run as failed, or as in flight when it stopped: not sent now.
+    failed_before: int = 0
+    unknown_before: int = 0
+    #: Never attempted, because the run stopped: and the error that stopped it.
+    not_attempted: int = 0
+    stopped_by: GupshupError | None = None
 
     @property
     def rate(self) -> float:
-        """Items finished per second so far."""
-        return self.done / max(time.monotonic() - self.started, 1e-9)
+        """Requests made a second so far."""
+        return self.requests / max(time.monotonic() - self.started, 1e-9)
 
     def count(self, outcome: Outcome) -> None:
         self.done += 1
+        error, result = outcome.error, outcome.result
         if outcome.skipped:
             self.skipped += 1
             self.already_sent += outcome.ok
+        else:
+            self.requests += outcome.attempts
         if outcome.ok:
             self.ok += 1
         else:
             self.failed += 1
         self.retried += max(outcome.attempts - 1, 0)
-        error = outcome.error
-        result = outcome.result
         if (error is not None and error.ambiguous) or (
             result is not None and result.ambiguous_attempts
         ):
             self.ambiguous += 1
+        if error is None:
+            if not outcome.skipped:
+                self.sent += 1
+                assert result is not None
+                self.maybe_twice += bool(result.ambiguous_attempts)
+                self.as_template += result.sent_instead is not None
+        elif isinstance(error, EarlierOutcome):
+            if error.ambiguous:
+                self.unknown_before += 1
+            else:
+                self.failed_before += 1
+        elif isinstance(error, NotAttempted):
+            self.not_attempted += 1
+            self.stopped_by = error.cause
+        elif error.ambiguous or error.ambiguous_attempts:
+            self.unknown += 1
+            self.examples.setdefault("unknown", f"{outcome.to}: {error}")
+        else:
+            reason = failure_reason(error)
+            self.failures[reason] += 1
+            self.examples.setdefault(reason, f"{outcome.to or outcome.key}: {error}")

@@ -405,16 +405,16 @@ def test_the_sandbox_on_a_busy_port_is_one_line(sandbox_url: str) -> None:
 
 def test_exit_codes_keep_may_have_been_delivered_apart_from_failed() -> None:
     from gupshup_async.cli._common import EXIT_AMBIGUOUS, EXIT_FAILED, EXIT_OK
-    from gupshup_async.cli.bulk import Summary
+    from gupshup_async.cli.bulk import exit_code
     from gupshup_async.errors import ServerError, TransportError
-    from gupshup_async.results import Outcome
+    from gupshup_async.results import BulkStats, Outcome
 
-    summary = Summary(3)
-    summary.add(Outcome("919876543210", None, "a", error=TransportError("reset", ambiguous=True)))
-    assert summary.exit_code(interrupted=False) == EXIT_AMBIGUOUS
-    summary.add(Outcome("919876543211", None, "b", error=ServerError("no", status_code=503)))
-    assert summary.exit_code(interrupted=False) == EXIT_FAILED
-    assert Summary(0).exit_code(interrupted=False) == EXIT_OK
+    stats = BulkStats()
+    stats.count(Outcome("919876543210", None, "a", error=TransportError("reset", ambiguous=True)))
+    assert exit_code(stats, interrupted=False) == EXIT_AMBIGUOUS
+    stats.count(Outcome("919876543211", None, "b", error=ServerError("no", status_code=503)))
+    assert exit_code(stats, interrupted=False) == EXIT_FAILED
+    assert exit_code(BulkStats(), interrupted=False) == EXIT_OK
 
 
 def _free_port() -> int:

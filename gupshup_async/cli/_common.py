@@ -10,7 +10,7 @@ import click
 import httpx
 
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
-from gupshup_async.errors import APIError, GupshupError, ValidationError
+from gupshup_async.errors import GupshupError, ValidationError
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.recipients import RowMessage
 from gupshup_async.stores import SqliteWindowStore
@@ -223,12 +223,6 @@ def fail(message: str) -> None:
 
 
 # helpers ----------------------------------------------------------------------------------
-
-
-def reason_of(error: GupshupError) -> str:
-    if isinstance(error, APIError):
-        return f"{type(error).__name__} {error.status_code}"
-    return type(error).__name__
 
 
 def describe(failure: GupshupError) -> str:

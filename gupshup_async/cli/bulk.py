@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -34,18 +32,17 @@ from gupshup_async.cli._common import (
     instead_template,
     make_client,
     parse_shard,
-    reason_of,
     window_options,
     windows_and_templates,
     writable,
 )
 from gupshup_async.cli._group import cli
-from gupshup_async.errors import APIError, EarlierOutcome, NotAttempted, ValidationError
+from gupshup_async.errors import APIError, ValidationError
 from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.recipients import RowMessage, read_rows, recipient_of, row_items, scan_rows
 from gupshup_async.redis_limiter import RedisLimiter
-from gupshup_async.results import Outcome
+from gupshup_async.results import BulkStats, Outcome, failure_reason
 from gupshup_async.stores import Journal
 
 
@@ -131,18 +128,18 @@ def bulk(
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:
         raise click.BadParameter(f"{out}: {bad.strerror}", param_hint="--out") from None
-    summary = Summary(total)
+    stats = BulkStats()
     interrupted = False
     try:
         limit = (rate, redis_url, shard)
-        asyncio.run(_bulk_run(connection, limit, concurrency, items, book, summary, out_file))
+        asyncio.run(_bulk_run(connection, limit, concurrency, items, book, stats, total, out_file))
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if out_file is not None:
             out_file.close()
-    summary.print(Console(), journal, interrupted=interrupted)
-    raise Done(summary.exit_code(interrupted))
+    print_summary(Console(), stats, total, journal, interrupted=interrupted)
+    raise Done(exit_code(stats, interrupted=interrupted))
 
 
 class _PerRow:
@@ -179,7 +176,8 @@ async def _bulk_run(
     concurrency: int,
     items: Any,
     journal: Journal,
-    summary: Summary,
+    stats: BulkStats,
+    total: int,
     out_file: IO[str] | None,
 ) -> None:
     rate, redis_url, shard = limit
@@ -190,17 +188,18 @@ async def _bulk_run(
         async with make_client(
             **connection, rate_limit=limiter, max_connections=concurrency
         ) as client:
-            run = client.send_many(items, concurrency=concurrency, journal=journal, shard=shard)
-            await _follow(run, summary, out_file, counted=shard is None)
+            run = client.send_many(
+                items, concurrency=concurrency, journal=journal, shard=shard, stats=stats
+            )
+            # A shard sends only part of the file: its total is not known ahead.
+            await _follow(run, total if shard is None else None, out_file)
     finally:
         if isinstance(limiter, RedisLimiter):
             await limiter.aclose()
 
 
-async def _follow(
-    run: BulkRun, summary: Summary, out_file: IO[str] | None, *, counted: bool
-) -> None:
-    """Show the run's progress, count its outcomes, write them to ``out_file``."""
+async def _follow(run: BulkRun, total: int | None, out_file: IO[str] | None) -> None:
+    """Show the run's progress (its own counts), write its outcomes to ``out_file``."""
     progress = Progress(
         TextColumn("sending"),
         BarColumn(),
@@ -210,17 +209,14 @@ async def _follow(
         console=Console(stderr=True),
     )
     with progress:
-        # A shard sends only part of the file: its total is not known ahead.
-        total = summary.total if counted else None
         task = progress.add_task("bulk", total=total, rate=0.0, ok=0, failed=0)
         async with run:
             async for outcome in run:
-                summary.add(outcome)
                 if out_file is not None:
                     out_file.write(json.dumps(_outcome_json(outcome)) + "\n")
                 stats = run.stats
                 progress.update(
-                    task, completed=stats.done, rate=summary.rate, ok=stats.ok, failed=stats.failed
+                    task, completed=stats.done, rate=stats.rate, ok=stats.ok, failed=stats.failed
                 )
 
 
@@ -243,126 +239,79 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-class Summary:
-    """What a bulk run did, counted as outcomes come (so it survives Ctrl-C)."""
+def exit_code(stats: BulkStats, *, interrupted: bool) -> int:
+    """The exit code docs/cli.md lists, from what the run counted."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if stats.failures or stats.not_attempted or stats.failed_before:
+        return EXIT_FAILED
+    if stats.unknown or stats.unknown_before:
+        return EXIT_AMBIGUOUS
+    return EXIT_OK
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.started = time.monotonic()
-        self.sent = 0
-        self.sent_before = 0
-        self.maybe_twice = 0
-        self.as_template = 0
-        self.failed: collections.Counter[str] = collections.Counter()
-        self.examples: dict[str, str] = {}
-        self.ambiguous = 0
-        self.failed_before = 0
-        self.ambiguous_before = 0
-        self.not_attempted = 0
-        self.stopped_by: str | None = None
-        self.requests = 0
 
-    @property
-    def rate(self) -> float:
-        """Requests made a second: items skipped from earlier runs made none."""
-        return self.requests / max(time.monotonic() - self.started, 1e-9)
+def print_summary(
+    out: Console, stats: BulkStats, total: int, journal: Path, *, interrupted: bool
+) -> None:
+    title = "Bulk summary (interrupted)" if interrupted else "Bulk summary"
+    table = Table("", "", title=title, show_header=False)
+    table.add_row("rows", str(total))
+    table.add_row("sent", str(stats.sent))
+    if stats.maybe_twice:
+        table.add_row("  of which may have gone twice", str(stats.maybe_twice))
+    if stats.as_template:
+        table.add_row("  of which as the template (window not open)", str(stats.as_template))
+    table.add_row("sent in an earlier run (skipped)", str(stats.already_sent))
+    for reason, count in stats.failures.most_common():
+        table.add_row(f"failed: {reason}", str(count))
+        table.add_row("  for example", _short(stats.examples[reason]))
+    if stats.unknown:
+        table.add_row("may have been delivered (not known)", str(stats.unknown))
+        table.add_row("  for example", _short(stats.examples["unknown"]))
+    if stats.failed_before:
+        table.add_row("failed in an earlier run (not retried)", str(stats.failed_before))
+    if stats.unknown_before:
+        table.add_row("in flight when an earlier run stopped", str(stats.unknown_before))
+    if stats.not_attempted:
+        table.add_row("not attempted (the run stopped)", str(stats.not_attempted))
+    table.add_row("requests made", str(stats.requests))
+    table.add_row("rate achieved", f"{stats.rate:.1f} requests/s")
+    table.add_row("journal", str(journal))
+    out.print(table)
+    for hint in _hints(stats, interrupted):
+        out.print(hint, highlight=False)
 
-    def add(self, outcome: Outcome) -> None:
-        error = outcome.error
-        if not outcome.skipped:
-            self.requests += outcome.attempts
-        if error is None:
-            if outcome.skipped:
-                self.sent_before += 1
-            else:
-                self.sent += 1
-                result = outcome.result
-                self.maybe_twice += bool(result is not None and result.ambiguous_attempts)
-                self.as_template += bool(result is not None and result.sent_instead is not None)
-        elif isinstance(error, EarlierOutcome):
-            if error.ambiguous:
-                self.ambiguous_before += 1
-            else:
-                self.failed_before += 1
-        elif isinstance(error, NotAttempted):
-            self.not_attempted += 1
-            cause = error.cause
-            meaning = cause.meaning if isinstance(cause, APIError) else None
-            todo = f" ({meaning.meaning}: {meaning.todo})" if meaning is not None else ""
-            self.stopped_by = f"{reason_of(cause)}: {cause}{todo}"
-        elif error.ambiguous or error.ambiguous_attempts:
-            self.ambiguous += 1
-            self.examples.setdefault("ambiguous", f"{outcome.to}: {error}")
-        else:
-            reason = reason_of(error)
-            self.failed[reason] += 1
-            self.examples.setdefault(reason, f"{outcome.to or outcome.key}: {error}")
 
-    def exit_code(self, interrupted: bool) -> int:
-        if interrupted:
-            return EXIT_INTERRUPTED
-        if self.failed or self.not_attempted or self.failed_before:
-            return EXIT_FAILED
-        if self.ambiguous or self.ambiguous_before:
-            return EXIT_AMBIGUOUS
-        return EXIT_OK
-
-    def print(self, out: Console, journal: Path, *, interrupted: bool) -> None:
-        title = "Bulk summary (interrupted)" if interrupted else "Bulk summary"
-        table = Table("", "", title=title, show_header=False)
-        table.add_row("rows", str(self.total))
-        table.add_row("sent", str(self.sent))
-        if self.maybe_twice:
-            table.add_row("  of which may have gone twice", str(self.maybe_twice))
-        if self.as_template:
-            table.add_row("  of which as the template (window not open)", str(self.as_template))
-        table.add_row("sent in an earlier run (skipped)", str(self.sent_before))
-        for reason, count in self.failed.most_common():
-            table.add_row(f"failed: {reason}", str(count))
-            table.add_row("  for example", _short(self.examples[reason]))
-        if self.ambiguous:
-            table.add_row("may have been delivered (not known)", str(self.ambiguous))
-            table.add_row("  for example", _short(self.examples["ambiguous"]))
-        if self.failed_before:
-            table.add_row("failed in an earlier run (not retried)", str(self.failed_before))
-        if self.ambiguous_before:
-            table.add_row("in flight when an earlier run stopped", str(self.ambiguous_before))
-        if self.not_attempted:
-            table.add_row("not attempted (the run stopped)", str(self.not_attempted))
-        table.add_row("requests made", str(self.requests))
-        table.add_row("rate achieved", f"{self.rate:.1f} requests/s")
-        table.add_row("journal", str(journal))
-        out.print(table)
-        for hint in self._hints(interrupted):
-            out.print(hint, highlight=False)
-
-    def _hints(self, interrupted: bool) -> list[str]:
-        hints = []
-        if self.stopped_by is not None:
-            hints.append(
-                f"Stopped after {self.stopped_by}: every other item would fail the same way. "
-                f"Fix it, then run the same command: the {self.not_attempted} items not "
-                "attempted will be sent."
-            )
-        if interrupted:
-            hints.append("Interrupted: run the same command again to resume.")
-        local = ("ValidationError", "OutsideWindow")
-        sent_and_refused = sum(n for r, n in self.failed.items() if r not in local)
-        if sent_and_refused or self.failed_before:
-            hints.append("Add --retry-failed to try the failed items again.")
-        if self.failed.get("ValidationError"):
-            hints.append("Items refused before sending are checked again by every run: fix them.")
-        if self.failed.get("OutsideWindow"):
-            hints.append(
-                "Items to users whose 24-hour window is not open were not sent: run again once "
-                "they write, or send a template (--outside-window template --template-instead)."
-            )
-        if self.ambiguous or self.ambiguous_before:
-            hints.append(
-                "Add --resend-ambiguous to send again the items that may have been delivered "
-                "(their recipients may then get them twice)."
-            )
-        return hints
+def _hints(stats: BulkStats, interrupted: bool) -> list[str]:
+    hints = []
+    cause = stats.stopped_by
+    if cause is not None:
+        meaning = cause.meaning if isinstance(cause, APIError) else None
+        todo = f" ({meaning.meaning}: {meaning.todo})" if meaning is not None else ""
+        hints.append(
+            f"Stopped after {failure_reason(cause)}: {cause}{todo}: every other item would fail "
+            f"the same way. Fix it, then run the same command: the {stats.not_attempted} items "
+            "not attempted will be sent."
+        )
+    if interrupted:
+        hints.append("Interrupted: run the same command again to resume.")
+    local = ("ValidationError", "OutsideWindow")
+    sent_and_refused = sum(n for r, n in stats.failures.items() if r not in local)
+    if sent_and_refused or stats.failed_before:
+        hints.append("Add --retry-failed to try the failed items again.")
+    if stats.failures.get("ValidationError"):
+        hints.append("Items refused before sending are checked again by every run: fix them.")
+    if stats.failures.get("OutsideWindow"):
+        hints.append(
+            "Items to users whose 24-hour window is not open were not sent: run again once "
+            "they write, or send a template (--outside-window template --template-instead)."
+        )
+    if stats.unknown or stats.unknown_before:
+        hints.append(
+            "Add --resend-ambiguous to send again the items that may have been delivered "
+            "(their recipients may then get them twice)."
+        )
+    return hints
 
 
 def _short(text: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import tempfile
 import time
@@ -16,10 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
-from gupshup_async.cli._common import reason_of
 from gupshup_async.cli._group import cli
-from gupshup_async.client import GupshupClient, SendHooks
-from gupshup_async.errors import WINDOW_CLOSED, GupshupError
+from gupshup_async.client import GupshupClient
+from gupshup_async.errors import WINDOW_CLOSED
 from gupshup_async.messages import ButtonMessage, Message, TemplateMessage, TemplateUrlButton
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
@@ -52,14 +50,6 @@ def demo(messages: int, rate: float, fail_rate: float, concurrency: int, seed: i
     asyncio.run(_demo(messages, rate, fail_rate, concurrency, seed))
 
 
-class _Tally(SendHooks):
-    def __init__(self) -> None:
-        self.retries: collections.Counter[str] = collections.Counter()
-
-    def retry(self, to: str, attempt: int, error: GupshupError, wait: float) -> None:
-        self.retries[reason_of(error)] += 1
-
-
 async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, seed: int) -> None:
     out = Console()
     faults = Faults(
@@ -70,7 +60,6 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
         slow=fail_rate * 0.2,
         slow_seconds=0.2,
     )
-    tally = _Tally()
     retry = RetryPolicy(initial_delay=0.05, max_delay=1.0)
     secret = "demo-hook-secret"
     # Every 50th number of the bulk is undeliverable and every 40th outside the 24-hour window,
@@ -100,7 +89,6 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
                 base_url=sandbox.base_url,
                 rate_limit=RateLimit(rate),
                 retry=retry,
-                hooks=tally,
                 max_connections=concurrency,
             ) as client:
                 table = Table("type", "message id", "attempts", title="One of every type")
@@ -109,10 +97,10 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
                     result = await client.send("+91 98765 43210", message)
                     table.add_row(kind, result.message_id, str(result.attempts))
                 out.print(table)
-                summary = await _bulk(client, numbers, concurrency, out, journal)
+                stats = await _bulk(client, numbers, concurrency, out, journal)
             await _settle(receiver, sandbox)
             window_table = await _window_stage(receiver, windows, hook, secret)
-        _print_summary(out, summary, tally, sandbox)
+        _print_summary(out, stats, sandbox)
         store = DeliveryStore(str(journal))
         try:
             found = store.report()
@@ -219,7 +207,7 @@ async def _settle(receiver: Receiver, sandbox: Sandbox, seconds: float = 10.0) -
 
 async def _bulk(
     client: GupshupClient, numbers: list[str], concurrency: int, out: Console, journal: Path
-) -> dict[str, Any]:
+) -> BulkStats:
     message = ButtonMessage(
         "Your order has shipped. How was the delivery?",
         [("good", "Great"), ("bad", "Not great")],
@@ -227,7 +215,6 @@ async def _bulk(
     )
     items = ((f"+{number}", message) for number in numbers)  # "9170…": the bulk's own numbers
     total = len(numbers)
-    failures: collections.Counter[str] = collections.Counter()
     progress = Progress(
         TextColumn("bulk"),
         BarColumn(),
@@ -239,27 +226,21 @@ async def _bulk(
     with progress:
         task = progress.add_task("bulk", total=total, rate=0.0)
         async with client.send_many(items, concurrency=concurrency, journal=journal) as run:
-            async for outcome in run:
-                if outcome.error is not None:
-                    failures[reason_of(outcome.error)] += 1
+            async for _ in run:
                 progress.update(task, completed=run.stats.done, rate=run.stats.rate)
-    return {"stats": run.stats, "failures": failures}
+    return run.stats
 
 
-def _print_summary(out: Console, summary: dict[str, Any], tally: _Tally, sandbox: Sandbox) -> None:
-    stats: BulkStats = summary["stats"]
-    failures: collections.Counter[str] = summary["failures"]
+def _print_summary(out: Console, stats: BulkStats, sandbox: Sandbox) -> None:
     table = Table("", "", title="Bulk summary", show_header=False)
     table.add_row("sent", str(stats.ok))
     table.add_row("failed", str(stats.failed))
-    table.add_row("retries", str(sum(tally.retries.values())))
+    table.add_row("retries", str(stats.retried))
     table.add_row("rate achieved", f"{stats.rate:.0f} messages/s")
     table.add_row("maybe twice (ambiguous retries)", str(stats.ambiguous))
     table.add_row("processed by the sandbox", str(len(sandbox.account.processed)))
     bulk = [items for to, items in sandbox.account.by_recipient().items() if to.startswith("9170")]
     table.add_row("bulk recipients processed twice", str(sum(len(items) > 1 for items in bulk)))
-    for reason, count in sorted(tally.retries.items()):
-        table.add_row(f"retried after {reason}", str(count))
-    for reason, count in sorted(failures.items()):
+    for reason, count in sorted(stats.failures.items()):
         table.add_row(f"failed: {reason}", str(count))
     out.print(table)

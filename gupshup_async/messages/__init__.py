@@ -3,28 +3,17 @@
 Pure: no I/O.
 """
 
-from gupshup_async.messages._messages import (
-    MESSAGE_TYPES,
-    AddressMessage,
-    ButtonMessage,
-    CallPermissionRequestMessage,
-    CarouselCard,
-    CarouselMessage,
+from gupshup_async.messages._buttons import ButtonMessage, CtaUrlMessage, ListMessage
+from gupshup_async.messages._carousel import CarouselCard, CarouselMessage, ProductCard
+from gupshup_async.messages._commerce import (
     CatalogMessage,
-    CtaUrlMessage,
-    FlowMessage,
-    InteractiveMessage,
-    ListMessage,
-    LocationRequestMessage,
     OrderDetailsMessage,
     OrderStatusMessage,
-    ProductCard,
     ProductListMessage,
     ProductMessage,
-    RequestContactInfoMessage,
-    VoiceCallMessage,
-    parse_interactive,
 )
+from gupshup_async.messages._flows import FlowMessage
+from gupshup_async.messages._messages import MESSAGE_TYPES, InteractiveMessage, parse_interactive
 from gupshup_async.messages._parts import (
     DocumentHeader,
     Header,
@@ -48,6 +37,13 @@ from gupshup_async.messages._payload import (
     is_user_id,
     normalize_recipient,
     parse_message,
+)
+from gupshup_async.messages._requests import (
+    AddressMessage,
+    CallPermissionRequestMessage,
+    LocationRequestMessage,
+    RequestContactInfoMessage,
+    VoiceCallMessage,
 )
 from gupshup_async.messages._template import (
     TemplateButton,

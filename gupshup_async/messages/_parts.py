@@ -381,3 +381,41 @@ class ProductSection:
             lambda o, p, _: ProductItem._read(o, p, reader),
         )
         return with_leftover(cls(obj.get("title"), items), obj)
+
+
+def check_sections(
+    out: list[Problem],
+    path: str,
+    sections: object,
+    kind: type[Section] | type[ProductSection],
+    items_key: str,
+    items_max: int,
+) -> list[tuple[str, Any]]:
+    """The rules lists and product lists share; returns each item found with its path."""
+    if not isinstance(sections, tuple):
+        out.append(Problem(path, f"must be a list of sections, got {rules.type_name(sections)}"))
+        return []
+    rules.count(out, path, len(sections), rules.SECTIONS_MIN, rules.SECTIONS_MAX, "sections")
+    found: list[tuple[str, Any]] = []
+    for i, section in enumerate(sections):
+        where = f"{path}[{i}]"
+        if not isinstance(section, kind):
+            out.append(Problem(where, f"must be a {kind.__name__}, got {rules.show(section)}"))
+            continue
+        rules.text(
+            out,
+            f"{where}.title",
+            section.title,
+            rules.SECTION_TITLE_MAX,
+            required=len(sections) > 1,
+        )
+        items: object = section.rows if isinstance(section, Section) else section.items
+        if not isinstance(items, tuple):
+            out.append(Problem(f"{where}.{items_key}", "must be a list"))
+            continue
+        if not items:
+            out.append(Problem(f"{where}.{items_key}", "must have at least 1 item, got 0"))
+        found.extend((f"{where}.{items_key}[{j}]", item) for j, item in enumerate(items))
+    if sections and all(isinstance(s, kind) for s in sections):
+        rules.count(out, path, len(found), 1, items_max, f"{items_key} in all sections together")
+    return found

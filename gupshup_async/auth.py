@@ -19,9 +19,16 @@ import httpx
 
 from gupshup_async import _engine
 from gupshup_async._http import Answer, Exchange, token_headers, total_timeout
-from gupshup_async.errors import AuthenticationError, TransportError
+from gupshup_async.errors import AuthenticationError, GupshupError, TransportError
 
-__all__ = ["PartnerCredentials", "StaticToken", "TokenProvider", "mask"]
+__all__ = [
+    "PartnerCredentials",
+    "StaticToken",
+    "TokenProvider",
+    "fresh_token",
+    "mask",
+    "unauthorized",
+]
 
 
 @runtime_checkable
@@ -34,6 +41,21 @@ class TokenProvider(Protocol):
 
         ``rejected`` tells a provider whether another task has already refreshed it.
         """
+
+
+def unauthorized(error: GupshupError) -> bool:
+    """Whether ``error`` is the 401 after which a provider may have a new token."""
+    return isinstance(error, AuthenticationError) and error.status_code == 401
+
+
+async def fresh_token(provider: TokenProvider, error: GupshupError, token: str) -> str | None:
+    """After a 401 for ``token``, a new token to try once, if ``provider`` has one: the one
+    place a refresh after a 401 is decided, for sends and the template list alike.
+    """
+    if not unauthorized(error):
+        return None
+    fresh = await provider.refresh(token)
+    return fresh if fresh and fresh != token else None
 
 
 def mask(secret: str) -> str:

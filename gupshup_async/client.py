@@ -10,7 +10,6 @@ What is retried, how long it waits and when it stops come from the one `RetryPol
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import ssl
@@ -26,12 +25,18 @@ import tenacity
 from gupshup_async import _engine
 from gupshup_async._closing import AsyncClosing
 from gupshup_async._http import Exchange, token_headers, total_timeout
+from gupshup_async._template_list import TemplateList
 from gupshup_async.answers import accepted_ids
-from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
+from gupshup_async.auth import (
+    PartnerCredentials,
+    StaticToken,
+    TokenProvider,
+    fresh_token,
+    unauthorized,
+)
 from gupshup_async.bulk import AttemptWatch, BulkRun
 from gupshup_async.errors import (
     APIError,
-    AuthenticationError,
     GupshupError,
     RateLimitError,
 )
@@ -52,11 +57,6 @@ logger = logging.getLogger("gupshup_async")
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = "application/json"
-# After a failed template list fetch, how long before the next is tried (the endpoint allows 10
-# calls a minute: a campaign of template items must not spend them on retries).
-_FETCH_PAUSE = 60.0
-# A template list is a few KiB per template; an answer beyond this is not one.
-_TEMPLATE_LIST_MAX = 32 * 1024 * 1024
 
 
 class SendHooks:
@@ -193,10 +193,12 @@ class GupshupClient(AsyncClosing):
         self.windows = windows
         self.window_policy = window_policy
         self._templates = templates
-        self._fetched: tuple[float, TemplateDefinitions] | None = None
-        self._fetch_failed: tuple[float, GupshupError] | None = None
-        self._templates_max_age = templates_max_age
-        self._fetching = asyncio.Lock()
+        self._template_list = TemplateList(
+            self._exchange,
+            self._provider,
+            f"{self.base_url}/partner/app/{quote(app_id, safe='')}/templates",
+            max_age=templates_max_age,
+        )
 
     @classmethod
     def from_env(cls, **options: Any) -> GupshupClient:
@@ -378,78 +380,8 @@ class GupshupClient(AsyncClosing):
         for a minute (or the ``Retry-After`` asked); with no list fetched before, the failure is
         raised, to every caller in that minute, as `APIError` or `TransportError`.
         """
-        max_age = self._templates_max_age if max_age is None else max_age
-        async with self._fetching:
-            now = time.monotonic()
-            fetched, failed = self._fetched, self._fetch_failed
-            if fetched is not None and now - fetched[0] < max_age:
-                return fetched[1]
-            if failed is not None and now < failed[0]:
-                if fetched is not None:
-                    return fetched[1]
-                raise failed[1]
-            self._check_usable()
-            try:
-                definitions = await self._get_templates()
-            except GupshupError as error:
-                pause = getattr(error, "retry_after", None) or _FETCH_PAUSE
-                self._fetch_failed = (time.monotonic() + pause, error)
-                if fetched is None:
-                    raise
-                logger.warning(
-                    "the template list could not be fetched (%s): using the one from %.0f s ago",
-                    type(error).__name__,
-                    time.monotonic() - fetched[0],
-                )
-                return fetched[1]
-            self._fetched, self._fetch_failed = (time.monotonic(), definitions), None
-            return definitions
-
-    async def _get_templates(self) -> TemplateDefinitions:
-        token = await self._provider.token()
-        try:
-            return await self._get_template_list(token)
-        except AuthenticationError as error:
-            fresh = await self._fresh_token(error, token)
-            if fresh is None:
-                raise
-            return await self._get_template_list(fresh)
-
-    async def _get_template_list(self, token: str) -> TemplateDefinitions:
-        url = f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/templates"
-        # A GET that times out sent no message: not ambiguous, whatever a send would be.
-        answer = await self._exchange.send(
-            "GET",
-            url,
-            headers=token_headers(token),
-            limit=_TEMPLATE_LIST_MAX,
-            ambiguous=False,
-        )
-        if answer.status != 200:
-            raise answer.refusal()
-        try:
-            found = TemplateDefinitions.from_json(json.loads(answer.content), strict=False)
-        except (ValueError, RecursionError) as bad:
-            raise APIError(
-                f"the template list cannot be read: {bad}",
-                status_code=200,
-                body=answer.content[:200].decode("utf-8", "replace"),
-            ) from None
-        if found.unreadable:
-            logger.warning(
-                "%d templates of the app's list cannot be read; messages naming them are not "
-                "checked: %s",
-                len(found.unreadable),
-                ", ".join(sorted(found.unreadable)),
-            )
-        return found
-
-    async def _fresh_token(self, error: GupshupError, token: str) -> str | None:
-        """After a 401 for ``token``, a new token to try once, if the provider has one."""
-        if not _unauthorized(error):
-            return None
-        fresh = await self._provider.refresh(token)
-        return fresh if fresh and fresh != token else None
+        self._check_usable()
+        return await self._template_list.get(max_age)
 
     # Attempts ------------------------------------------------------------------------------
 
@@ -504,9 +436,9 @@ class GupshupClient(AsyncClosing):
             except GupshupError as error:
                 if tally.watch is not None:
                     tally.watch.after(error)
-                if not tally.refreshed and _unauthorized(error):
+                if not tally.refreshed and unauthorized(error):
                     tally.refreshed = True
-                    fresh = await self._fresh_token(error, tally.token)
+                    fresh = await fresh_token(self._provider, error, tally.token)
                     if fresh is not None:
                         tally.token = fresh
                         continue
@@ -604,10 +536,6 @@ class _Delivery:
         self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None
     ) -> SendResult:
         return await self.client._deliver(recipient, message, envelope, self.policy, watch)
-
-
-def _unauthorized(error: GupshupError) -> bool:
-    return isinstance(error, AuthenticationError) and error.status_code == 401
 
 
 def _planned_wait(state: tenacity.RetryCallState) -> float:

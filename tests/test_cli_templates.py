@@ -15,7 +15,7 @@ import pytest
 
 from gupshup_async import SqliteWindowStore, TemplateDefinitions
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
-from gupshup_async.sandbox._rules import SANDBOX_TEMPLATES
+from gupshup_async.sandbox import SANDBOX_TEMPLATES
 from tests.servers import sandbox_process
 from tests.test_cli import run
 

@@ -29,103 +29,17 @@ from gupshup_async.messages import (
     parse_interactive,
     parse_template,
 )
+from gupshup_async.sandbox._account import (
+    SANDBOX_APP_ID,
+    SANDBOX_TEMPLATES,
+    SANDBOX_TOKEN,
+    Account,
+    Processed,
+)
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WINDOW_SECONDS
 
-__all__ = ["Account", "Answer", "Faults", "Processed", "SandboxRules", "canned"]
-
-SANDBOX_APP_ID = "sandbox-app"
-SANDBOX_TOKEN = "sandbox-token-0000"
-
-#: The templates the sandbox knows unless told others (Meta's shape): `gupshup-async sandbox
-#: --templates FILE` or ``Sandbox(templates=...)`` replaces them.
-SANDBOX_TEMPLATES: list[dict[str, Any]] = [
-    {
-        "name": "order_shipped",
-        "language": "en",
-        "status": "APPROVED",
-        "category": "UTILITY",
-        "components": [
-            {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
-            {"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."},
-            {
-                "type": "BUTTONS",
-                "buttons": [
-                    {"type": "QUICK_REPLY", "text": "Track it"},
-                    {"type": "QUICK_REPLY", "text": "Stop updates"},
-                    {"type": "URL", "text": "See order", "url": "https://shop.example/o/{{1}}"},
-                ],
-            },
-        ],
-    },
-    {
-        "name": "appointment_reminder",
-        "language": "en",
-        "status": "APPROVED",
-        "category": "UTILITY",
-        "components": [
-            {"type": "BODY", "text": "Hi {{1}}, see you on {{2}}. Can you make it?"},
-            {
-                "type": "BUTTONS",
-                "buttons": [
-                    {"type": "QUICK_REPLY", "text": "Yes"},
-                    {"type": "QUICK_REPLY", "text": "Reschedule"},
-                ],
-            },
-        ],
-    },
-    {
-        "name": "cart_reminder",
-        "language": "en",
-        "status": "APPROVED",
-        "category": "MARKETING",
-        "parameter_format": "NAMED",
-        "components": [
-            {"type": "HEADER", "format": "IMAGE"},
-            {"type": "BODY", "text": "Hi {{first_name}}, your cart misses you: {{discount}} off."},
-            {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "SAVE10"}]},
-        ],
-    },
-    {
-        "name": "spring_collection",
-        "language": "en",
-        "status": "APPROVED",
-        "category": "MARKETING",
-        "components": [
-            {"type": "BODY", "text": "Spring is here: {{1}} off our new plants."},
-            {
-                "type": "CAROUSEL",
-                "cards": [
-                    {
-                        "components": [
-                            {"type": "HEADER", "format": "IMAGE"},
-                            {"type": "BODY", "text": "{{1}}, from {{2}}"},
-                            {
-                                "type": "BUTTONS",
-                                "buttons": [
-                                    {"type": "QUICK_REPLY", "text": "Tell me more"},
-                                    {
-                                        "type": "URL",
-                                        "text": "Buy",
-                                        "url": "https://shop.example/p/{{1}}",
-                                    },
-                                ],
-                            },
-                        ]
-                    }
-                ]
-                * 3,
-            },
-        ],
-    },
-    {
-        "name": "summer_sale",
-        "language": "en",
-        "status": "PAUSED",
-        "category": "MARKETING",
-        "components": [{"type": "BODY", "text": "Summer sale: {{1}} off."}],
-    },
-]
+__all__ = ["Answer", "Faults", "SandboxRules", "canned"]
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -186,63 +100,6 @@ class Answer:
     @property
     def drops_connection(self) -> bool:
         return self.status == 0
-
-
-@attrs.frozen
-class Processed:
-    """One message the sandbox accepted as sent."""
-
-    seq: int
-    message_id: str
-    to: str
-    interactive_type: str
-    body_text: str | None
-    app_id: str = SANDBOX_APP_ID
-    reply_to: str | None = None
-    callback_data: str | None = None
-    #: Meta's id for the message, as statuses and replies name it (the send got ``message_id``,
-    #: Gupshup's; statuses carry that one as ``gs_id``).
-    wamid: str = ""
-    #: The template's name, for a template message (``interactive_type`` is "template").
-    template: str | None = None
-    #: A free-form message sent when the user's 24-hour window was closed: it fails (131047).
-    outside_window: bool = False
-
-
-class Account:
-    """What was processed, in order, per recipient: the ground truth for "exactly once"."""
-
-    def __init__(self) -> None:
-        self.processed: list[Processed] = []
-        self.answers: collections.Counter[int] = collections.Counter()
-        self.faults: collections.Counter[str] = collections.Counter()
-
-    def by_recipient(self) -> dict[str, list[Processed]]:
-        grouped: dict[str, list[Processed]] = {}
-        for item in self.processed:
-            grouped.setdefault(item.to, []).append(item)
-        return grouped
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "processed": len(self.processed),
-            "answers": {str(k): v for k, v in sorted(self.answers.items())},
-            "faults": dict(sorted(self.faults.items())),
-            "by_recipient": {
-                to: [
-                    {
-                        "message_id": p.message_id,
-                        "seq": p.seq,
-                        "type": p.interactive_type,
-                        "body": p.body_text,
-                        "template": p.template,
-                        "outside_window": p.outside_window,
-                    }
-                    for p in items
-                ]
-                for to, items in self.by_recipient().items()
-            },
-        }
 
 
 def _json(document: Mapping[str, Any]) -> bytes:
@@ -589,91 +446,3 @@ def _verdict(message: object) -> Answer | None:
 
 
 # Webhook callbacks (Gupshup's version 3, Meta's envelope) --------------------------------
-
-
-def _envelope(app_id: str, value: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "gs_app_id": app_id,
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "sandbox-waba", "changes": [{"field": "messages", "value": value}]}],
-    }
-
-
-_FAILURES = {
-    131026: "Message undeliverable",
-    131047: "Re-engagement message: more than 24 hours since the customer last replied",
-}
-
-
-def status_event(
-    app_id: str, processed: Processed, status: str, timestamp: int, *, failed_code: int = 131026
-) -> dict[str, Any]:
-    """The status callback Gupshup would post for a message it accepted: Meta's id in ``id``,
-    Gupshup's in ``gs_id``.
-    """
-    entry: dict[str, Any] = {
-        "id": processed.wamid,
-        "gs_id": processed.message_id,
-        "status": status,
-        "timestamp": str(timestamp),
-        "recipient_id": processed.to,
-    }
-    if processed.callback_data is not None:
-        entry["biz_opaque_callback_data"] = processed.callback_data
-    if status == "failed":
-        title = _FAILURES.get(failed_code, "Message failed")
-        entry["errors"] = [
-            {
-                "code": failed_code,
-                "title": title,
-                "message": title,
-                "error_data": {"details": "the sandbox was told so about this number"},
-            }
-        ]
-    return _envelope(app_id, {"messaging_product": "whatsapp", "statuses": [entry]})
-
-
-def inbound_event(
-    app_id: str, sender: str, message: Mapping[str, Any], seq: int, timestamp: int
-) -> dict[str, Any]:
-    """The callback of a user's message: ``message`` holds its ``type`` and content (and a
-    ``context`` when it answers one of ours).
-    """
-    inbound = {
-        "from": sender,
-        "id": f"wamid.sandbox-inbound-{seq}",
-        "timestamp": str(timestamp),
-        **message,
-    }
-    contacts = [{"profile": {"name": "Sandbox User"}, "wa_id": sender}]
-    return _envelope(
-        app_id, {"messaging_product": "whatsapp", "contacts": contacts, "messages": [inbound]}
-    )
-
-
-def reply_event(
-    app_id: str,
-    processed: Processed,
-    reply_id: str,
-    title: str,
-    timestamp: int,
-    *,
-    kind: str = "button_reply",
-    description: str | None = None,
-) -> dict[str, Any]:
-    """The inbound message Gupshup would post when the user taps a button or picks a row."""
-    reply: dict[str, Any] = {"id": reply_id, "title": title}
-    if description is not None:
-        reply["description"] = description
-    message = {
-        "from": processed.to,
-        "id": f"wamid.sandbox-reply-{processed.seq}-{reply_id}",
-        "timestamp": str(timestamp),
-        "type": "interactive",
-        "context": {"from": "sandbox-business", "id": processed.wamid},
-        "interactive": {"type": kind, kind: reply},
-    }
-    contacts = [{"profile": {"name": "Sandbox User"}, "wa_id": processed.to}]
-    return _envelope(
-        app_id, {"messaging_product": "whatsapp", "contacts": contacts, "messages": [message]}
-    )

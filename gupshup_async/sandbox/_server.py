@@ -18,17 +18,9 @@ from aiohttp import web
 from httpx_aiohttp import HttpxAiohttpClient
 
 from gupshup_async._closing import AsyncClosing
-from gupshup_async.sandbox._rules import (
-    SANDBOX_APP_ID,
-    SANDBOX_TOKEN,
-    Account,
-    Faults,
-    Processed,
-    SandboxRules,
-    inbound_event,
-    reply_event,
-    status_event,
-)
+from gupshup_async.sandbox._account import SANDBOX_APP_ID, SANDBOX_TOKEN, Account, Processed
+from gupshup_async.sandbox._events import inbound_event, reply_event, status_event
+from gupshup_async.sandbox._rules import Faults, SandboxRules
 from gupshup_async.template_definitions import TemplateDefinitions
 
 __all__ = ["Sandbox"]

@@ -45,20 +45,18 @@ from gupshup_async.messages._requests import (
     RequestContactInfoMessage,
     VoiceCallMessage,
 )
-from gupshup_async.messages._template import (
+from gupshup_async.messages._template import TemplateCard, TemplateMessage, parse_template
+from gupshup_async.messages._template_parts import (
     TemplateButton,
-    TemplateCard,
     TemplateCopyCode,
     TemplateCurrency,
     TemplateDateTime,
     TemplateFlowButton,
     TemplateHeader,
     TemplateLocation,
-    TemplateMessage,
     TemplateQuickReply,
     TemplateText,
     TemplateUrlButton,
-    parse_template,
 )
 
 __all__ = [

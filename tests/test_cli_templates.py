@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from gupshup_async import SqliteWindowStore, TemplateDefinitions
-from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
-from gupshup_async.sandbox import SANDBOX_TEMPLATES
+from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TEMPLATES, SANDBOX_TOKEN
 from tests.servers import sandbox_process
 from tests.test_cli import run
 

@@ -36,8 +36,7 @@ from gupshup_async import (
     VideoHeader,
     parse_template,
 )
-from gupshup_async.sandbox import SANDBOX_APP_ID, Sandbox
-from gupshup_async.sandbox import SANDBOX_TEMPLATES
+from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TEMPLATES, Sandbox
 from gupshup_async.testing import gupshup_mock
 
 DEFINITIONS = TemplateDefinitions.from_json(SANDBOX_TEMPLATES)

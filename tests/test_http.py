@@ -172,9 +172,11 @@ async def test_a_trickle_ends_at_the_attempt_timeout_without_stalling_the_loop()
         took, cpu_used = loop.time() - start, time.process_time() - cpu
     watcher.cancel()
     assert caught.value.ambiguous
-    assert 1.0 <= took < 3.0
+    # Generous bounds for a busy machine, still far from the bug (a trickle read forever, a
+    # byte-at-a-time parser spinning for minutes and holding the loop).
+    assert 1.0 <= took < 30.0
     assert cpu_used < took  # the engine waited; it did not spin
-    assert max(stalls) < 0.1
+    assert max(stalls) < 1.0
 
 
 async def test_a_server_that_never_answers_ends_at_the_read_timeout() -> None:
@@ -182,7 +184,7 @@ async def test_a_server_that_never_answers_ends_at_the_read_timeout() -> None:
         start = time.monotonic()
         with pytest.raises(TransportError, match=r"(?i)timeout") as caught:
             await client.send(TO, MESSAGE)
-    assert time.monotonic() - start < 3.0
+    assert time.monotonic() - start < 30.0  # ended by the 0.3 s read timeout, not 60 s
     assert caught.value.ambiguous
 
 

@@ -293,7 +293,10 @@ def test_two_shards_one_killed_and_resumed_message_everyone_once_in_order(
         account = httpx.get(f"{url}/sandbox/account", timeout=10).json()
     assert resumed.returncode == 0, resumed.stderr
     ambiguous = {line.split()[0] for line in resumed.stdout.splitlines() if "ambiguous" in line}
-    assert len(ambiguous) <= 2  # at 100 a second, at most what was on the wire at the kill
+    # At most what can be on the wire at once (8 workers): an in-flight mark is made after the
+    # limiter's grant. (How many of them were on the wire at the kill depends on the machine's
+    # load; tests/test_campaign_resume.py bounds the marks made while waiting for the limiter.)
+    assert len(ambiguous) <= 8
     by_recipient = account["by_recipient"]
     everyone = {f"9170{n:08d}" for n in range(100)}
     for messages in by_recipient.values():

@@ -2,21 +2,26 @@
 
 It runs under any ASGI server (uvicorn, hypercorn, granian) and mounts in FastAPI or Starlette
 (``app.mount("/hooks/gupshup", receiver)``). Each callback is checked (the shared-secret header
-set in the subscription's ``meta``, in constant time), read within a size limit, parsed, and
-answered at once: 200, or a 4xx that says what was wrong. Events then go through a bounded queue
-to a background task that drops repeats, records statuses in a campaign's `DeliveryStore`,
-tells a window store who wrote (and whose window a 131047 showed closed), ties each reply to the
-item it answers, and hands every event to your handlers. A hostile body is a 4xx and a count,
-never a crash.
+set in the subscription's ``meta``, in constant time), read within a size limit and parsed; a
+4xx says what was wrong. Then what it carries is stored before it is acknowledged: a window
+store is told who wrote (and whose window a 131047 showed closed), a campaign's `DeliveryStore`
+records the statuses and which events it has seen, in one transaction synced to disk, and only
+then does the callback get its 200. A store that fails gets a 503 and nothing is marked seen, so
+Gupshup sends it again and it is stored then. Callbacks that arrive together share one commit.
+New events (never repeats, known by what is stored) go through a bounded queue to your
+handlers, each reply tied to the item it answers. A hostile body is a 4xx and a count, never a
+crash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import hmac
 import inspect
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -24,7 +29,12 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import WebhookError
-from gupshup_async.stores import DeliveryStore, MemoryWindowStore, WindowStore
+from gupshup_async.stores import (
+    DeliveryStore,
+    MemoryWindowStore,
+    SqliteWindowStore,
+    WindowStore,
+)
 from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, parse_events
 
 __all__ = ["Receiver"]
@@ -70,12 +80,15 @@ class Receiver:
       message from a user and every 131047 failure: what a client's window policy reads.
     - ``handlers``: called with each new event, in order, off the request (sync or async); an
       exception in one is logged and counted, and the others still run.
-    - ``max_body``: larger bodies get 413; ``queue_size``: events waiting for the handlers
+    - ``max_body``: larger bodies get 413; ``queue_size``: callbacks waiting for the handlers
       beyond it get 503 (Gupshup retries later); ``dedupe_seconds``: how long an event's
-      identity is remembered to drop repeats.
+      identity is remembered to drop repeats (in the store, when there is one).
 
+    A callback is answered 200 only once what it carries is stored (see the module's
+    docstring); a store that fails (a full disk, a lock held past the store's timeout) is a 503.
     ``stats`` counts what came: ``accepted``, ``events``, ``duplicates``, ``handled``,
-    ``handler_errors``, and refusals by status (``refused_401``, ``refused_400``...).
+    ``handler_errors``, ``store_errors``, and refusals by status (``refused_401``,
+    ``refused_503``...).
     """
 
     def __init__(
@@ -99,7 +112,14 @@ class Receiver:
         self.handlers = list(handlers)
         self.max_body = max_body
         self._queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_size)
+        self._reserved = 0  # callbacks being stored, each with a place kept in the queue
+        self._dedupe_seconds = dedupe_seconds
         self._seen = _Seen(dedupe_seconds, limit=max(queue_size * 10, 100_000))
+        self._pending: list[tuple[list[Event], asyncio.Future[list[Event]]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        # One thread writes, so SQLite connections are never used from two threads at once.
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "gupshup-receiver-store")
+        self._logged_failure = -math.inf
         self._worker: asyncio.Task[None] | None = None
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -143,12 +163,79 @@ class Receiver:
         except WebhookError:
             return 400
         self._start()
+        if self._queue.qsize() + self._reserved >= self._queue.maxsize:
+            return 503  # the handlers are behind: Gupshup retries a callback it could not deliver
+        self._reserved += 1
         try:
-            self._queue.put_nowait(events)
-        except asyncio.QueueFull:
-            return 503  # Gupshup retries a callback it could not deliver
+            fresh = await self._store(events)
+        except Exception:
+            self.stats["store_errors"] += 1
+            self._log_store_failure(len(events))
+            return 503  # nothing marked seen: Gupshup sends it again, and it is stored then
+        finally:
+            self._reserved -= 1
+        self.stats["events"] += len(fresh)
+        self.stats["duplicates"] += len(events) - len(fresh)
+        if fresh:
+            self._queue.put_nowait(fresh)
         self.stats["accepted"] += 1
         return 200
+
+    async def _store(self, events: list[Event]) -> list[Event]:
+        """Store what ``events`` say, in a commit shared with the callbacks that arrive
+        meanwhile; return the events not seen before, replies tied to their items.
+        """
+        if isinstance(self.windows, MemoryWindowStore):
+            self.windows.record(events)  # in this thread: the client reads it here too
+        if self.store is None and not isinstance(self.windows, SqliteWindowStore):
+            return self._seen.fresh(events)  # nothing on disk: memory keeps the repeats
+        done: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.get_running_loop().create_task(
+                self._commit_pending(), name="gupshup-receiver-commit"
+            )
+        return await done
+
+    async def _commit_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                fresh = await loop.run_in_executor(
+                    self._writer, self._write, [events for events, _ in batch]
+                )
+            except Exception as failed:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(failed)
+                continue
+            for (_, done), new in zip(batch, fresh, strict=True):
+                if not done.done():
+                    done.set_result(new)
+
+    def _write(self, batches: list[list[Event]]) -> list[list[Event]]:
+        """In the writer's thread: windows first (recording twice is harmless), then the
+        statuses and the events seen, in one transaction; replies tied to their items.
+        """
+        if self.windows is not None and not isinstance(self.windows, MemoryWindowStore):
+            for events in batches:
+                self.windows.record(events)
+        if self.store is None:
+            return [self._seen.fresh(events) for events in batches]
+        fresh = self.store.record_new(batches, forget_after=self._dedupe_seconds)
+        return [self._tie(self.store, events) for events in fresh]
+
+    def _log_store_failure(self, count: int) -> None:
+        now = time.monotonic()
+        if now - self._logged_failure >= 10.0:  # at most a line every 10 s, whatever the load
+            self._logged_failure = now
+            logger.exception(
+                "storing a callback of %d events failed: answered 503 so Gupshup sends it "
+                "again (%d such failures so far)",
+                count,
+                self.stats["store_errors"],
+            )
 
     async def _body(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -185,9 +272,8 @@ class Receiver:
             )
 
     @staticmethod
-    def _record(store: DeliveryStore, events: list[Event]) -> list[Event]:
-        """Record the statuses; return the events with each reply tied to its item."""
-        store.record(events)
+    def _tie(store: DeliveryStore, events: list[Event]) -> list[Event]:
+        """The events with each reply tied to the item it answers."""
         tied: list[Event] = []
         for event in events:
             if isinstance(event, FROM_USER):
@@ -208,6 +294,9 @@ class Receiver:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
+        self._writer.shutdown(wait=True)
         if self.store is not None:
             self.store.close()
 
@@ -219,25 +308,7 @@ class Receiver:
             finally:
                 self._queue.task_done()
 
-    async def _handle(self, events: list[Event]) -> None:
-        fresh = self._seen.fresh(events)
-        self.stats["events"] += len(fresh)
-        self.stats["duplicates"] += len(events) - len(fresh)
-        if self.store is not None and fresh:
-            try:
-                fresh = await asyncio.to_thread(self._record, self.store, fresh)
-            except Exception:
-                self.stats["store_errors"] += 1
-                logger.exception("recording %d events in the delivery store failed", len(fresh))
-        if self.windows is not None and fresh:
-            try:
-                if isinstance(self.windows, MemoryWindowStore):
-                    self.windows.record(fresh)
-                else:
-                    await asyncio.to_thread(self.windows.record, fresh)
-            except Exception:
-                self.stats["window_errors"] += 1
-                logger.exception("recording %d events in the window store failed", len(fresh))
+    async def _handle(self, fresh: list[Event]) -> None:
         for event in fresh:
             for handler in self.handlers:
                 try:

@@ -17,11 +17,15 @@ from gupshup_async.errors import JournalError
 __all__ = ["FORMAT", "connect", "prepare_journal", "transaction"]
 
 
-def connect(path: str | os.PathLike[str], *, shared: bool = True) -> sqlite3.Connection:
+def connect(
+    path: str | os.PathLike[str], *, shared: bool = True, timeout: float = 30.0
+) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are ours, explicit), usable from the
-    thread that runs its writes (``shared``), waiting up to 30 s for another writer's lock.
+    thread that runs its writes (``shared``), waiting up to ``timeout`` s for another writer.
     """
-    return sqlite3.connect(path, check_same_thread=not shared, isolation_level=None, timeout=30.0)
+    return sqlite3.connect(
+        path, check_same_thread=not shared, isolation_level=None, timeout=timeout
+    )
 
 
 @contextlib.contextmanager
@@ -72,6 +76,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_wamid ON deliveries (wamid);
 CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (item_key);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_events (identity TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
 
 

@@ -87,9 +87,11 @@ class DeliveryStore:
     report reads it. Plain SQLite calls: run them in a thread from async code.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = Path(path)
-        self._connection = connect(self.path)
+        # ``timeout``: how long a write waits for another writer's lock (a campaign's commit)
+        # before it fails, and the receiver answers 503 so that Gupshup sends it again.
+        self._connection = connect(self.path, timeout=timeout)
         try:
             prepare_journal(self._connection, self.path)
         except sqlite3.DatabaseError as broken:
@@ -114,6 +116,36 @@ class DeliveryStore:
                     matched += 1
         return matched
 
+    def record_new(
+        self, batches: list[list[Event]], *, forget_after: float = 7 * 86_400.0
+    ) -> list[list[Event]]:
+        """Record every batch in one transaction, synced to disk, and return each batch's
+        events not recorded before (by their ``identity``): what a webhook receiver may then
+        acknowledge and hand to its handlers. Identities are kept ``forget_after`` seconds.
+        Raises on any failure, and then nothing of the call is recorded.
+        """
+        now = time.time()
+        fresh: list[list[Event]] = []
+        db = self._connection
+        with transaction(db):
+            for events in batches:
+                new: list[Event] = []
+                for event in events:
+                    inserted = db.execute(
+                        "INSERT INTO seen_events (identity, at) VALUES (?, ?) "
+                        "ON CONFLICT (identity) DO NOTHING",
+                        ("\x1f".join(event.identity), now),
+                    )
+                    if inserted.rowcount != 1:
+                        continue  # a repeat: recorded before, its effects already stored
+                    if isinstance(event, StatusUpdate):
+                        self._record_status(event)
+                    new.append(event)
+                fresh.append(new)
+            if int(now) % 64 == 0:  # now and then, not on every batch
+                db.execute("DELETE FROM seen_events WHERE at < ?", (now - forget_after,))
+        return fresh
+
     def _record_status(self, update: StatusUpdate) -> bool:
         row = self._row_for(update)
         if row is None:
@@ -128,7 +160,9 @@ class DeliveryStore:
             )
             row = (update.gs_id, "accepted")
         gs_id, known = row
-        newer = update.status == "failed" or _RANK.get(update.status, 3) > _RANK.get(known, 0)
+        # A status the library does not know (or none: "unknown") never replaces a known one.
+        rank = _RANK.get(update.status)
+        newer = rank is not None and (update.status == "failed" or rank > _RANK.get(known, 0))
         self._connection.execute(
             "UPDATE deliveries SET wamid = coalesce(wamid, ?), status = coalesce(?, status), "
             "status_at = coalesce(?, status_at), error_code = coalesce(?, error_code), "

@@ -1,0 +1,224 @@
+"""The webhook receiver acknowledges only what it has stored: a 200 means the callback is on
+disk, a store that fails is a 503 that Gupshup answers by sending the callback again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from gupshup_async import DeliveryStore, Event, Receiver, StatusUpdate
+
+SECRET = "hook-secret-receiver-1"
+HEADERS = {"X-Hook-Secret": SECRET, "Content-Type": "application/json"}
+
+
+def status_callback(campaign: str, n: int, status: str = "delivered") -> bytes:
+    """A status callback as Gupshup posts it, for the n-th message of ``campaign``."""
+    entry = {
+        "id": f"wamid.test-{n}",
+        "gs_id": f"gs-{n:06d}",
+        "status": status,
+        "timestamp": str(1_790_000_000 + n),
+        "recipient_id": f"9170{n:08d}",
+        "biz_opaque_callback_data": f"{campaign}/item-{n}",
+    }
+    value = {"messaging_product": "whatsapp", "statuses": [entry]}
+    body = {"entry": [{"id": "waba", "changes": [{"field": "messages", "value": value}]}]}
+    return json.dumps(body).encode()
+
+
+def campaign_of(journal: Path) -> str:
+    store = DeliveryStore(journal)
+    try:
+        return store.campaign
+    finally:
+        store.close()
+
+
+async def test_a_failed_store_is_answered_503_marks_nothing_seen_and_is_stored_when_sent_again(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "campaign.db"
+    campaign = campaign_of(journal)
+    handled: list[Event] = []
+    receiver = Receiver(
+        SECRET, store=DeliveryStore(journal, timeout=0.2), handlers=[handled.append]
+    )
+    body = status_callback(campaign, 1)
+    # Another connection holds the journal's write lock past the store's timeout.
+    holder = sqlite3.connect(journal, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        refused = await http.post("/", content=body, headers=HEADERS)
+        holder.execute("ROLLBACK")
+        holder.close()
+        stored = await http.post("/", content=body, headers=HEADERS)
+        repeat = await http.post("/", content=body, headers=HEADERS)
+        await receiver.drain()
+    await receiver.aclose()
+    assert (refused.status_code, stored.status_code, repeat.status_code) == (503, 200, 200)
+    assert receiver.stats["store_errors"] == 1
+    assert receiver.stats["duplicates"] == 1  # the repeat, known by what is stored
+    assert [type(e) for e in handled] == [StatusUpdate]  # once, after it was stored
+    store = DeliveryStore(journal)
+    try:
+        delivery = store.find("gs-000001")
+        assert delivery is not None
+        assert delivery.status == "delivered"
+    finally:
+        store.close()
+
+
+async def test_handlers_run_after_the_event_is_stored(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    campaign = campaign_of(journal)
+    found: list[str | None] = []
+    reader = DeliveryStore(journal)
+
+    def handler(event: Event) -> None:
+        delivery = reader.find("gs-000007")
+        found.append(delivery.status if delivery is not None else None)
+
+    receiver = Receiver(SECRET, store=str(journal), handlers=[handler])
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        answer = await http.post("/", content=status_callback(campaign, 7), headers=HEADERS)
+        await receiver.drain()
+    await receiver.aclose()
+    reader.close()
+    assert answer.status_code == 200
+    assert found == ["delivered"]
+
+
+async def test_callbacks_that_arrive_together_are_stored_in_shared_commits(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    campaign = campaign_of(journal)
+    receiver = Receiver(SECRET, store=str(journal))
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        answers = await asyncio.gather(
+            *(
+                http.post("/", content=status_callback(campaign, n), headers=HEADERS)
+                for n in range(200)
+            )
+        )
+    await receiver.aclose()
+    assert {a.status_code for a in answers} == {200}
+    assert receiver.stats["events"] == 200
+    store = DeliveryStore(journal)
+    try:
+        assert store.report().by_status == {"delivered": 200}
+    finally:
+        store.close()
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys, uvicorn
+    from gupshup_async import Receiver
+
+    receiver = Receiver(sys.argv[3], store=sys.argv[1])
+    uvicorn.run(receiver, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the receiver exited"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the receiver did not start listening")
+
+
+def test_five_thousand_callbacks_then_sigkill_every_one_answered_2xx_is_stored(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "campaign.db"
+    campaign = campaign_of(journal)
+    script = tmp_path / "receiver.py"
+    script.write_text(SERVER)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(script), str(journal), str(port), SECRET])
+    try:
+        wait_listening(port, server)
+        acknowledged: list[int] = []
+
+        async def post_all() -> None:
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+            ) as http:
+                pending = iter(range(5000))
+
+                answered = 0
+
+                async def worker() -> None:
+                    nonlocal answered
+                    for n in pending:
+                        answer = await http.post(
+                            "/", content=status_callback(campaign, n), headers=HEADERS
+                        )
+                        if answer.status_code == 200:
+                            acknowledged.append(n)
+                        answered += 1
+                        if answered == 5000:
+                            os.kill(server.pid, signal.SIGKILL)  # the moment the last came
+
+                await asyncio.gather(*(worker() for _ in range(50)))
+
+        asyncio.run(post_all())
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert len(acknowledged) == 5000
+    db = sqlite3.connect(journal)
+    try:
+        stored = {gs_id for (gs_id,) in db.execute("SELECT gs_id FROM deliveries")}
+    finally:
+        db.close()
+    assert {f"gs-{n:06d}" for n in acknowledged} <= stored
+
+
+def test_a_status_without_a_value_or_an_unknown_one_never_replaces_a_known_one(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "campaign.db"
+    store = DeliveryStore(journal)
+    tag = f"{store.campaign}/item-1"
+    try:
+        for status in ("sent", "unknown", "being_typed"):
+            update = StatusUpdate("wamid.1", status, "917000000001", 1, gs_id="gs-1")
+            store.record([attrs.evolve(update, callback_data=tag)])
+        delivery = store.find("gs-1")
+        assert delivery is not None
+        assert delivery.status == "sent"
+        assert store.report().by_status == {"sent": 1}
+    finally:
+        store.close()

@@ -88,6 +88,7 @@ _FATAL = (
     AppNotOnCloudError,
     AccountError,
     LimiterUnavailable,
+    JournalError,
 )
 
 
@@ -185,6 +186,7 @@ class BulkRun(AsyncClosing):
         self._workers: list[asyncio.Task[None]] = []
         self._closer: asyncio.Task[None] | None = None
         self._crash: BaseException | None = None
+        self._journal_failure: JournalError | None = None
         self._finished = False
 
     # The consumer's side -------------------------------------------------------------------
@@ -201,6 +203,8 @@ class BulkRun(AsyncClosing):
             await self._stop()
             if self._crash is not None:
                 raise RuntimeError("send_many stopped on an internal error") from self._crash
+            if self._journal_failure is not None:
+                raise self._journal_failure  # every outcome was given; nothing was lost
             raise StopAsyncIteration
         return outcome
 
@@ -292,6 +296,7 @@ class BulkRun(AsyncClosing):
         if self._closer is not None:
             await asyncio.gather(self._closer, return_exceptions=True)
         if self._state.journal is not None:
+            self._journal_failure = self._state.journal.failure
             for key in self._state.committing:
                 self._state.journal.unsent(key)
             for key in self._state.in_flight:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
 import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -70,6 +71,11 @@ class Recorded:
 class Journal:
     """The SQLite journal of a bulk run: ``Journal("campaign.db")``, or pass the path as
     ``send_many(..., journal="campaign.db")``.
+
+    One run at a time: opening a journal another run has open (in this process or another)
+    raises `JournalError` naming that process. When the journal cannot be written (a full disk,
+    an I/O error, a corrupt page, another writer's lock held past ``timeout`` seconds), no
+    request whose in-flight mark was not stored leaves, and the run ends with `JournalError`.
     """
 
     def __init__(
@@ -79,11 +85,13 @@ class Journal:
         retry_failed: bool = False,
         resend_ambiguous: bool = False,
         flush_interval: float = 0.0,
+        timeout: float = 30.0,
     ) -> None:
         self.path = Path(path)
         self.retry_failed = retry_failed
         self.resend_ambiguous = resend_ambiguous
         self._flush_interval = flush_interval
+        self._timeout = timeout
         self._pending: list[_Mark] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
@@ -93,6 +101,9 @@ class Journal:
         self._flusher: asyncio.Task[None] | None = None
         self._resuming = False
         self._closing = False
+        self._lock: _RunLock | None = None
+        #: Set when a write failed: every later mark raises it, and the run stops.
+        self.failure: JournalError | None = None
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -105,7 +116,13 @@ class Journal:
         """
         if self._writer is not None:
             return
-        self._writer = await self._in_thread(self._connect)
+        self._lock = _RunLock.take(self.path)
+        try:
+            self._writer = await self._in_thread(self._connect)
+        except BaseException:
+            self._lock.release()
+            self._lock = None
+            raise
         self._reader = sqlite3.connect(self.path)
         self._resuming = self._reader.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")
@@ -114,7 +131,7 @@ class Journal:
         if not self.path.parent.is_dir():
             raise JournalError(f"{self.path}: the folder {self.path.parent} does not exist")
         try:
-            connection = connect(self.path)
+            connection = connect(self.path, timeout=self._timeout)
         except sqlite3.Error as refused:
             raise JournalError(f"{self.path}: cannot open it ({refused})") from None
         try:
@@ -143,6 +160,9 @@ class Journal:
         if self._reader is not None:
             self._reader.close()
         self._thread.shutdown(wait=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def _in_thread(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
@@ -224,7 +244,11 @@ class Journal:
     # Writing -------------------------------------------------------------------------------
 
     async def in_flight(self, key: str, recipient: str, fingerprint: str) -> None:
-        """Record that ``key``'s request is about to leave, and wait until that is durable."""
+        """Record that ``key``'s request is about to leave, and wait until that is durable.
+        Raises `JournalError` when the journal cannot be written: the request must not leave.
+        """
+        if self.failure is not None:
+            raise self.failure
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._record(key, recipient, fingerprint, "in_flight", None, None, 0)
@@ -265,7 +289,9 @@ class Journal:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Write everything recorded so far, and wait until it is committed."""
+        """Write everything recorded so far, and wait until it is committed (or the journal
+        has failed: see ``failure``).
+        """
         while self._pending or self._waiters:
             await self._write_batch()
         # The writer thread commits in order: once this no-op has run, so has every commit
@@ -285,13 +311,21 @@ class Journal:
         self._wake.clear()
         batch, self._pending = self._pending, []
         waiters, self._waiters = self._waiters, []
-        if batch:
-            # Shielded: were the waiting task cancelled, asyncio would cancel the executor's
-            # work item too, and a batch not yet started would never be written.
-            await asyncio.shield(self._in_thread(self._commit, batch))
+        if batch and self.failure is None:
+            try:
+                # Shielded: were the waiting task cancelled, asyncio would cancel the executor's
+                # work item too, and a batch not yet started would never be written.
+                await asyncio.shield(self._in_thread(self._commit, batch))
+            except (sqlite3.Error, OSError) as cause:
+                # A full disk, an I/O error, a corrupt page, a lock held past the timeout: no
+                # mark of this batch is on disk, so none of its requests may leave.
+                self.failure = JournalError(f"{self.path}: the journal cannot be written ({cause})")
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_result(None)
+                if self.failure is not None:
+                    waiter.set_exception(self.failure)
+                else:
+                    waiter.set_result(None)
 
     def _commit(self, batch: list[_Mark]) -> None:
         writer = self._writer
@@ -304,6 +338,45 @@ class Journal:
                     writer.execute(_UPSERT, row)
                     if row[3] == "sent" and row[4]:  # accepted: a delivery to follow
                         writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7]))
+
+
+class _RunLock:
+    """One run per journal: an exclusive lock the operating system holds on
+    ``<journal>.lock`` for the run's lifetime and drops when the process dies, however it dies.
+    The file may stay behind; a lock never does. The holder's process id is written in it, to
+    name who has the journal.
+    """
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    @classmethod
+    def take(cls, journal: Path) -> _RunLock:
+        path = journal.with_name(journal.name + ".lock")
+        try:
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (held for the run)
+        except OSError as refused:
+            raise JournalError(f"{journal}: cannot take its lock ({refused.strerror})") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            who = f" by process {holder}" if holder.isdigit() else ""
+            raise JournalError(
+                f"{journal} is in use{who}: one run per journal. Wait for that run to end, or "
+                "stop it, then run again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
 
 
 def _nothing() -> None:

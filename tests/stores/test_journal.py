@@ -1,0 +1,127 @@
+"""The campaign journal under faults: one run at a time, and a journal that cannot be written
+ends the run at once, with nothing sent that it did not record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gupshup_async import ButtonMessage, GupshupClient, Journal, JournalError, RateLimit
+from gupshup_async.errors import NotAttempted
+from gupshup_async.sandbox import Sandbox
+from tests.servers import sandbox_process
+
+
+def items(total: int) -> list[tuple[str, ButtonMessage]]:
+    return [(f"+9170{n:08d}", ButtonMessage(f"Message {n}", ["OK"])) for n in range(total)]
+
+
+async def test_a_second_run_on_the_same_journal_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "campaign.db"
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(50)
+        ) as client:
+            first = client.send_many(items(60), concurrency=8, journal=journal)
+            async with first:
+                outcomes = [await anext(first) for _ in range(5)]
+                second = client.send_many(items(60), concurrency=8, journal=journal)
+                with pytest.raises(JournalError, match=r"in use by process \d+"):
+                    await anext(second)
+                outcomes += [o async for o in first]
+            third = client.send_many(items(60), concurrency=8, journal=journal)
+            again = [o async for o in third]  # the lock went with the first run
+    assert len(outcomes) == 60
+    assert all(o.ok for o in outcomes)
+    assert all(o.skipped for o in again)
+    assert all(len(v) == 1 for v in sandbox.account.by_recipient().values())
+    assert len(sandbox.account.processed) == 60
+
+
+BULK = textwrap.dedent(
+    """
+    import asyncio, sys
+    from gupshup_async import ButtonMessage, GupshupClient, RateLimit
+    from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+
+    async def main(base_url, journal):
+        items = [(f"+9170{n:08d}", ButtonMessage(f"Message {n}", ["OK"])) for n in range(100)]
+        async with GupshupClient(SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url,
+                                 rate_limit=RateLimit(40)) as client:
+            async for outcome in client.send_many(items, concurrency=8, journal=journal):
+                print(outcome.to, "ok" if outcome.ok else "failed", flush=True)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    """
+)
+
+
+def test_two_processes_on_one_journal_message_nobody_twice(tmp_path: Path) -> None:
+    script = tmp_path / "bulk.py"
+    script.write_text(BULK)
+    journal = tmp_path / "campaign.db"
+    with sandbox_process() as url:
+        first = subprocess.Popen(
+            [sys.executable, str(script), url, str(journal)], stdout=subprocess.PIPE, text=True
+        )
+        assert first.stdout is not None
+        first.stdout.readline()  # the first run has its journal open and is sending
+        second = subprocess.run(
+            [sys.executable, str(script), url, str(journal)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        first.communicate(timeout=120)
+        account = httpx.get(f"{url}/sandbox/account", timeout=10).json()
+    assert second.returncode != 0
+    assert f"in use by process {first.pid}" in second.stderr
+    assert second.stdout == ""  # it sent nothing
+    assert first.returncode == 0
+    assert account["processed"] == 100
+    assert all(len(messages) == 1 for messages in account["by_recipient"].values())
+
+
+async def test_a_journal_that_cannot_be_written_ends_the_run_and_nothing_unrecorded_is_sent(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "campaign.db"
+    journal = Journal(path, timeout=0.3)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    outcomes = []
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(100)
+        ) as client:
+            run = client.send_many(items(300), concurrency=8, journal=journal)
+
+            async def follow() -> None:
+                async for outcome in run:
+                    outcomes.append(outcome)
+                    if len(outcomes) == 20:
+                        # Another connection takes the write lock and keeps it.
+                        holder.execute("BEGIN IMMEDIATE")
+
+            with pytest.raises(JournalError, match=r"campaign\.db: the journal cannot be written"):
+                await asyncio.wait_for(follow(), 60)  # a hang fails here
+        holder.execute("ROLLBACK")
+        holder.close()
+    stopped = [o for o in outcomes if isinstance(o.error, NotAttempted)]
+    assert stopped  # the rest of the campaign was not attempted
+    assert len(outcomes) == 300  # one outcome per item all the same
+    db = sqlite3.connect(path)
+    marked = {to for (to,) in db.execute("SELECT recipient FROM items")}
+    db.close()
+    sent = {p.to for p in sandbox.account.processed}
+    assert sent <= marked  # every request that left had its mark on disk first

@@ -181,6 +181,7 @@ async def _bulk_run(
     out_file: IO[str] | None,
 ) -> None:
     rate, redis_url, shard = limit
+    await journal.open()  # a journal in use is refused before any progress is shown
     limiter: RateLimit | RedisLimiter = RateLimit(rate)
     if redis_url is not None:  # the app's rate, shared with every worker
         limiter = RedisLimiter(redis_url, connection["app_id"], RateLimit(rate))

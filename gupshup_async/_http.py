@@ -14,6 +14,7 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping
+from typing import TypeVar
 
 import aiohttp
 import attrs
@@ -25,18 +26,21 @@ from gupshup_async.answers import (
     parse_retry_after,
     unexpected_interim,
 )
-from gupshup_async.errors import APIError, TransportError
+from gupshup_async.errors import APIError, GupshupError, TransportError
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline
 else:  # pragma: no cover - exercised on 3.10 only
     from async_timeout import timeout as deadline
 
+ErrorT = TypeVar("ErrorT", bound=GupshupError)
+
 __all__ = [
     "ENGINE_ERRORS",
     "Answer",
     "Exchange",
     "not_ascii",
+    "redacted",
     "token_headers",
     "total_timeout",
     "transport_error",
@@ -45,20 +49,41 @@ __all__ = [
 
 @attrs.frozen
 class Answer:
-    """A final answer, read whole."""
+    """A final answer, read whole; ``secret``, what the request carried that the answer must
+    never pass on (the token).
+    """
 
     status: int
     headers: httpx.Headers
     content: bytes
+    secret: str | None = attrs.field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
     def refusal(self) -> APIError:
-        """The error a non-2xx answer means, with its ``Retry-After`` read."""
+        """The error a non-2xx answer means, with its ``Retry-After`` read; a server or proxy
+        that echoes the request's headers does not get the token into the error.
+        """
         wait = parse_retry_after(self.headers.get("retry-after"), time.time())
-        return error_from_response(self.status, self.content, wait)
+        return redacted(error_from_response(self.status, self.content, wait), self.secret)
+
+
+_REDACTED = "[redacted]"
+
+
+def redacted(error: ErrorT, secret: str | None) -> ErrorT:
+    """``error`` with every occurrence of ``secret`` in its message and body replaced."""
+    if not secret:
+        return error
+    error.args = tuple(
+        arg.replace(secret, _REDACTED) if isinstance(arg, str) else arg for arg in error.args
+    )
+    body = getattr(error, "body", None)
+    if isinstance(body, str) and secret in body:
+        error.body = body.replace(secret, _REDACTED)  # type: ignore[attr-defined]
+    return error
 
 
 class Exchange:
@@ -98,6 +123,7 @@ class Exchange:
         failures can have delivered nothing).
         """
         timeout = self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
+        secret = headers.get("authorization") or headers.get("Authorization")
         try:
             request = self.http.build_request(
                 method, url, headers=headers, content=content, data=form, timeout=timeout
@@ -124,10 +150,10 @@ class Exchange:
             if response.status_code < 200:
                 error = unexpected_interim(response.status_code)
             else:
-                return Answer(response.status_code, response.headers, body)
+                return Answer(response.status_code, response.headers, body, secret)
         error.ambiguous = error.ambiguous and ambiguous
         # from None: the engine's error holds the request, and the request holds the token.
-        raise error from None
+        raise redacted(error, secret) from None
 
 
 async def _read(response: httpx.Response, limit: int) -> bytes:

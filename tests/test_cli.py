@@ -262,9 +262,14 @@ def test_bulk_on_a_journal_another_run_has_open_is_one_line_and_sends_nothing(
 ) -> None:
     recipients, template = campaign
     args = ["bulk", str(recipients), "--message", str(template), "--rate", "20"]
-    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
+    env = {"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN}
     first = subprocess.Popen(
-        [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
     )
     lock = recipients.with_name("recipients.csv.journal.db.lock")
     try:
@@ -273,7 +278,7 @@ def test_bulk_on_a_journal_another_run_has_open_is_one_line_and_sends_nothing(
             lock.read_text() if lock.exists() else ""
         ):
             time.sleep(0.1)
-        second = run(*args)
+        second = run(*args, env=env)
     finally:
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
@@ -550,3 +555,17 @@ def test_bulk_in_two_shards_sends_each_row_once_with_a_journal_each(
     bad = run(*args, "--shard", "2/2")
     assert bad.returncode == 2
     assert "is not I/N" in bad.stderr
+
+
+def test_a_token_given_as_an_option_is_used_with_a_warning_to_use_the_environment(
+    sandbox_url: str,
+) -> None:
+    args = ["send", "--to", "+91 98765 43210", "--body", "Hi", "--button", "ok:OK"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
+    given = run(*args, "--token", SANDBOX_TOKEN)
+    from_env = run(*args, env={"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN})
+    assert given.returncode == from_env.returncode == 0
+    assert "visible to every user of this machine" in given.stderr
+    assert "GUPSHUP_APP_TOKEN" in given.stderr
+    assert SANDBOX_TOKEN not in given.stderr
+    assert "visible" not in from_env.stderr

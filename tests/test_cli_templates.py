@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,16 @@ import pytest
 from gupshup_async import SqliteWindowStore, TemplateDefinitions
 from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TEMPLATES, SANDBOX_TOKEN
 from tests.servers import sandbox_process
-from tests.test_cli import run
+from tests.test_cli import run as run_command
 
-CREDENTIALS = ["--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
+# The token comes from the environment, as users should give it (an option is visible in ps).
+CREDENTIALS = ["--app-id", SANDBOX_APP_ID]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_command(*args, env={"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN, **(env or {})})
+
+
 REMINDER = {
     "type": "template",
     "template": {
@@ -204,8 +212,11 @@ def test_templates_lists_the_app_s_and_saves_them_for_offline_checks(
     listed = TemplateDefinitions.load(saved)
     assert ("cart_reminder", "en") in listed
     assert listed.get("cart_reminder", "en").named  # type: ignore[union-attr]
-    done = run("templates", "--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID,
-               "--token", "wrong-token-0000")  # fmt: skip
+    done = run(
+        "templates",
+        *("--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID),
+        env={"GUPSHUP_APP_TOKEN": "wrong-token-0000"},
+    )
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "AuthenticationError" in done.stderr

@@ -6,9 +6,11 @@ import asyncio
 import email.utils
 import json
 import logging
+import sqlite3
 import time
 import traceback
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -542,3 +544,30 @@ async def test_the_first_attempt_and_the_retries_follow_one_policy(
         with pytest.raises(ServerError) as failed:
             await client.send(TO, MESSAGE)
         assert failed.value.attempts == 3  # max_attempts counts the first, run outside tenacity
+
+
+async def test_a_server_that_echoes_the_token_never_gets_it_into_an_error_or_the_journal(
+    api: respx.MockRouter, tmp_path: Path
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"bad request, you sent Authorization: {request.headers['Authorization']}"
+        return httpx.Response(400, json={"status": "error", "message": said})
+
+    api.post(URL).mock(side_effect=echo)
+    journal = tmp_path / "campaign.db"
+    async with GupshupClient(APP, TOKEN, base_url=BASE, rate_limit=None) as client:
+        with pytest.raises(APIError) as refused:
+            await client.send(TO, MESSAGE)
+        outcomes = [o async for o in client.send_many([(TO, MESSAGE)], journal=journal)]
+    assert TOKEN not in str(refused.value)
+    assert TOKEN not in refused.value.body
+    assert "[redacted]" in str(refused.value)
+    assert outcomes[0].error is not None
+    assert TOKEN not in str(outcomes[0].error)
+    db = sqlite3.connect(journal)
+    try:
+        recorded = [error for (error,) in db.execute("SELECT error FROM items")]
+    finally:
+        db.close()
+    assert recorded
+    assert all(TOKEN not in (error or "") for error in recorded)

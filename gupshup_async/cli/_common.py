@@ -72,6 +72,25 @@ def parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -
     return int(i), int(n)
 
 
+def secret_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A secret's option: given on the command line, every user of the machine can read it
+    (``ps``), so say so, once, and point to the environment variable.
+    """
+    value = not_empty(ctx, param, value)
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source is click.core.ParameterSource.COMMANDLINE:
+        names = (
+            ", ".join(getattr(param, "envvar", None) or [])
+            if isinstance(getattr(param, "envvar", None), list)
+            else getattr(param, "envvar", None)
+        )
+        fail(
+            f"warning: {param.opts[0]} on the command line is visible to every user of this "
+            f"machine (ps); set {names} in the environment instead"
+        )
+    return value
+
+
 def credentials(function: Any) -> Any:
     """--app-id, --token, --base-url, --timeout, --max-attempts, --at-most-once."""
     options = [
@@ -86,8 +105,8 @@ def credentials(function: Any) -> Any:
             "--token",
             envvar="GUPSHUP_APP_TOKEN",
             required=True,
-            callback=not_empty,
-            help="Or GUPSHUP_APP_TOKEN.",
+            callback=secret_option,
+            help="Better GUPSHUP_APP_TOKEN: an option is visible to every user of the machine.",
         ),
         click.option(
             "--base-url", envvar="GUPSHUP_BASE_URL", default=DEFAULT_BASE_URL, show_default=True

@@ -169,6 +169,9 @@ class BulkRun(AsyncClosing):
         self._state = _RunState(journal)
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=2 * concurrency)
         self._slots = asyncio.Semaphore(4 * concurrency)
+        # An item starts only against an outcome the consumer took (plus ``concurrency`` to
+        # begin with): a consumer that stops pulling (a bare ``break``) stops new sends.
+        self._demand = asyncio.Semaphore(concurrency)
         self._pull_lock = asyncio.Lock()
         self._queued: dict[str, collections.deque[Job]] = {}
         self._seen: dict[int, int] | None = {} if journal is not None else None
@@ -206,6 +209,7 @@ class BulkRun(AsyncClosing):
             if self._journal_failure is not None:
                 raise self._journal_failure  # every outcome was given; nothing was lost
             raise StopAsyncIteration
+        self._demand.release()  # taken: another item may start
         return outcome
 
     async def aclose(self) -> None:
@@ -322,6 +326,7 @@ class BulkRun(AsyncClosing):
     async def _chain(self, job: Job | None) -> None:
         """Send ``job``, then everything queued behind it for the same recipient, in order."""
         while job is not None:
+            await self._demand.acquire()
             outcome = await self._outcome_of(job)
             self._slots.release()
             self.stats.count(outcome)

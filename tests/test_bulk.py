@@ -359,3 +359,23 @@ async def test_an_unreachable_limiter_records_no_item_as_failed_and_the_rerun_se
         assert all(o.ok for o in second)
         assert sandbox.account.by_recipient().keys() == {to.lstrip("+") for to, _ in items}
         assert all(len(v) == 1 for v in sandbox.account.by_recipient().values())
+
+
+async def test_a_bare_break_starts_no_new_send() -> None:
+    # No ``async with`` around the run: the consumer simply stops pulling. Only the items
+    # already started (at most ``concurrency``) may still go out; none is started after.
+    items = [(f"+9170000{n:05d}", message(n)) for n in range(500)]
+    async with Sandbox(faults=Faults(slow=1.0, slow_seconds=0.01)) as sandbox:
+        async with client_for(sandbox) as client:
+            run = client.send_many(items, concurrency=16)
+            taken = 0
+            async for _ in run:
+                taken += 1
+                if taken == 50:
+                    break
+            at_break = len(sandbox.account.processed)
+            await asyncio.sleep(0.5)  # what the workers would send meanwhile, if they could
+            after = len(sandbox.account.processed)
+            await run.aclose()
+    assert 50 <= at_break <= 50 + 16
+    assert after <= 50 + 16  # only what had started before the break

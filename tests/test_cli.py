@@ -214,8 +214,9 @@ def test_bulk_sends_a_template_resumes_and_writes_results(
     assert re.search(r"sent in an earlier run \(skipped\)\s+│\s+120", second.stdout)
 
 
-def test_bulk_stops_cleanly_on_ctrl_c_and_says_how_to_resume(
-    sandbox_url: str, campaign: tuple[Path, Path], tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_bulk_stops_cleanly_on_ctrl_c_or_sigterm_and_says_how_to_resume(
+    sandbox_url: str, campaign: tuple[Path, Path], tmp_path: Path, stop: signal.Signals
 ) -> None:
     recipients, template = campaign
     args = ["bulk", str(recipients), "--message", str(template), "--rate", "20"]
@@ -240,7 +241,7 @@ def test_bulk_stops_cleanly_on_ctrl_c_and_says_how_to_resume(
                     continue
             if sent >= 20:
                 break
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "Traceback" not in stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -130,6 +131,8 @@ def bulk(
         raise click.BadParameter(f"{out}: {bad.strerror}", param_hint="--out") from None
     stats = BulkStats()
     interrupted = False
+    # SIGTERM (systemd, docker stop) stops the run as Ctrl-C does: the same summary.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         limit = (rate, redis_url, shard)
         asyncio.run(_bulk_run(connection, limit, concurrency, items, book, stats, total, out_file))

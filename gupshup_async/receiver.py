@@ -41,6 +41,9 @@ __all__ = ["Receiver"]
 
 logger = logging.getLogger("gupshup_async.receiver")
 
+# Bodies larger than this are parsed off the event loop (a few statuses are a few KiB).
+_PARSE_IN_THREAD = 64 * 1024
+
 Handler = Callable[[Event], "Awaitable[None] | None"]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -159,7 +162,12 @@ class Receiver:
         if body is None:
             return 413
         try:
-            events = parse_events(body)
+            # A large body is parsed in a thread: a megabyte of statuses takes over a second,
+            # which would hold every other callback on this loop.
+            if len(body) > _PARSE_IN_THREAD:
+                events = await asyncio.to_thread(parse_events, body)
+            else:
+                events = parse_events(body)
         except WebhookError:
             return 400
         self._start()

@@ -49,6 +49,17 @@ def receive(
     windows = SqliteWindowStore(windows_file) if windows_file is not None else None
     app = Receiver(secret, store=str(journal), header=header, windows=windows)
     click.echo(f"receiving on http://{host}:{port}, recording in {journal}", err=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        # Under abuse: idle connections go after 5 s, and past 1,000 open connections new
+        # ones are answered 503 at once (Gupshup retries), so slow or half-open clients cannot
+        # stop the callbacks.
+        timeout_keep_alive=5,
+        limit_concurrency=1000,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()

@@ -33,6 +33,7 @@ from gupshup_async.errors import (
     LimiterUnavailable,
     NotAttempted,
     OutsideWindow,
+    StopRequested,
     UnreachableRecipient,
 )
 from gupshup_async.items import Item, Job, in_shard, job_of
@@ -211,6 +212,15 @@ class BulkRun(AsyncClosing):
             raise StopAsyncIteration
         self._demand.release()  # taken: another item may start
         return outcome
+
+    def stop(self) -> None:
+        """Start nothing new; let the requests already on the wire finish, so that their
+        outcome is known. Every item not started ends at once as `NotAttempted` (its cause a
+        `StopRequested`), unrecorded, for the same command to send later; keep iterating to
+        get them and the last outcomes. `aclose` stops at once instead.
+        """
+        if self._state.fatal is None:
+            self._state.fatal = StopRequested()
 
     async def aclose(self) -> None:
         """Stop sending. What was in flight is recorded as ambiguous in the journal."""

@@ -12,6 +12,7 @@
     │   └── ServerError                       5xx, Meta 2 / 131000 / 131016 / 131057 / 133004
     ├── TransportError                        connect, timeout, protocol: no answer was read
     ├── NotAttempted                          a campaign stopped before this item's turn
+    ├── StopRequested                         why, when it was asked to stop
     ├── UnreachableRecipient                  an earlier message to them failed for good
     ├── OutsideWindow                         the user's 24-hour window is not open: not sent
     ├── EarlierOutcome                        the journal says an earlier run dealt with it
@@ -50,6 +51,7 @@ __all__ = [
     "RateLimitError",
     "RowsError",
     "ServerError",
+    "StopRequested",
     "TransportError",
     "UnreachableRecipient",
     "ValidationError",
@@ -222,6 +224,15 @@ class NotAttempted(GupshupError):
     def __init__(self, cause: GupshupError) -> None:
         super().__init__(f"not attempted: the run stopped after {type(cause).__name__}: {cause}")
         self.cause = cause
+
+
+class StopRequested(GupshupError):
+    """The run was asked to stop (`BulkRun.stop`, Ctrl-C, SIGTERM): what had not started was not
+    sent, and runs again with the same command. The ``cause`` of those items' `NotAttempted`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the run was asked to stop")
 
 
 class UnreachableRecipient(GupshupError):

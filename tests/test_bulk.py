@@ -30,7 +30,13 @@ from gupshup_async import (
     RetryPolicy,
     ValidationError,
 )
-from gupshup_async.errors import AccountError, APIError, LimiterUnavailable, NotAttempted
+from gupshup_async.errors import (
+    AccountError,
+    APIError,
+    LimiterUnavailable,
+    NotAttempted,
+    StopRequested,
+)
 from gupshup_async.sandbox import Faults, Sandbox
 from tests.servers import sandbox_process
 
@@ -379,3 +385,27 @@ async def test_a_bare_break_starts_no_new_send() -> None:
             await run.aclose()
     assert 50 <= at_break <= 50 + 16
     assert after <= 50 + 16  # only what had started before the break
+
+
+async def test_stop_starts_nothing_new_and_lets_the_requests_on_the_wire_finish(
+    tmp_path: Path,
+) -> None:
+    items = [(f"+9170000{n:05d}", message(n)) for n in range(300)]
+    journal = tmp_path / "campaign.db"
+    async with Sandbox(faults=Faults(slow=1.0, slow_seconds=0.02)) as sandbox:
+        async with client_for(sandbox) as client:
+            outcomes = []
+            async with client.send_many(items, concurrency=16, journal=journal) as run:
+                async for outcome in run:
+                    outcomes.append(outcome)
+                    if len(outcomes) == 30:
+                        run.stop()
+    sent = [o for o in outcomes if o.ok]
+    stopped = [o for o in outcomes if isinstance(o.error, NotAttempted)]
+    assert len(outcomes) == 300  # one outcome per item all the same
+    assert len(sent) + len(stopped) == 300  # every request on the wire got its answer
+    assert all(isinstance(o.error.cause, StopRequested) for o in stopped)  # type: ignore[union-attr]
+    assert len(sandbox.account.processed) == len(sent) <= 30 + 16
+    with sqlite3.connect(journal) as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"))
+    assert states == {"sent": len(sent)}  # nothing ambiguous, the rest unrecorded: sent later

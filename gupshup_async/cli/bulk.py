@@ -38,7 +38,7 @@ from gupshup_async.cli._common import (
     writable,
 )
 from gupshup_async.cli._group import cli
-from gupshup_async.errors import APIError, ValidationError
+from gupshup_async.errors import APIError, StopRequested, ValidationError
 from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.recipients import RowMessage, read_rows, recipient_of, row_items, scan_rows
@@ -130,17 +130,20 @@ def bulk(
     except OSError as bad:
         raise click.BadParameter(f"{out}: {bad.strerror}", param_hint="--out") from None
     stats = BulkStats()
-    interrupted = False
+    stopping: list[str] = []
     # SIGTERM (systemd, docker stop) stops the run as Ctrl-C does: the same summary.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         limit = (rate, redis_url, shard)
-        asyncio.run(_bulk_run(connection, limit, concurrency, items, book, stats, total, out_file))
-    except KeyboardInterrupt:
-        interrupted = True
+        asyncio.run(
+            _bulk_run(connection, limit, concurrency, items, book, stats, total, out_file, stopping)
+        )
+    except (KeyboardInterrupt, asyncio.CancelledError):  # a second signal, or grace run out
+        stopping.append("now")
     finally:
         if out_file is not None:
             out_file.close()
+    interrupted = bool(stopping)
     print_summary(Console(), stats, total, journal, interrupted=interrupted)
     raise Done(exit_code(stats, interrupted=interrupted))
 
@@ -182,6 +185,7 @@ async def _bulk_run(
     stats: BulkStats,
     total: int,
     out_file: IO[str] | None,
+    stopping: list[str],
 ) -> None:
     rate, redis_url, shard = limit
     await journal.open()  # a journal in use is refused before any progress is shown
@@ -195,11 +199,44 @@ async def _bulk_run(
             run = client.send_many(
                 items, concurrency=concurrency, journal=journal, shard=shard, stats=stats
             )
-            # A shard sends only part of the file: its total is not known ahead.
-            await _follow(run, total if shard is None else None, out_file)
+            with _graceful_stop(run, stopping):
+                # A shard sends only part of the file: its total is not known ahead.
+                await _follow(run, total if shard is None else None, out_file)
     finally:
         if isinstance(limiter, RedisLimiter):
             await limiter.aclose()
+
+
+# After Ctrl-C or SIGTERM, how long the requests already on the wire may take to finish.
+GRACE_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def _graceful_stop(run: BulkRun, stopping: list[str]) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM stops the run cleanly: nothing new starts, the requests on
+    the wire have ``GRACE_SECONDS`` to finish (their outcome is then known, not ambiguous); a
+    second signal, or the end of the grace period, stops at once.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+
+    def on_signal() -> None:
+        if stopping:  # the second: at once
+            main.cancel()
+            return
+        stopping.append("cleanly")
+        run.stop()
+        loop.call_later(GRACE_SECONDS, main.cancel)
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, on_signal)
+    try:
+        yield
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
 
 
 async def _follow(run: BulkRun, total: int | None, out_file: IO[str] | None) -> None:
@@ -289,7 +326,7 @@ def print_summary(
 def _hints(stats: BulkStats, interrupted: bool) -> list[str]:
     hints = []
     cause = stats.stopped_by
-    if cause is not None:
+    if cause is not None and not isinstance(cause, StopRequested):
         meaning = cause.meaning if isinstance(cause, APIError) else None
         todo = f" ({meaning.meaning}: {meaning.todo})" if meaning is not None else ""
         hints.append(

@@ -50,18 +50,21 @@ async def test_a_second_run_on_the_same_journal_is_refused_while_the_first_runs(
 
 BULK = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, pathlib, sys
     from gupshup_async import ButtonMessage, GupshupClient, RateLimit
     from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
 
-    async def main(base_url, journal):
+    async def main(base_url, journal, hold):
         items = [(f"+9170{n:08d}", ButtonMessage(f"Message {n}", ["OK"])) for n in range(100)]
         async with GupshupClient(SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url,
                                  rate_limit=RateLimit(40)) as client:
             async for outcome in client.send_many(items, concurrency=8, journal=journal):
                 print(outcome.to, "ok" if outcome.ok else "failed", flush=True)
+                # Hold the journal, however slow the machine, until the test lets go.
+                while hold and pathlib.Path(hold).exists():
+                    await asyncio.sleep(0.05)
 
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else ""))
     """
 )
 
@@ -70,19 +73,26 @@ def test_two_processes_on_one_journal_message_nobody_twice(tmp_path: Path) -> No
     script = tmp_path / "bulk.py"
     script.write_text(BULK)
     journal = tmp_path / "campaign.db"
+    hold = tmp_path / "hold"
+    hold.touch()
     with sandbox_process() as url:
         first = subprocess.Popen(
-            [sys.executable, str(script), url, str(journal)], stdout=subprocess.PIPE, text=True
+            [sys.executable, str(script), url, str(journal), str(hold)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert first.stdout is not None
-        first.stdout.readline()  # the first run has its journal open and is sending
-        second = subprocess.run(
-            [sys.executable, str(script), url, str(journal)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            first.stdout.readline()  # the first run has its journal open and holds it
+            second = subprocess.run(
+                [sys.executable, str(script), url, str(journal)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            hold.unlink()  # the first run goes on to the end
         first.communicate(timeout=120)
         account = httpx.get(f"{url}/sandbox/account", timeout=10).json()
     assert second.returncode != 0

@@ -32,7 +32,6 @@ from gupshup_async.errors import WebhookError
 from gupshup_async.stores import (
     DeliveryStore,
     MemoryWindowStore,
-    SqliteWindowStore,
     WindowStore,
 )
 from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, parse_events
@@ -191,12 +190,11 @@ class Receiver:
 
     async def _store(self, events: list[Event]) -> list[Event]:
         """Store what ``events`` say, in a commit shared with the callbacks that arrive
-        meanwhile; return the events not seen before, replies tied to their items.
+        meanwhile; return the events not seen before, replies tied to their items. Done in the
+        writer's thread, off the event loop, even with nothing on disk (repeats in memory).
         """
         if isinstance(self.windows, MemoryWindowStore):
             self.windows.record(events)  # in this thread: the client reads it here too
-        if self.store is None and not isinstance(self.windows, SqliteWindowStore):
-            return self._seen.fresh(events)  # nothing on disk: memory keeps the repeats
         done: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         self._pending.append((events, done))
         if self._committer is None or self._committer.done():
@@ -317,7 +315,9 @@ class Receiver:
                 self._queue.task_done()
 
     async def _handle(self, fresh: list[Event]) -> None:
-        for event in fresh:
+        for n, event in enumerate(fresh, 1):
+            if n % 500 == 0:
+                await asyncio.sleep(0)  # a large callback does not hold the loop while handled
             for handler in self.handlers:
                 try:
                     done = handler(event)

@@ -250,6 +250,7 @@ async def test_a_large_body_is_parsed_without_holding_the_event_loop(tmp_path: P
     await receiver.aclose()
     assert answer.status_code == 200
     assert receiver.stats["events"] == 70_000
-    # Parsed in the event loop's thread, such a body held it for 1.3 to 1.8 s here; in a thread
-    # of its own the loop keeps turning (a generous bound, for a busy machine).
-    assert max(stalls) < 0.5
+    # Parsed in the event loop's thread, such a body held it for 1.3 to 1.8 s here (longer on
+    # a loaded machine); parsed, deduplicated and stored in the writer's thread, the loop keeps
+    # turning (stalls of 5 to 15 ms here; a generous bound for a loaded machine under coverage).
+    assert max(stalls) < 1.0

@@ -117,13 +117,14 @@ class Exchange:
         form: Mapping[str, str] | None = None,
         limit: int = MAX_ANSWER_BYTES,
         ambiguous: bool = True,
+        secret: str | None = None,
     ) -> Answer:
         """Send the request and read its whole answer, at most ``limit`` bytes. No whole answer
         is a `TransportError`; ``ambiguous=False`` for a request that sends no message (its
-        failures can have delivered nothing).
+        failures can have delivered nothing). ``secret`` (the token, a password) never reaches
+        an error made from this request or its answer, even when the server echoes it.
         """
         timeout = self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
-        secret = headers.get("authorization") or headers.get("Authorization")
         try:
             request = self.http.build_request(
                 method, url, headers=headers, content=content, data=form, timeout=timeout

@@ -85,6 +85,7 @@ class TemplateList:
             headers=token_headers(token),
             limit=_TEMPLATE_LIST_MAX,
             ambiguous=False,
+            secret=token,
         )
         if answer.status != 200:
             raise answer.refusal()

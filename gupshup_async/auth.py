@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from gupshup_async import _engine
-from gupshup_async._http import Answer, Exchange, token_headers, total_timeout
+from gupshup_async._http import Answer, Exchange, redacted, token_headers, total_timeout
 from gupshup_async.errors import AuthenticationError, GupshupError, TransportError
 
 __all__ = [
@@ -174,6 +174,7 @@ class PartnerCredentials:
             "GET",
             f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
             headers=token_headers(partner),
+            secret=partner,
         )
         if response.status == 401 and not force_login:
             partner = await self._partner(force=True)
@@ -181,6 +182,7 @@ class PartnerCredentials:
                 "GET",
                 f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token/",
                 headers=token_headers(partner),
+                secret=partner,
             )
         token = _nested_token(response)
         if token is None:
@@ -199,6 +201,7 @@ class PartnerCredentials:
                 "POST",
                 f"{self.base_url}/partner/account/login",
                 data={"email": self.email, field: self._secret},
+                secret=self._secret,
             )
             token = _flat_token(response)
             if token is not None:
@@ -216,12 +219,13 @@ class PartnerCredentials:
         *,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        secret: str,
     ) -> Answer:
         self.token_requests += 1
         try:
             # Asking for a token sends no message: never ambiguous.
             return await self._through().send(
-                method, url, headers=headers or {}, form=data, ambiguous=False
+                method, url, headers=headers or {}, form=data, ambiguous=False, secret=secret
             )
         except TransportError as error:
             error.args = (f"fetching a token: {error}",)
@@ -261,4 +265,5 @@ def _refused(doing: str, answer: Answer) -> AuthenticationError:
     data = _json_of(answer)
     said = data.get("message") if isinstance(data, dict) else None
     reason = said if isinstance(said, str) else httpx.codes.get_reason_phrase(answer.status)
-    return AuthenticationError(f"{doing} failed: {reason}", status_code=answer.status)
+    refused = AuthenticationError(f"{doing} failed: {reason}", status_code=answer.status)
+    return redacted(refused, answer.secret)  # a message that quotes the secret back

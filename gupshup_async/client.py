@@ -457,7 +457,7 @@ class GupshupClient(AsyncClosing):
     async def _post(self, body: bytes, token: str) -> tuple[str, str | None, str | None]:
         """POST the request and read the answer."""
         answer = await self._exchange.send(
-            "POST", self._httpx_url, headers=self._headers_for(token), content=body
+            "POST", self._httpx_url, headers=self._headers_for(token), content=body, secret=token
         )
         if answer.ok:
             return accepted_ids(answer.status, answer.content)

@@ -152,3 +152,20 @@ async def test_from_env(monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter) 
     monkeypatch.delenv("GUPSHUP_PARTNER_SECRET")
     with pytest.raises(ValueError, match="GUPSHUP_APP_TOKEN"):
         GupshupClient.from_env()
+
+
+async def test_a_login_answer_that_quotes_the_secret_back_never_shows_it(
+    api: respx.MockRouter,
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"no such account for {request.content.decode()}"  # the form, secret and all
+        return httpx.Response(401, json={"status": "error", "message": said})
+
+    api.post("/partner/account/login").mock(side_effect=echo)
+    provider = credentials()
+    async with GupshupClient("app-1", provider, base_url=BASE, rate_limit=None) as client:
+        with pytest.raises(AuthenticationError, match="logging in failed") as refused:
+            await client.send("+91 98765 43210", MESSAGE)
+    assert SECRET not in str(refused.value)
+    assert "[redacted]" in str(refused.value)
+    await provider.aclose()

@@ -100,6 +100,7 @@ class DeliveryStore:
         # Made once with the journal: asked for every status, never changes.
         found = self._connection.execute("SELECT value FROM meta WHERE name = 'campaign'")
         self.campaign: str = str(found.fetchone()[0])
+        self._batches = 0  # batches recorded by record_new: old identities go every 256th
 
     def close(self) -> None:
         self._connection.close()
@@ -142,7 +143,8 @@ class DeliveryStore:
                         self._record_status(event)
                     new.append(event)
                 fresh.append(new)
-            if int(now) % 64 == 0:  # now and then, not on every batch
+            self._batches += 1
+            if self._batches % 256 == 1:  # now and then (and at the first), not every batch
                 db.execute("DELETE FROM seen_events WHERE at < ?", (now - forget_after,))
         return fresh
 

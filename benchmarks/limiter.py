@@ -43,7 +43,7 @@ class AiolimiterShape:
 
         self.bucket = AsyncLimiter(rate, 1.0) if per_second_bucket else AsyncLimiter(1, 1 / rate)
 
-    async def acquire(self, recipient: str) -> None:
+    async def acquire(self, recipient: str, ready: Any = None) -> None:
         await self.bucket.acquire()
 
 

@@ -54,8 +54,15 @@ __all__ = ["AttemptWatch", "BulkRun", "Deliver"]
 class AttemptWatch(Protocol):
     """Told of each request of one send: the journal's hold on the send path."""
 
-    async def before(self) -> None:
-        """The limiter let the request go; it leaves when this returns."""
+    @property
+    def stores(self) -> bool:
+        """Whether `prepare` stores something (an in-flight mark) the request must wait for."""
+
+    async def prepare(self) -> None:
+        """Store what must be stored before the request leaves; run as its slot approaches."""
+
+    def leaving(self) -> None:
+        """The limiter let the request go; it leaves now. Raises `NotAttempted` to stop it."""
 
     def after(self, error: GupshupError | None) -> None:
         """The request ended: accepted (None) or failed with ``error``."""
@@ -99,7 +106,8 @@ class _RunState:
 
     journal: Journal | None
     fatal: GupshupError | None = None  # after this, nothing more is sent
-    committing: set[str] = attrs.Factory(set)  # keys whose in-flight mark is being made durable
+    # keys with an in-flight mark (being) stored whose request has not left: forgotten on a stop
+    marked: set[str] = attrs.Factory(set)
     in_flight: set[str] = attrs.Factory(set)  # keys whose request may have left
 
 
@@ -113,15 +121,27 @@ class _Watch:
         self.job = job
         self.maybe_delivered = False
 
-    async def before(self) -> None:
+    @property
+    def stores(self) -> bool:
+        return self.state.journal is not None
+
+    async def prepare(self) -> None:
         state, job = self.state, self.job
-        if state.fatal is not None:  # it came while this one waited for the limiter
+        if state.fatal is not None:  # it came while this one waited
             raise NotAttempted(state.fatal)
         if state.journal is not None:
-            state.committing.add(job.key)
+            state.marked.add(job.key)
             await state.journal.in_flight(job.key, job.to, job.fingerprint)
-            state.committing.discard(job.key)
-        state.in_flight.add(job.key)
+
+    def leaving(self) -> None:
+        state, key = self.state, self.job.key
+        if state.fatal is not None:  # it came while this one waited for its slot
+            if key in state.marked and not self.maybe_delivered and state.journal is not None:
+                state.journal.unsent(key)  # the mark of a request that never left
+            state.marked.discard(key)
+            raise NotAttempted(state.fatal)
+        state.marked.discard(key)
+        state.in_flight.add(key)
 
     def after(self, error: GupshupError | None) -> None:
         if error is not None and error.ambiguous:
@@ -311,11 +331,11 @@ class BulkRun(AsyncClosing):
             await asyncio.gather(self._closer, return_exceptions=True)
         if self._state.journal is not None:
             self._journal_failure = self._state.journal.failure
-            for key in self._state.committing:
+            for key in self._state.marked - self._state.in_flight:
                 self._state.journal.unsent(key)
             for key in self._state.in_flight:
                 self._state.journal.ambiguous(key, "stopped while the request was in flight")
-            self._state.committing.clear()
+            self._state.marked.clear()
             self._state.in_flight.clear()
             await self._state.journal.close()
             self._state.journal = None

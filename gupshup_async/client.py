@@ -423,19 +423,25 @@ class GupshupClient(AsyncClosing):
     async def _attempt(self, body: bytes, tally: _Tally) -> SendResult:
         """One attempt: one request (two, when a 401 made the token provider refresh)."""
         recipient = tally.recipient
+        watch = tally.watch
         while True:
+            # A campaign's in-flight mark is stored before the request's slot comes, so that the
+            # slot is the moment it leaves (a slow journal costs slots, never a burst).
+            ready = watch.prepare if watch is not None and watch.stores else None
             if self._limiter is not None:
-                await self._limiter.acquire(recipient)
-            if tally.watch is not None:
-                await tally.watch.before()
+                await self._limiter.acquire(recipient, ready)
+            elif ready is not None:
+                await ready()
+            if watch is not None:
+                watch.leaving()
             tally.attempts += 1
             if self._hooks is not None:
                 self._hooks.attempt(recipient, tally.attempts)
             try:
                 message_id, wa_id, user_id = await self._post(body, tally.token)
             except GupshupError as error:
-                if tally.watch is not None:
-                    tally.watch.after(error)
+                if watch is not None:
+                    watch.after(error)
                 if not tally.refreshed and unauthorized(error):
                     tally.refreshed = True
                     fresh = await fresh_token(self._provider, error, tally.token)
@@ -446,8 +452,8 @@ class GupshupClient(AsyncClosing):
                     tally.ambiguous += 1
                 tally.next_wait = self._wait_after(recipient, error, tally.attempts)
                 raise
-            if tally.watch is not None:
-                tally.watch.after(None)
+            if watch is not None:
+                watch.after(None)
             if self._limiter is not None:
                 self._limiter.succeeded()
             return SendResult(

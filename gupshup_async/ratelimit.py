@@ -15,11 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Grant", "Limiter", "RateLimit", "RateSchedule", "TokenBucketLimiter"]
+__all__ = [
+    "Approach",
+    "Grant",
+    "Limiter",
+    "RateLimit",
+    "RateSchedule",
+    "Ready",
+    "TokenBucketLimiter",
+]
+
+#: What must end before a request leaves (a campaign's in-flight mark in its journal).
+Ready = Callable[[], Awaitable[None]]
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -32,6 +44,11 @@ def _positive_or_none(
 ) -> None:
     if value is not None and not value > 0:
         raise ValueError(f"{attribute.name} must be positive or None, got {value!r}")
+
+
+def _share_below_half(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.5:
+        raise ValueError(f"{attribute.name} must be a share from 0 to below 0.5, got {value!r}")
 
 
 def _whole_at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -49,11 +66,22 @@ class RateLimit:
       evenly, so the server never sees more than ``per_second`` in any second.
     - ``per_recipient_interval``: the least time between two messages to one recipient, in
       seconds (WhatsApp's pair rate limit is about one every 6 seconds); None for no spacing.
+    - ``headroom``: the share of ``per_second`` left unused (default 2%), so that a request
+      delayed a little on its way (a busy machine, the network) does not land in the same
+      second as the one a second before it at a server that counts exactly ``per_second`` in
+      any sliding second, as Gupshup does: requests are spaced at `pace`. 0 spaces them at
+      exactly ``per_second``.
     """
 
     per_second: float = attrs.field(default=10.0, validator=_positive)
     burst: int = attrs.field(default=1, validator=_whole_at_least_one)
     per_recipient_interval: float | None = attrs.field(default=None, validator=_positive_or_none)
+    headroom: float = attrs.field(default=0.02, validator=_share_below_half)
+
+    @property
+    def pace(self) -> float:
+        """The rate requests are spaced at: ``per_second`` less the headroom."""
+        return self.per_second * (1 - self.headroom)
 
     def limiter(self) -> TokenBucketLimiter:
         return TokenBucketLimiter(self)
@@ -63,8 +91,12 @@ class RateLimit:
 class Limiter(Protocol):
     """What the client asks of a rate limiter. Every attempt, retries included, acquires."""
 
-    async def acquire(self, recipient: str) -> None:
-        """Wait until a request to ``recipient`` may leave."""
+    async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
+        """Wait until a request to ``recipient`` may leave. ``ready``, when given, must end
+        before it leaves: run it as the slot approaches (`Approach`), and if it ends after the
+        slot, give that slot up and take another, so that a slow ``ready`` never lets requests
+        out together.
+        """
 
     def succeeded(self) -> None:
         """A request was accepted: the rate may recover."""
@@ -121,9 +153,9 @@ class RateSchedule:
 
     def __init__(self, config: RateLimit) -> None:
         self.config = config
-        #: The rate in force: the configured one, or less after 429s.
-        self.rate = config.per_second
-        self._floor = config.per_second * FLOOR_SHARE
+        #: The rate in force: the configured pace, or less after 429s.
+        self.rate = config.pace
+        self._floor = config.pace * FLOOR_SHARE
         self._tat: int | None = None  # in nanoseconds of the caller's clock
         self._paused_until = -math.inf
         self._epoch = 0  # pauses so far: a slot given before the latest pause is void
@@ -166,9 +198,9 @@ class RateSchedule:
         return Grant(slot, max(0.0, slot - now), final=True)
 
     def succeeded(self) -> None:
-        if self.rate < self.config.per_second:
-            step = self.config.per_second * RECOVERY_SHARE
-            self.rate = min(self.config.per_second, self.rate + step)
+        pace = self.config.pace
+        if self.rate < pace:
+            self.rate = min(pace, self.rate + pace * RECOVERY_SHARE)
 
     def rate_limited(self, now: float, wait: float) -> None:
         """A 429 for the app: nobody leaves before ``now + wait``, at half the rate."""
@@ -186,6 +218,44 @@ class RateSchedule:
         self._prune_at = max(_PRUNE_AT, 2 * len(self._ready))
 
 
+# How long before its slot a request starts what must end first: at least this, at most that.
+LEAD_MIN = 0.05
+LEAD_MAX = 2.0
+# How late after its slot that may end and the slot still be used: well within the headroom's
+# 20 ms a second, so that a late request does not meet the count of the second before it.
+LATE_MAX = 0.005
+
+
+class Approach:
+    """When, as a request's slot approaches, to start what must end before it leaves (a
+    campaign's in-flight mark): ``lead`` seconds early, learnt from how long it took before.
+
+    The slot is kept only if that work ended by the slot, or at most 5 ms (and half an
+    interval) after it, the lateness an ordinary wake-up has too; otherwise the slot is given
+    up and the request asks for another. So a stalled journal wastes slots and never releases
+    a burst, and only requests whose slot is near carry a mark (after a crash, each marked
+    request counts as ambiguous).
+    """
+
+    __slots__ = ("lead",)
+
+    def __init__(self) -> None:
+        self.lead = LEAD_MIN
+
+    async def meet(self, slot: float, interval: float, ready: Ready) -> bool:
+        """Run ``ready`` to end before ``slot`` (on the event loop's clock); whether it did."""
+        loop = asyncio.get_running_loop()
+        early = slot - self.lead - loop.time()
+        if early > 0:
+            await asyncio.sleep(early)
+        started = loop.time()
+        await ready()
+        ended = loop.time()
+        # Thrice the last duration, falling back slowly after a slow one.
+        self.lead = min(LEAD_MAX, max(LEAD_MIN, 3 * (ended - started), 0.95 * self.lead))
+        return ended <= slot + min(LATE_MAX, interval / 2)
+
+
 class TokenBucketLimiter:
     """The in-process limiter: a `RateSchedule` on the event loop's clock.
 
@@ -196,19 +266,27 @@ class TokenBucketLimiter:
     def __init__(self, config: RateLimit) -> None:
         self.config = config
         self.schedule = RateSchedule(config)
+        self.approach = Approach()
 
     @property
     def rate(self) -> float:
         """The rate in force now: the configured one, or less after 429s."""
         return self.schedule.rate
 
-    async def acquire(self, recipient: str) -> None:
+    async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
         schedule = self.schedule
+        loop = asyncio.get_running_loop()
         while True:
             epoch = schedule.epoch
             grant = self.reserve(recipient)
-            if grant.wait > 0:
-                await asyncio.sleep(grant.wait)
+            if ready is not None and grant.final:
+                kept = await self.approach.meet(grant.at, 1 / schedule.rate, ready)
+                ready = None
+                if not kept:
+                    continue  # the slot went by while ``ready`` ran: take the next free one
+            wait = grant.at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             if grant.final and schedule.epoch == epoch:
                 return
 

@@ -10,7 +10,9 @@ then does the callback get its 200. A store that fails gets a 503 and nothing is
 Gupshup sends it again and it is stored then. Callbacks that arrive together share one commit.
 New events (never repeats, known by what is stored) go through a bounded queue to your
 handlers, each reply tied to the item it answers. A hostile body is a 4xx and a count, never a
-crash.
+crash; a body that trickles in is cut off (408), and the bytes held at once are bounded (503
+beyond), so slow or large callbacks cannot hold the process. Log lines about failures come at
+most once every 10 s each, with a count of those left out (`LogThrottle`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hmac
 import inspect
 import logging
 import math
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -36,7 +39,12 @@ from gupshup_async.stores import (
 )
 from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, parse_events
 
-__all__ = ["Receiver"]
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as deadline
+else:  # pragma: no cover - exercised on 3.10 only
+    from async_timeout import timeout as deadline
+
+__all__ = ["LogThrottle", "Receiver"]
 
 logger = logging.getLogger("gupshup_async.receiver")
 
@@ -47,6 +55,33 @@ Handler = Callable[[Event], "Awaitable[None] | None"]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class LogThrottle(logging.Filter):
+    """A logging filter that lets each kind of line (its logger and message template) through
+    at most once every ``seconds``, adding how many it left out since: a flood of bad requests
+    or failing handlers costs a line every 10 s, not a disk. ``gupshup-async receive`` puts it
+    on uvicorn's loggers and the receiver's.
+    """
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        last, left_out = self._last.get(key, (-math.inf, 0))
+        if now - last < self.seconds:
+            self._last[key] = (last, left_out + 1)
+            return False
+        if len(self._last) > 1000:  # a bound, whatever the messages
+            self._last.clear()
+        self._last[key] = (now, 0)
+        if left_out:
+            record.msg = f"{record.msg} ({left_out} more like this left out of the log)"
+        return True
 
 
 class _Seen:
@@ -85,6 +120,10 @@ class Receiver:
     - ``max_body``: larger bodies get 413; ``queue_size``: callbacks waiting for the handlers
       beyond it get 503 (Gupshup retries later); ``dedupe_seconds``: how long an event's
       identity is remembered to drop repeats (in the store, when there is one).
+    - ``body_timeout``: seconds to receive a callback's whole body once its headers came; a
+      body still trickling in then gets 408. ``max_held_bytes``: the most bytes of callbacks
+      held at once, read and not yet handled; a callback beyond it gets 503 (Gupshup retries),
+      so twenty 1 MiB bodies at once cannot take a gigabyte.
 
     A callback is answered 200 only once what it carries is stored (see the module's
     docstring); a store that fails (a full disk, a lock held past the store's timeout) is a 503.
@@ -104,6 +143,8 @@ class Receiver:
         max_body: int = MAX_BODY,
         queue_size: int = 10_000,
         dedupe_seconds: float = 86_400.0,
+        body_timeout: float = 10.0,
+        max_held_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         if not isinstance(secret, str) or not secret:
             raise ValueError("a Receiver needs a shared secret: without one anybody can post")
@@ -113,7 +154,10 @@ class Receiver:
         self.windows = windows
         self.handlers = list(handlers)
         self.max_body = max_body
-        self._queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_size)
+        self.body_timeout = body_timeout
+        self.max_held_bytes = max_held_bytes
+        self._held = 0  # bytes of callbacks read and not yet handled
+        self._queue: asyncio.Queue[tuple[list[Event], int]] = asyncio.Queue(maxsize=queue_size)
         self._reserved = 0  # callbacks being stored, each with a place kept in the queue
         self._dedupe_seconds = dedupe_seconds
         self._seen = _Seen(dedupe_seconds, limit=max(queue_size * 10, 100_000))
@@ -121,7 +165,7 @@ class Receiver:
         self._committer: asyncio.Task[None] | None = None
         # One thread writes, so SQLite connections are never used from two threads at once.
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "gupshup-receiver-store")
-        self._logged_failure = -math.inf
+        self._log = LogThrottle()
         self._worker: asyncio.Task[None] | None = None
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -157,9 +201,26 @@ class Receiver:
                 given = value
         if not hmac.compare_digest(given, self._secret):
             return 401
-        body = await self._body(receive)
-        if body is None:
-            return 413
+        try:
+            async with deadline(self.body_timeout):
+                body = await self._body(scope, receive)
+        except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
+            return 408
+        if isinstance(body, int):
+            return body
+        size = len(body)
+        self._held += size
+        try:
+            status, handled_later = await self._keep(body)
+        finally:
+            if not handled_later:
+                self._held -= size
+        return status
+
+    async def _keep(self, body: bytes) -> tuple[int, bool]:
+        """Parse and store one callback; its status, and whether its events were queued for
+        the handlers (its bytes are held until they are handled).
+        """
         try:
             # A large body is parsed in a thread: a megabyte of statuses takes over a second,
             # which would hold every other callback on this loop.
@@ -168,25 +229,27 @@ class Receiver:
             else:
                 events = parse_events(body)
         except WebhookError:
-            return 400
+            return 400, False
         self._start()
         if self._queue.qsize() + self._reserved >= self._queue.maxsize:
-            return 503  # the handlers are behind: Gupshup retries a callback it could not deliver
+            # The handlers are behind: Gupshup retries a callback it could not deliver.
+            return 503, False
         self._reserved += 1
         try:
             fresh = await self._store(events)
         except Exception:
             self.stats["store_errors"] += 1
             self._log_store_failure(len(events))
-            return 503  # nothing marked seen: Gupshup sends it again, and it is stored then
+            return 503, False  # nothing marked seen: Gupshup sends it again, stored then
         finally:
             self._reserved -= 1
         self.stats["events"] += len(fresh)
         self.stats["duplicates"] += len(events) - len(fresh)
-        if fresh:
-            self._queue.put_nowait(fresh)
         self.stats["accepted"] += 1
-        return 200
+        if fresh:
+            self._queue.put_nowait((fresh, len(body)))
+            return 200, True
+        return 200, False
 
     async def _store(self, events: list[Event]) -> list[Event]:
         """Store what ``events`` say, in a commit shared with the callbacks that arrive
@@ -233,27 +296,38 @@ class Receiver:
         return [self._tie(self.store, events) for events in fresh]
 
     def _log_store_failure(self, count: int) -> None:
-        now = time.monotonic()
-        if now - self._logged_failure >= 10.0:  # at most a line every 10 s, whatever the load
-            self._logged_failure = now
-            logger.exception(
-                "storing a callback of %d events failed: answered 503 so Gupshup sends it "
-                "again (%d such failures so far)",
-                count,
-                self.stats["store_errors"],
-            )
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "storing a callback of %d events failed: answered 503 so Gupshup sends it again "
+            "(%d such failures so far)",
+            (count, self.stats["store_errors"]),
+            sys.exc_info(),
+        )
+        if logger.isEnabledFor(logging.ERROR) and self._log.filter(record):
+            logger.handle(record)
 
-    async def _body(self, receive: Receive) -> bytes | None:
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | int:
+        """The whole body, or the status that refuses it (413 too large, 503 too much held)."""
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            return 413
+        if self._held + (declared or 0) > self.max_held_bytes:
+            return 503
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return None
+                return 400
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                return None
+                return 413
+            if self._held + size > self.max_held_bytes:
+                return 503
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -289,6 +363,19 @@ class Receiver:
             tied.append(event)
         return tied
 
+    def _log_handler_failure(self, event: Event) -> None:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "a webhook handler failed on %s",
+            (type(event).__name__,),
+            sys.exc_info(),
+        )
+        if logger.isEnabledFor(logging.ERROR) and self._log.filter(record):
+            logger.handle(record)
+
     async def drain(self) -> None:
         """Wait until every event taken so far has been handled."""
         await self._queue.join()
@@ -308,10 +395,11 @@ class Receiver:
 
     async def _work(self) -> None:
         while True:
-            events = await self._queue.get()
+            events, size = await self._queue.get()
             try:
                 await self._handle(events)
             finally:
+                self._held -= size
                 self._queue.task_done()
 
     async def _handle(self, fresh: list[Event]) -> None:
@@ -325,5 +413,15 @@ class Receiver:
                         await done
                 except Exception:
                     self.stats["handler_errors"] += 1
-                    logger.exception("a webhook handler failed on %s", type(event).__name__)
+                    self._log_handler_failure(event)
             self.stats["handled"] += 1
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -22,12 +22,16 @@ import asyncio
 import logging
 from typing import Any
 
+import attrs
+
 from gupshup_async.errors import LimiterUnavailable
 from gupshup_async.ratelimit import (
     FLOOR_SHARE,
     RECOVERY_SHARE,
+    Approach,
     Grant,
     RateLimit,
+    Ready,
     TokenBucketLimiter,
 )
 
@@ -152,7 +156,7 @@ class RedisLimiter:
         self._tat, self._pause, self._rate = f"{base}:tat", f"{base}:pause", f"{base}:rate"
         self._recipient = f"{base}:to:"
         self._fallback = (
-            TokenBucketLimiter(RateLimit(config.per_second * fallback_share, config.burst))
+            TokenBucketLimiter(attrs.evolve(config, per_second=config.per_second * fallback_share))
             if fallback_share is not None
             else None
         )
@@ -161,13 +165,16 @@ class RedisLimiter:
         self._succeeded = redis.register_script(_SUCCEEDED)
         self._recipient_limited = redis.register_script(_RECIPIENT_LIMITED)
         self._background: set[asyncio.Task[Any]] = set()
+        self.approach = Approach()
         # GCRA's key lives as long as the bucket could matter: a second's worth and more.
-        self._ttl_ms = int(max(1000.0, 2000.0 * config.burst / config.per_second))
+        self._ttl_ms = int(max(1000.0, 2000.0 * config.burst / config.pace))
 
     def __repr__(self) -> str:
         return f"RedisLimiter({self._tat.rsplit(':', 1)[0]!r}, {self.config!r})"
 
-    async def acquire(self, recipient: str) -> None:
+    async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1 / self.config.pace
         while True:
             try:
                 grant = await self.reserve(recipient)
@@ -175,10 +182,17 @@ class RedisLimiter:
                 if self._fallback is None:
                     raise
                 logger.warning("Redis did not answer; sending at the fallback share")
-                await self._fallback.acquire(recipient)
+                await self._fallback.acquire(recipient, ready)
                 return
-            if grant.wait > 0:
-                await asyncio.sleep(grant.wait)
+            slot = loop.time() + grant.wait  # Redis's slot, on this process's clock
+            if ready is not None and grant.final:
+                kept = await self.approach.meet(slot, interval, ready)
+                ready = None
+                if not kept:
+                    continue  # the slot went by while ``ready`` ran: take the next free one
+            wait = slot - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             if grant.final:
                 return
 
@@ -189,7 +203,7 @@ class RedisLimiter:
         """
         spacing = self.config.per_recipient_interval
         keys = [self._tat, self._pause, self._rate, self._recipient + recipient if spacing else ""]
-        args = [self.config.per_second, self.config.burst, int((spacing or 0) * 1e6), self._ttl_ms]
+        args = [self.config.pace, self.config.burst, int((spacing or 0) * 1e6), self._ttl_ms]
         try:
             answer = await asyncio.wait_for(self._acquire(keys=keys, args=args), self.timeout)
         except self._errors as exc:
@@ -200,11 +214,11 @@ class RedisLimiter:
         return Grant((now_us + wait_us) / 1e6, wait_us / 1e6, final=bool(reserved))
 
     def succeeded(self) -> None:
-        step = self.config.per_second * RECOVERY_SHARE
-        self._later(self._succeeded(keys=[self._rate], args=[self.config.per_second, step]))
+        step = self.config.pace * RECOVERY_SHARE
+        self._later(self._succeeded(keys=[self._rate], args=[self.config.pace, step]))
 
     def rate_limited(self, wait: float) -> None:
-        args = [int(wait * 1e6), self.config.per_second, FLOOR_SHARE]
+        args = [int(wait * 1e6), self.config.pace, FLOOR_SHARE]
         self._later(self._limited(keys=[self._pause, self._rate], args=args))
         if self._fallback is not None:
             self._fallback.rate_limited(wait)

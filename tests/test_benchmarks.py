@@ -57,3 +57,13 @@ def test_limiter_prints_every_rate_in_process_and_shared() -> None:
         assert any(line.split()[:2] == ["ours", rate] for line in local.splitlines()), out
     for rate in ("10", "80", "200", "500", "1000"):
         assert any(line.split()[:1] == [rate] for line in shared.splitlines()), out
+
+
+def test_exact_rate_prints_what_the_server_saw_per_setup_and_rate() -> None:
+    out = run("exact_rate.py", "--seconds", "1", "--rates", "20")
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
+    assert [(row[1].strip(), row[2].strip()) for row in rows] == [
+        ("1 process", "20"),
+        ("4 processes + Redis", "20"),
+    ]
+    assert all(row[4].strip() == "20" for row in rows)  # every message sent

@@ -37,6 +37,7 @@ from gupshup_async.errors import (
     NotAttempted,
     StopRequested,
 )
+from gupshup_async.ratelimit import Ready
 from gupshup_async.sandbox import Faults, Sandbox
 from tests.servers import sandbox_process
 
@@ -330,10 +331,12 @@ class FailingFirst:
     def __init__(self, failures: int) -> None:
         self.failures = failures
 
-    async def acquire(self, recipient: str) -> None:
+    async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise LimiterUnavailable("the shared rate limiter (Redis) did not answer")
+        if ready is not None:
+            await ready()
 
     def succeeded(self) -> None:
         pass

@@ -574,3 +574,48 @@ def test_a_token_given_as_an_option_is_used_with_a_warning_to_use_the_environmen
     assert "GUPSHUP_APP_TOKEN" in given.stderr
     assert SANDBOX_TOKEN not in given.stderr
     assert "visible" not in from_env.stderr
+
+
+def test_receive_under_a_flood_of_bad_requests_logs_a_few_lines_and_still_takes_callbacks(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    import httpx
+
+    port = _free_port()
+    receiver = subprocess.Popen(
+        [*COMMAND, "receive", "--journal", str(tmp_path / "c.db"), "--port", str(port)],
+        env={**os.environ, "GUPSHUP_HOOK_SECRET": "s3cret-hook"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert receiver.stderr is not None
+        assert "receiving on" in receiver.stderr.readline()
+        deadline = time.monotonic() + 60
+        while True:  # until uvicorn listens
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "receive did not start listening"
+            time.sleep(0.1)
+        for _ in range(300):  # not HTTP at all: uvicorn warns of each one
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+                sock.recv(1024)
+        status = {"id": "wamid.1", "status": "read", "timestamp": "1", "recipient_id": "1"}
+        value = {"statuses": [status]}
+        body = {"entry": [{"changes": [{"field": "messages", "value": value}]}]}
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/",
+            json=body,
+            headers={"X-Hook-Secret": "s3cret-hook"},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        _, err = receiver.communicate(timeout=10)
+    invalid = [line for line in err.splitlines() if "Invalid HTTP request" in line]
+    assert 1 <= len(invalid) <= 2  # one a 10 s, not 300

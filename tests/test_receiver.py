@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -19,8 +20,10 @@ from typing import Any
 
 import attrs
 import httpx
+import pytest
 
 from gupshup_async import DeliveryStore, Event, Receiver, StatusUpdate
+from gupshup_async.receiver import LogThrottle
 
 SECRET = "hook-secret-receiver-1"
 HEADERS = {"X-Hook-Secret": SECRET, "Content-Type": "application/json"}
@@ -254,3 +257,118 @@ async def test_a_large_body_does_not_hold_up_a_small_callback_behind_it(tmp_path
     # after it is answered first; parsed on the loop, it held every other callback for 1.3 to
     # 1.8 s, and the small one was answered after it.
     assert answered == ["small", "large"]
+
+
+async def call(receiver: Receiver, chunks: list[bytes], *, then_wait: bool = False) -> int:
+    """One POST through the ASGI interface, its body in ``chunks``; ``then_wait``: the client
+    sends those and then nothing more, never finishing the body.
+    """
+    parts = list(chunks)
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if parts:
+            chunk = parts.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(parts) or then_wait}
+        await asyncio.Event().wait()  # a body that never ends
+        raise AssertionError("unreachable")
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [(b"x-hook-secret", SECRET.encode())],
+    }
+    await receiver(scope, receive, send)
+    return statuses[0]
+
+
+async def test_a_body_that_trickles_in_past_the_limit_is_cut_off_with_408() -> None:
+    receiver = Receiver(SECRET, body_timeout=0.2)
+    body = status_callback("c", 1)
+    status = await asyncio.wait_for(call(receiver, [body[:10]], then_wait=True), 10)
+    assert status == 408
+    assert await call(receiver, [body[:10], body[10:]]) == 200  # a whole body still gets in
+    await receiver.aclose()
+    assert receiver.stats["events"] == 1
+
+
+async def test_bytes_held_for_slow_handlers_are_bounded_and_freed_once_handled() -> None:
+    release = asyncio.Event()
+    handled: list[Event] = []
+
+    async def slow(event: Event) -> None:
+        await release.wait()
+        handled.append(event)
+
+    body = status_callback("c", 0)
+    receiver = Receiver(SECRET, handlers=[slow], max_held_bytes=len(body) * 3)
+    statuses = [await call(receiver, [status_callback("c", n)]) for n in range(5)]
+    # Three callbacks' worth is held for the handler; the fourth is refused, not read whole,
+    # and Gupshup sends it again later.
+    assert statuses == [200, 200, 200, 503, 503]
+    release.set()
+    await receiver.drain()
+    assert len(handled) == 3
+    assert await call(receiver, [status_callback("c", 3)]) == 200  # room again
+    await receiver.aclose()
+    assert len(handled) == 4
+
+
+async def test_a_body_declared_larger_than_the_limit_is_refused_before_it_is_read() -> None:
+    receiver = Receiver(SECRET, max_body=100)
+    statuses: list[int] = []
+    reads = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 50, "more_body": True}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers = [(b"x-hook-secret", SECRET.encode()), (b"content-length", b"5000000")]
+    await receiver({"type": "http", "method": "POST", "headers": headers}, receive, send)
+    await receiver.aclose()
+    assert statuses == [413]
+    assert reads == 0
+
+
+async def test_a_failing_handler_logs_a_line_every_ten_seconds_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(event: Event) -> None:
+        raise RuntimeError("handler bug")
+
+    receiver = Receiver(SECRET, handlers=[broken])
+    with caplog.at_level(logging.ERROR, logger="gupshup_async.receiver"):
+        for n in range(200):
+            assert await call(receiver, [status_callback("c", n)]) == 200
+        await receiver.drain()
+    await receiver.aclose()
+    assert receiver.stats["handler_errors"] == 200
+    lines = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert len(lines) == 1
+
+
+def test_log_throttle_lets_one_line_of_a_kind_through_then_says_how_many_it_left_out() -> None:
+    throttle = LogThrottle(seconds=0.0)
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "bad request", None, None)
+    assert throttle.filter(record)
+    slow = LogThrottle(seconds=3600)
+    kept = [slow.filter(logging.LogRecord("x", 30, "f", 1, "bad", None, None)) for _ in range(5)]
+    assert kept == [True, False, False, False, False]
+    other = logging.LogRecord("x", 30, "f", 1, "another kind", None, None)
+    assert slow.filter(other)  # each kind on its own
+    brief = LogThrottle(seconds=0.05)
+    records = [logging.LogRecord("x", 30, "f", 1, "bad", None, None) for _ in range(4)]
+    assert [brief.filter(r) for r in records[:3]] == [True, False, False]
+    time.sleep(0.06)
+    assert brief.filter(records[3])
+    assert records[3].getMessage() == "bad (2 more like this left out of the log)"

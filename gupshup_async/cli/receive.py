@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import click
 
 from gupshup_async.cli._common import not_empty, writable
 from gupshup_async.cli._group import cli
-from gupshup_async.receiver import Receiver
+from gupshup_async.receiver import LogThrottle, Receiver
 from gupshup_async.stores import SqliteWindowStore
 
 
@@ -61,5 +62,9 @@ def receive(
         timeout_keep_alive=5,
         limit_concurrency=1000,
     )
+    # A flood of bad requests is a line every 10 s per kind, with a count, not a full disk.
+    throttle = LogThrottle()
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(throttle)
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()

@@ -5,6 +5,7 @@ ends the run at once, with nothing sent that it did not record.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gupshup_async import ButtonMessage, GupshupClient, Journal, JournalError, RateLimit
+from gupshup_async import (
+    ButtonMessage,
+    GupshupClient,
+    Journal,
+    JournalError,
+    RateLimit,
+    SendHooks,
+)
 from gupshup_async.errors import NotAttempted
 from gupshup_async.sandbox import Sandbox
 from tests.servers import sandbox_process
@@ -135,3 +143,53 @@ async def test_a_journal_that_cannot_be_written_ends_the_run_and_nothing_unrecor
     db.close()
     sent = {p.to for p in sandbox.account.processed}
     assert sent <= marked  # every request that left had its mark on disk first
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most of ``times`` in any half-open second [t, t + 1)."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_a_stalled_journal_costs_slots_and_never_lets_a_burst_out(tmp_path: Path) -> None:
+    # Another connection holds the journal's write lock for 3 s in the middle of a campaign at
+    # 10 a second, 32 at a time. Each request's in-flight mark is stored before its slot comes;
+    # a mark that could not be stored in time gives its slot up, so when the lock goes, the
+    # waiting requests leave one slot apart, not together.
+    path = tmp_path / "campaign.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    loop = asyncio.get_running_loop()
+    left: list[float] = []
+
+    class Leaving(SendHooks):
+        def attempt(self, to: str, attempt: int) -> None:
+            left.append(loop.time())
+
+    outcomes = []
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id,
+            sandbox.token,
+            base_url=sandbox.base_url,
+            rate_limit=RateLimit(10),
+            hooks=Leaving(),
+        ) as client:
+            run = client.send_many(items(60), concurrency=32, journal=Journal(path, timeout=20))
+            async with run:
+                async for outcome in run:
+                    outcomes.append(outcome)
+                    if len(outcomes) == 10:
+                        holder.execute("BEGIN IMMEDIATE")
+                        loop.call_later(3.0, holder.execute, "ROLLBACK")
+    holder.close()
+    assert len(outcomes) == 60
+    assert all(o.ok for o in outcomes)
+    assert len(sandbox.account.processed) == 60  # each sent once
+    gaps = [b - a for a, b in itertools.pairwise(left)]
+    assert max(gaps) >= 2.0  # the lock held the campaign up
+    assert most_in_one_second(left) <= 11

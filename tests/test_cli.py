@@ -219,7 +219,7 @@ def test_bulk_stops_cleanly_on_ctrl_c_or_sigterm_and_says_how_to_resume(
     sandbox_url: str, campaign: tuple[Path, Path], tmp_path: Path, stop: signal.Signals
 ) -> None:
     recipients, template = campaign
-    args = ["bulk", str(recipients), "--message", str(template), "--rate", "20"]
+    args = ["bulk", str(recipients), "--message", str(template), "--rate", "20", "--grace", "30"]
     args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
     process = subprocess.Popen(
         [*COMMAND, *args],
@@ -576,6 +576,40 @@ def test_a_token_given_as_an_option_is_used_with_a_warning_to_use_the_environmen
     assert "visible" not in from_env.stderr
 
 
+def test_a_token_can_come_from_a_file_and_never_shows(sandbox_url: str, tmp_path: Path) -> None:
+    args = ["send", "--to", "+91 98765 43210", "--body", "Hi", "--button", "ok:OK"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
+    private = tmp_path / "token"
+    private.write_text(SANDBOX_TOKEN + "\n")  # as `echo` or a mounted secret leaves it
+    private.chmod(0o600)
+    shared = tmp_path / "shared-token"
+    shared.write_text(SANDBOX_TOKEN)
+    shared.chmod(0o644)
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    by_option = run(*args, "--token-file", str(private))
+    by_env = run(*args, env={"GUPSHUP_APP_TOKEN_FILE": str(private)})
+    readable = run(*args, "--token-file", str(shared))
+    assert by_option.returncode == by_env.returncode == readable.returncode == 0
+    assert by_option.stderr == by_env.stderr == ""
+    assert "can be read by other users" in readable.stderr
+    refused = {
+        "empty": run(*args, "--token-file", str(empty)),
+        "missing": run(*args, "--token-file", str(tmp_path / "nope")),
+        "both": run(*args, "--token-file", str(private), env={"GUPSHUP_APP_TOKEN": "x"}),
+        "none": run(*args, env={"GUPSHUP_APP_TOKEN": ""}),
+    }
+    for done in refused.values():
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert SANDBOX_TOKEN not in done.stderr + done.stdout
+    assert "is empty" in refused["empty"].stderr
+    assert "No such file" in refused["missing"].stderr
+    assert "not both" in refused["both"].stderr
+    assert "GUPSHUP_APP_TOKEN" in refused["none"].stderr
+    assert "--token-file" in refused["none"].stderr
+
+
 def test_receive_under_a_flood_of_bad_requests_logs_a_few_lines_and_still_takes_callbacks(
     tmp_path: Path,
 ) -> None:
@@ -583,10 +617,13 @@ def test_receive_under_a_flood_of_bad_requests_logs_a_few_lines_and_still_takes_
 
     import httpx
 
+    secret = tmp_path / "hook-secret"  # a mounted secret, read by its owner only
+    secret.write_text("s3cret-hook\n")
+    secret.chmod(0o600)
     port = _free_port()
     receiver = subprocess.Popen(
         [*COMMAND, "receive", "--journal", str(tmp_path / "c.db"), "--port", str(port)],
-        env={**os.environ, "GUPSHUP_HOOK_SECRET": "s3cret-hook"},
+        env={**os.environ, "GUPSHUP_HOOK_SECRET_FILE": str(secret)},
         stderr=subprocess.PIPE,
         text=True,
     )

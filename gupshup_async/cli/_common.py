@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 import httpx
@@ -50,6 +54,8 @@ class PositiveNumber(click.ParamType):  # type: ignore[type-arg]  # generic in c
 
 POSITIVE = PositiveNumber()
 
+Command = TypeVar("Command", bound=Callable[..., Any])
+
 
 def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not value.strip():
@@ -91,8 +97,62 @@ def secret_option(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
+def read_secret(path: Path, option: str) -> str:
+    """A secret kept in a file (a Docker or Kubernetes secret, a file only its owner reads):
+    its text without the trailing newline. Warns when other users may read the file; never
+    prints what it holds.
+    """
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as bad:
+        reason = bad.strerror if isinstance(bad, OSError) else "not UTF-8 text"
+        raise click.BadParameter(f"{path}: {reason}", param_hint=option) from None
+    if not text:
+        raise click.BadParameter(f"{path} is empty", param_hint=option)
+    if os.name == "posix" and mode & (stat.S_IRGRP | stat.S_IROTH):
+        fail(f"warning: {path} can be read by other users of this machine (chmod 600 {path})")
+    return text
+
+
+def secret_from_file(name: str, option: str, envvar: str) -> Callable[[Command], Command]:
+    """Lets the secret ``name`` come from ``--<name>-file`` instead: the decorated command
+    gets ``name`` either way, and one of the two is required.
+    """
+    file_param = f"{name}_file"
+
+    def decorate(function: Command) -> Command:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given, path = kwargs.get(name), kwargs.pop(file_param, None)
+            if path is not None:
+                if given:
+                    raise click.UsageError(f"give {option} or {option}-file, not both")
+                kwargs[name] = read_secret(path, f"{option}-file")
+            elif not given:
+                raise click.UsageError(
+                    f"Missing option '{option}': set {envvar} in the environment, or give "
+                    f"{option}-file"
+                )
+            return function(*args, **kwargs)
+
+        with_file = click.option(
+            f"{option}-file",
+            file_param,
+            envvar=f"{envvar}_FILE",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Or {envvar}_FILE: a file holding {option}'s value (a mounted secret).",
+        )(command)
+        return cast(Command, with_file)  # the command, with one more option
+
+    return decorate
+
+
 def credentials(function: Any) -> Any:
-    """--app-id, --token, --base-url, --timeout, --max-attempts, --at-most-once."""
+    """--app-id, --token (or --token-file), --base-url, --timeout, --max-attempts,
+    --at-most-once.
+    """
+    function = secret_from_file("token", "--token", "GUPSHUP_APP_TOKEN")(function)
     options = [
         click.option(
             "--app-id",
@@ -104,7 +164,6 @@ def credentials(function: Any) -> Any:
         click.option(
             "--token",
             envvar="GUPSHUP_APP_TOKEN",
-            required=True,
             callback=secret_option,
             help="Better GUPSHUP_APP_TOKEN: an option is visible to every user of the machine.",
         ),

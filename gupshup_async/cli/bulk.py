@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import (
@@ -83,6 +84,14 @@ from gupshup_async.stores import Journal
     help="I/N: send only the rows whose recipient falls in shard I of N (run one per worker).",
 )
 @click.option(
+    "--grace",
+    type=POSITIVE,
+    default=5.0,
+    show_default=True,
+    help="After Ctrl-C or SIGTERM, seconds the requests already sent may take to be answered "
+    "(their outcome then known); a second signal stops at once.",
+)
+@click.option(
     "--redis",
     "redis_url",
     envvar="GUPSHUP_REDIS_URL",
@@ -100,6 +109,7 @@ def bulk(
     retry_failed: bool,
     resend_ambiguous: bool,
     shard: tuple[int, int] | None,
+    grace: float,
     redis_url: str | None,
     windows_file: Path | None,
     outside_window: str,
@@ -135,8 +145,9 @@ def bulk(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         limit = (rate, redis_url, shard)
+        stop = _Stop(stopping, grace)
         asyncio.run(
-            _bulk_run(connection, limit, concurrency, items, book, stats, total, out_file, stopping)
+            _bulk_run(connection, limit, concurrency, items, book, stats, total, out_file, stop)
         )
     except (KeyboardInterrupt, asyncio.CancelledError):  # a second signal, or grace run out
         stopping.append("now")
@@ -185,7 +196,7 @@ async def _bulk_run(
     stats: BulkStats,
     total: int,
     out_file: IO[str] | None,
-    stopping: list[str],
+    stop: _Stop,
 ) -> None:
     rate, redis_url, shard = limit
     await journal.open()  # a journal in use is refused before any progress is shown
@@ -199,7 +210,7 @@ async def _bulk_run(
             run = client.send_many(
                 items, concurrency=concurrency, journal=journal, shard=shard, stats=stats
             )
-            with _graceful_stop(run, stopping):
+            with _graceful_stop(run, stop):
                 # A shard sends only part of the file: its total is not known ahead.
                 await _follow(run, total if shard is None else None, out_file)
     finally:
@@ -207,16 +218,23 @@ async def _bulk_run(
             await limiter.aclose()
 
 
-# After Ctrl-C or SIGTERM, how long the requests already on the wire may take to finish.
-GRACE_SECONDS = 5.0
+@attrs.frozen
+class _Stop:
+    """How a run is being stopped (``stopping``: "cleanly", then "now"), and the grace period
+    the requests on the wire have after the first signal.
+    """
+
+    stopping: list[str]
+    grace: float
 
 
 @contextlib.contextmanager
-def _graceful_stop(run: BulkRun, stopping: list[str]) -> Iterator[None]:
+def _graceful_stop(run: BulkRun, stop: _Stop) -> Iterator[None]:
     """The first Ctrl-C or SIGTERM stops the run cleanly: nothing new starts, the requests on
-    the wire have ``GRACE_SECONDS`` to finish (their outcome is then known, not ambiguous); a
-    second signal, or the end of the grace period, stops at once.
+    the wire have ``stop.grace`` seconds to finish (their outcome is then known, not
+    ambiguous); a second signal, or the end of the grace period, stops at once.
     """
+    stopping = stop.stopping
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
@@ -227,7 +245,7 @@ def _graceful_stop(run: BulkRun, stopping: list[str]) -> Iterator[None]:
             return
         stopping.append("cleanly")
         run.stop()
-        loop.call_later(GRACE_SECONDS, main.cancel)
+        loop.call_later(stop.grace, main.cancel)
 
     signals = (signal.SIGINT, signal.SIGTERM)
     for number in signals:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gupshup_async.cli._common import not_empty, writable
+from gupshup_async.cli._common import secret_from_file, secret_option, writable
 from gupshup_async.cli._group import cli
 from gupshup_async.receiver import LogThrottle, Receiver
 from gupshup_async.stores import SqliteWindowStore
@@ -25,10 +25,10 @@ from gupshup_async.stores import SqliteWindowStore
 @click.option(
     "--secret",
     envvar="GUPSHUP_HOOK_SECRET",
-    required=True,
-    callback=not_empty,
-    help="Or GUPSHUP_HOOK_SECRET: the header value set in the subscription's meta.",
+    callback=secret_option,
+    help="Better GUPSHUP_HOOK_SECRET: the header value set in the subscription's meta.",
 )
+@secret_from_file("secret", "--secret", "GUPSHUP_HOOK_SECRET")
 @click.option("--header", default="X-Hook-Secret", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))

@@ -84,10 +84,6 @@ class Deliver(Protocol):
         """Send ``message`` to ``recipient``, telling ``watch`` of each request."""
 
 
-# How many items are read ahead, when resuming, to tell a resume from another campaign.
-_LOOKAHEAD = 256
-
-
 # After one of these, every other item would fail the same way: stop sending.
 _FATAL = (
     AuthenticationError,
@@ -196,7 +192,6 @@ class BulkRun(AsyncClosing):
         self._pull_lock = asyncio.Lock()
         self._queued: dict[str, collections.deque[Job]] = {}
         self._seen: dict[int, int] | None = {} if journal is not None else None
-        self._ahead: collections.deque[Job] = collections.deque()
         self._campaign: str | None = None
         self._skip_unreachable = skip_unreachable
         self._status_poll = status_poll
@@ -257,8 +252,6 @@ class BulkRun(AsyncClosing):
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
         if self._state.journal is not None:
             self._campaign = self._state.journal.campaign
-            if self._state.journal.resuming:
-                await self._check_resumable(self._state.journal)
         self._workers = [
             asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
             for n in range(self._concurrency)
@@ -291,21 +284,6 @@ class BulkRun(AsyncClosing):
                 self._unreachable[recipient] = code
             elif code == WINDOW_CLOSED:
                 self._window_closed.add(recipient)
-
-    async def _check_resumable(self, journal: Journal) -> None:
-        """Refuse a journal that shares no item with the input: another campaign's file."""
-        while len(self._ahead) < _LOOKAHEAD:
-            job = await self._next_job()
-            if job is None:
-                break
-            self._ahead.append(job)
-        keys = [job.key for job in self._ahead if job.error is None]
-        if keys and not journal.knows_any(keys):
-            await journal.close()
-            raise JournalError(
-                f"the journal {journal.path} has items, but none of the first {len(keys)} "
-                "of this input: is it another campaign's? Use a new journal for a new campaign"
-            )
 
     async def _close_when_done(self) -> None:
         finished = await asyncio.gather(*self._workers, return_exceptions=True)
@@ -369,8 +347,6 @@ class BulkRun(AsyncClosing):
                 job = None
 
     async def _pull(self) -> Job | None:
-        if self._ahead:
-            return self._ahead.popleft()
         return await self._next_job()
 
     async def _next_job(self) -> Job | None:
@@ -458,10 +434,15 @@ class BulkRun(AsyncClosing):
             self._state.in_flight.discard(job.key)
             if isinstance(error, _FATAL) and self._state.fatal is None:
                 self._state.fatal = error
-            # Nothing sent (a window policy's refusal, a misfit template, the limiter away):
-            # not journaled, so the same command looks again.
+            # Nothing sent (a window policy's refusal, a misfit template, the limiter away), or
+            # refused for the account's sake (a bad token, billing): not journaled as the
+            # item's failure, so the same command sends it once the cause is fixed.
             if journal is not None and error.attempts > 0:
-                journal.failed(job.key, job.to, job.fingerprint, error)
+                maybe = error.ambiguous or error.ambiguous_attempts
+                if isinstance(error, _FATAL) and not maybe:
+                    journal.unsent(job.key)
+                else:
+                    journal.failed(job.key, job.to, job.fingerprint, error)
             return Outcome(job.to, job.message, job.key, error=error)
         self._state.in_flight.discard(job.key)
         if journal is not None:

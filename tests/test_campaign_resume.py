@@ -30,6 +30,7 @@ from gupshup_async import (
 )
 from gupshup_async.errors import JournalError, NotAttempted
 from gupshup_async.sandbox import Sandbox
+from gupshup_async.stores import Journal
 from tests.servers import sandbox_process
 
 NUMBERS = [f"+9170000{n:05d}" for n in range(60)]
@@ -110,17 +111,44 @@ async def test_a_key_reused_for_another_recipient_is_refused_not_sent_nor_skippe
         ]
 
 
-async def test_another_campaigns_journal_is_refused_before_anything_is_sent(
+async def test_a_journal_named_for_one_campaign_refuses_another_before_anything_is_sent(
     tmp_path: Path,
 ) -> None:
-    journal = tmp_path / "campaign.db"
+    path = tmp_path / "campaign.db"
     async with Sandbox() as sandbox, client_for(sandbox) as client:
-        await collect(client.send_many([(to, shipped(1)) for to in NUMBERS[:5]], journal=journal))
+        first = Journal(path, name="shipping")
+        await collect(client.send_many([(to, shipped(1)) for to in NUMBERS[:5]], journal=first))
         sent_before = len(sandbox.account.processed)
         other = [(to, reminder()) for to in NUMBERS[30:]]
-        with pytest.raises(JournalError, match="another campaign"):
-            await collect(client.send_many(other, journal=journal))
-    assert len(sandbox.account.processed) == sent_before
+        with pytest.raises(JournalError, match="the campaign 'shipping', not 'reminders'"):
+            await collect(client.send_many(other, journal=Journal(path, name="reminders")))
+        again = Journal(path, name="shipping")  # the lock went with the refused run
+        resumed = await collect(
+            client.send_many([(to, shipped(1)) for to in NUMBERS[:6]], journal=again)
+        )
+    assert len(sandbox.account.processed) == sent_before + 1
+    assert sum(o.skipped for o in resumed) == 5
+
+
+async def test_a_resume_with_rows_reversed_added_and_removed_is_never_refused(
+    tmp_path: Path,
+) -> None:
+    # Interrupted at 45%, then the same campaign with its rows reversed, one removed and 300
+    # added: every row is sent exactly once, whatever the order.
+    path = tmp_path / "campaign.db"
+    numbers = [f"+9171{n:08d}" for n in range(1000)]
+    async with Sandbox() as sandbox, client_for(sandbox) as client:
+        run = client.send_many([(to, shipped(1)) for to in numbers], journal=path)
+        async with run:
+            async for _ in run:
+                if run.stats.done >= 450:
+                    break
+        rows = [*reversed(numbers[1:]), *(f"+9172{n:08d}" for n in range(300))]
+        resumed = await collect(client.send_many([(to, shipped(1)) for to in rows], journal=path))
+    assert all(o.ok for o in resumed)
+    per_person = Counter(p.to for p in sandbox.account.processed)
+    assert max(per_person.values()) == 1
+    assert set(per_person) >= {to.lstrip("+") for to in rows}
 
 
 async def test_a_journal_of_the_old_format_is_refused_with_what_to_do(tmp_path: Path) -> None:
@@ -159,10 +187,10 @@ async def test_after_a_stop_that_fails_every_item_the_same_run_again_sends_the_r
         assert sum(isinstance(o.error, NotAttempted) for o in first) >= len(items) - 4
         async with client_for(sandbox) as fixed:  # the token put right, the same command
             second = await collect(fixed.send_many(items, concurrency=4, journal=journal))
-    refused = {o.key for o in first if not isinstance(o.error, NotAttempted)}
-    assert all(o.ok for o in second if o.key not in refused)  # every untried item sent now
-    untried = [(o.to, o.message) for o in first if o.key not in refused]
-    assert received(sandbox) == asked(untried)  # type: ignore[arg-type]
+    # The 401s were the account's failure, not the items': every item, refused or untried,
+    # is sent by the same command once the token is right, and each exactly once.
+    assert all(o.ok and not o.skipped for o in second)
+    assert received(sandbox) == asked(items)  # type: ignore[arg-type]
 
 
 async def test_items_waiting_for_the_rate_limiter_are_not_in_flight_when_stopped(
@@ -254,3 +282,23 @@ def test_sigkill_during_a_rate_limited_run_then_a_resume_in_another_order(
     # machine; a mark made before the grant would leave all 32 workers' items ambiguous.
     assert len(ambiguous) <= 12
     assert "failed" not in states.values()
+
+
+async def test_a_wrong_token_records_nothing_failed_and_the_same_run_sends_all_once_fixed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "campaign.db"
+    items = [(to, shipped(1)) for to in NUMBERS[:40]]
+    async with Sandbox() as sandbox:
+        wrong = GupshupClient(
+            sandbox.app_id, "not-the-token", base_url=sandbox.base_url, rate_limit=None
+        )
+        async with wrong:
+            refused = await collect(wrong.send_many(items, concurrency=16, journal=path))
+        assert not any(o.ok for o in refused)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM items").fetchone() == (0,)
+        async with client_for(sandbox) as right:
+            fixed = await collect(right.send_many(items, concurrency=16, journal=path))
+    assert all(o.ok and not o.skipped for o in fixed)
+    assert len(sandbox.account.processed) == 40

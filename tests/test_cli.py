@@ -414,12 +414,12 @@ def test_a_stop_that_fails_every_item_says_why_and_the_fixed_rerun_sends_the_res
     not_attempted = int(re.search(r"not attempted \(the run stopped\)\s+│ (\d+)", wrong.stdout)[1])
     refused = int(re.search(r"failed: AuthenticationError 401\s+│ (\d+)", wrong.stdout)[1])
     assert not_attempted + refused == 30
+    # A wrong token is the account's failure, not the items': none is recorded as failed, and
+    # the same command, once the token is fixed, sends every one of them.
     fixed = run(*args, "--token", SANDBOX_TOKEN)
-    assert re.search(rf"│ sent\s+│ {not_attempted} ", fixed.stdout), fixed.stdout
-    assert "--retry-failed" in fixed.stdout  # named: it would change the next run
-    again = run(*args, "--token", SANDBOX_TOKEN, "--retry-failed")
-    assert again.returncode == 0
-    assert re.search(rf"│ sent\s+│ {refused} ", again.stdout)
+    assert fixed.returncode == 0
+    assert re.search(r"│ sent\s+│ 30 ", fixed.stdout), fixed.stdout
+    assert "failed in an earlier run" not in fixed.stdout
 
 
 def test_send_to_an_unreachable_server_is_one_line_and_quick() -> None:
@@ -656,3 +656,83 @@ def test_receive_under_a_flood_of_bad_requests_logs_a_few_lines_and_still_takes_
         _, err = receiver.communicate(timeout=10)
     invalid = [line for line in err.splitlines() if "Invalid HTTP request" in line]
     assert 1 <= len(invalid) <= 2  # one a 10 s, not 300
+
+
+def test_out_that_is_an_input_is_refused_and_every_input_is_left_byte_for_byte(
+    sandbox_url: str, campaign: tuple[Path, Path]
+) -> None:
+    recipients, template = campaign
+    journal = recipients.with_name("recipients.csv.journal.db")
+    args = ["bulk", str(recipients), "--message", str(template), "--rate", "500"]
+    args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
+    env = {"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN}
+    before = {path: path.read_bytes() for path in (recipients, template)}
+    processed = _processed(sandbox_url)
+    for out in (recipients, template, journal, recipients.parent / "." / recipients.name):
+        done = run(*args, "--out", str(out), env=env)
+        assert done.returncode == 2, done.stderr
+        assert "is also an input" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert {path: path.read_bytes() for path in before} == before
+    assert not journal.exists()
+    assert _processed(sandbox_url) == processed  # nothing sent
+
+
+def test_mistyped_values_are_one_line_and_exit_2_never_a_traceback(tmp_path: Path) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("to\n+919876543210\n")
+    message = tmp_path / "m.json"
+    message.write_text('{"type": "button", "body": {"text": "Hi"}, "action": {"buttons": '
+                       '[{"type": "reply", "reply": {"id": "a", "title": "OK"}}]}}')  # fmt: skip
+    env = {"GUPSHUP_APP_TOKEN": "t", "GUPSHUP_APP_ID": "a"}
+    cases = {
+        "redis": ["bulk", str(recipients), "--message", str(message), "--redis", "notaurl"],
+        "rate 0": ["demo", "--rate", "0"],
+        "rate -1": ["demo", "--rate", "-1"],
+        "messages 0": ["demo", "--messages", "0"],
+    }
+    for name, argv in cases.items():
+        done = run(*argv, env=env)
+        assert done.returncode == 2, (name, done.stderr)
+        assert "Traceback" not in done.stderr, name
+        assert len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+    assert "not a Redis URL" in run(*cases["redis"], env=env).stderr
+
+
+def test_a_bare_command_prints_its_usage() -> None:
+    done = run()
+    assert done.returncode == 2
+    assert done.stderr.startswith("Usage: gupshup-async [OPTIONS] COMMAND")
+    assert "\n  bulk" in done.stderr  # the commands, one a line, not squeezed into an error
+
+
+def test_report_never_creates_or_changes_a_file(sandbox_url: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.db"
+    for path in (empty, missing):
+        done = run("report", str(path))
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert empty.read_bytes() == b""
+    assert not missing.exists()
+    # A journal of a real campaign, made read-only: reported, not a byte changed.
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("to\n+919876543210\n+919876543211\n")
+    message = tmp_path / "m.json"
+    message.write_text('{"type": "button", "body": {"text": "Hi"}, "action": {"buttons": '
+                       '[{"type": "reply", "reply": {"id": "a", "title": "OK"}}]}}')  # fmt: skip
+    sent = run(
+        "bulk", str(recipients), "--message", str(message), "--base-url", sandbox_url,
+        "--app-id", SANDBOX_APP_ID, env={"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    journal = tmp_path / "r.csv.journal.db"
+    journal.chmod(0o444)
+    before = journal.read_bytes()
+    done = run("report", str(journal), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accepted"] == 2
+    assert journal.read_bytes() == before

@@ -5,6 +5,7 @@ sandbox`` (click for arguments, rich for progress and tables, uvicorn for ``rece
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 try:
@@ -16,7 +17,14 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
     ) from None
 
 from gupshup_async.cli import bulk, demo, receive, report, sandbox, send, templates
-from gupshup_async.cli._common import EXIT_FAILED, EXIT_USAGE, Done, describe, fail
+from gupshup_async.cli._common import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    Done,
+    describe,
+    fail,
+)
 from gupshup_async.cli._group import cli
 from gupshup_async.errors import GupshupError, JournalError, RowsError
 
@@ -28,9 +36,14 @@ _COMMANDS = (bulk, demo, receive, report, sandbox, send, templates)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The entry point: one line on stderr for any error, never a traceback."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args:  # a bare command: what it can do, not an error squeezed into one line
+        with click.Context(cli, info_name="gupshup-async") as bare:
+            click.echo(cli.get_help(bare), err=True)
+        return EXIT_USAGE
     try:
         cli.main(
-            args=list(argv) if argv is not None else None,
+            args=args,
             prog_name="gupshup-async",
             standalone_mode=False,
         )
@@ -52,4 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except Done as done:
         return done.code
+    except Exception as bug:  # a bug of ours: still one line, and a way to report it
+        fail(
+            f"internal error ({type(bug).__name__}: {bug}); please report it with the "
+            "command you ran"
+        )
+        return EXIT_INTERNAL
     return 0

@@ -23,8 +23,9 @@ from gupshup_async.window import TemplateChoice, WindowPolicy
 
 #: Exit codes: every item sent (or sent before); some failed or were not attempted; the
 #: command line or its input was wrong (nothing sent); some may have been delivered but it is
-#: not known (none failed otherwise); interrupted.
+#: not known (none failed otherwise); a bug of ours (sysexits' EX_SOFTWARE); interrupted.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_INTERNAL = 70
 
 
 class Done(Exception):
@@ -66,6 +67,35 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def writable(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None and not value.parent.is_dir():
         raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
+    return value
+
+
+def refuse_overwriting(output: Path, inputs: list[Path | None], option: str) -> None:
+    """Refuse an output file that is one of the command's inputs (or a journal's sidecar):
+    writing it would destroy what the command reads.
+    """
+    target = output.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = given.resolve()
+        sidecars = {source.with_name(source.name + end) for end in ("-wal", "-shm", ".lock")}
+        same = target == source or target in sidecars
+        if not same and output.exists() and given.exists():
+            same = os.path.samefile(output, given)
+        if same:
+            raise click.BadParameter(
+                f"{output} is also an input ({given}): writing it would destroy it; give "
+                "another file",
+                param_hint=option,
+            )
+
+
+def redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter(
+            f"{value!r} is not a Redis URL (redis://host:6379/0, rediss://..., unix://...)"
+        )
     return value
 
 

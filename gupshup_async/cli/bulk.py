@@ -33,7 +33,10 @@ from gupshup_async.cli._common import (
     credentials,
     instead_template,
     make_client,
+    not_empty,
     parse_shard,
+    redis_url,
+    refuse_overwriting,
     window_options,
     windows_and_templates,
     writable,
@@ -72,6 +75,12 @@ from gupshup_async.stores import Journal
     callback=writable,
     help="Results, a JSON line per item.",
 )
+@click.option(
+    "--campaign",
+    callback=not_empty,
+    help="The campaign's name, kept in its journal: a run with another name is refused "
+    "(default: the name of RECIPIENTS).",
+)
 @click.option("--retry-failed", is_flag=True, help="Send again what failed in an earlier run.")
 @click.option(
     "--resend-ambiguous",
@@ -95,6 +104,7 @@ from gupshup_async.stores import Journal
     "--redis",
     "redis_url",
     envvar="GUPSHUP_REDIS_URL",
+    callback=redis_url,
     help="Share the rate limit through Redis (redis://...), with every worker of the app.",
 )
 @windows_and_templates
@@ -106,6 +116,7 @@ def bulk(
     concurrency: int,
     journal: Path | None,
     out: Path | None,
+    campaign: str | None,
     retry_failed: bool,
     resend_ambiguous: bool,
     shard: tuple[int, int] | None,
@@ -132,9 +143,19 @@ def bulk(
     connection.update(window_options(windows_file, outside_window, instead, templates_source))
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
-    book = Journal(journal, retry_failed=retry_failed, resend_ambiguous=resend_ambiguous)
+    book = Journal(
+        journal,
+        name=campaign or recipients.name,
+        retry_failed=retry_failed,
+        resend_ambiguous=resend_ambiguous,
+    )
     rows = read_rows(recipients)
     items = row_items(template, rows if instead is None else instead.follow(rows))
+    if out is not None:
+        inputs = [recipients, template_file, journal, instead_file, windows_file]
+        if templates_source not in (None, "fetch"):
+            inputs.append(Path(str(templates_source)))
+        refuse_overwriting(out, inputs, "--out")
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:

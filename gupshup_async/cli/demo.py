@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
+from gupshup_async.cli._common import POSITIVE
 from gupshup_async.cli._group import cli
 from gupshup_async.client import GupshupClient
 from gupshup_async.errors import WINDOW_CLOSED
@@ -30,8 +31,16 @@ from gupshup_async.window import WindowPolicy
 
 
 @cli.command()
-@click.option("--messages", default=3000, show_default=True, help="How many to send in bulk.")
-@click.option("--rate", default=500.0, show_default=True, help="Client rate limit, per second.")
+@click.option(
+    "--messages",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many to send in bulk.",
+)
+@click.option(
+    "--rate", type=POSITIVE, default=500.0, show_default=True, help="Client rate limit, a second."
+)
 @click.option(
     "--fail-rate",
     default=0.05,

@@ -43,8 +43,4 @@ def report(journals: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _report_of(journal: Path) -> DeliveryReport:
-    store = DeliveryStore(str(journal))
-    try:
-        return store.report()
-    finally:
-        store.close()
+    return DeliveryStore.read_report(journal)  # read-only: never creates or changes a file

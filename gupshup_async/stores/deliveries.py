@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import CODES, JournalError
-from gupshup_async.stores._sqlite import connect, prepare_journal, transaction
+from gupshup_async.stores._sqlite import FORMAT, connect, prepare_journal, transaction
 from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
 
 __all__ = ["Delivery", "DeliveryReport", "DeliveryStore"]
@@ -233,13 +233,41 @@ class DeliveryStore:
         return Delivery(*row) if row else None
 
     def report(self) -> DeliveryReport:
-        db = self._connection
-        by_status = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
-        failed = dict(
-            db.execute(
-                "SELECT error_code, COUNT(*) FROM deliveries WHERE status = 'failed' "
-                "GROUP BY error_code"
-            )
+        return _report(self._connection, self.campaign)
+
+    @staticmethod
+    def read_report(path: str | os.PathLike[str]) -> DeliveryReport:
+        """The report of the journal at ``path``, read without writing: the file is opened
+        read-only, never created, its schema never touched. Raises `JournalError` for a file
+        that is not a journal.
+        """
+        where = Path(path)
+        if not where.is_file():
+            raise JournalError(f"{where}: no such file")
+        try:
+            db = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as refused:
+            raise JournalError(f"{where}: cannot open it ({refused})") from None
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+                raise JournalError(f"{where} is not a journal of this version")
+            found = db.execute("SELECT value FROM meta WHERE name = 'campaign'").fetchone()
+            if found is None:
+                raise JournalError(f"{where} is not a journal (no campaign recorded)")
+            return _report(db, str(found[0]))
+        except sqlite3.DatabaseError as broken:
+            raise JournalError(f"{where} is not a journal ({broken})") from None
+        finally:
+            db.close()
+
+
+def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
+    by_status = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+    failed = dict(
+        db.execute(
+            "SELECT error_code, COUNT(*) FROM deliveries WHERE status = 'failed' "
+            "GROUP BY error_code"
         )
-        accepted = sum(by_status.values())
-        return DeliveryReport(self.campaign, accepted, by_status, failed)
+    )
+    accepted = sum(by_status.values())
+    return DeliveryReport(campaign, accepted, by_status, failed)

@@ -72,6 +72,10 @@ class Journal:
     """The SQLite journal of a bulk run: ``Journal("campaign.db")``, or pass the path as
     ``send_many(..., journal="campaign.db")``.
 
+    ``name``: the campaign's name, stored in the journal by its first run; a later run with
+    another name is refused with `JournalError` (a journal is one campaign's: resuming it with
+    rows in any order, added or removed, is never refused). None: not checked.
+
     One run at a time: opening a journal another run has open (in this process or another)
     raises `JournalError` naming that process. When the journal cannot be written (a full disk,
     an I/O error, a corrupt page, another writer's lock held past ``timeout`` seconds), no
@@ -82,12 +86,16 @@ class Journal:
         self,
         path: str | os.PathLike[str],
         *,
+        name: str | None = None,
         retry_failed: bool = False,
         resend_ambiguous: bool = False,
         flush_interval: float = 0.0,
         timeout: float = 30.0,
     ) -> None:
+        if name is not None and not name.strip():
+            raise ValueError("a campaign's name must not be empty")
         self.path = Path(path)
+        self.name = name
         self.retry_failed = retry_failed
         self.resend_ambiguous = resend_ambiguous
         self._flush_interval = flush_interval
@@ -125,6 +133,12 @@ class Journal:
             raise
         self._reader = sqlite3.connect(self.path)
         self._resuming = self._reader.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None
+        if self.name is not None:
+            try:
+                await self._in_thread(self._claim_name, self.name)
+            except BaseException:
+                await self.close()
+                raise
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")
 
     def _connect(self) -> sqlite3.Connection:
@@ -146,6 +160,20 @@ class Journal:
             connection.close()
             raise
         return connection
+
+    def _claim_name(self, name: str) -> None:
+        """In the writer's thread: store ``name`` as the campaign's, or refuse another's."""
+        assert self._writer is not None
+        with transaction(self._writer):
+            row = self._writer.execute("SELECT value FROM meta WHERE name = 'name'").fetchone()
+            if row is None:
+                self._writer.execute("INSERT INTO meta (name, value) VALUES ('name', ?)", (name,))
+                return
+        if row[0] != name:
+            raise JournalError(
+                f"{self.path} is the journal of the campaign {row[0]!r}, not {name!r}: give a "
+                f"new journal for a new campaign, or the name {row[0]!r} to resume that one"
+            )
 
     async def close(self) -> None:
         if self._writer is None:
@@ -190,14 +218,6 @@ class Journal:
             "SELECT recipient, error_code FROM deliveries WHERE status = 'failed'"
         )
         return [(str(recipient), code) for recipient, code in rows]
-
-    def knows_any(self, keys: list[str]) -> bool:
-        """Whether any of ``keys`` is recorded (to tell a resume from another campaign)."""
-        if self._reader is None or not keys:
-            return False
-        marks = ",".join("?" * len(keys))
-        query = f"SELECT 1 FROM items WHERE key IN ({marks}) LIMIT 1"
-        return self._reader.execute(query, keys).fetchone() is not None
 
     def earlier(self, key: str, recipient: str, fingerprint: str) -> Recorded | None:
         """What an earlier run recorded of an item, or None to send it.

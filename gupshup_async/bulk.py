@@ -171,12 +171,14 @@ class BulkRun(AsyncClosing):
         status_poll: float = 1.0,
         shard: tuple[int, int] | None = None,
         stats: BulkStats | None = None,
+        region: str | None = None,
     ) -> None:
         if shard is not None and not (
             isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
         ):
             raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
         self._shard = shard
+        self._region = region  # of numbers written without their country code
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.stats = BulkStats() if stats is None else stats
@@ -369,9 +371,9 @@ class BulkRun(AsyncClosing):
                     return None
         index = self._index
         self._index += 1
-        if self._shard is not None and not in_shard(item, *self._shard):
+        if self._shard is not None and not in_shard(item, *self._shard, self._region):
             return await self._next_job()  # another worker's: every message to one person
-        return job_of(index, item, self._seen)
+        return job_of(index, item, self._seen, self._region)
 
     def _outside_window(self, job: Job) -> bool:
         """Whether a status showed this recipient's window closed (131047) and the message

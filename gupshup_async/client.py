@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import attrs
 import httpx
+import phonenumbers
 import tenacity
 
 from gupshup_async import _engine
@@ -118,6 +119,11 @@ class GupshupClient(AsyncClosing):
     - ``templates``: check every `TemplateMessage` against these `TemplateDefinitions` before
       sending, or ``"fetch"`` to check against the app's templates as Gupshup lists them
       (`fetch_templates`, cached for ``templates_max_age`` seconds).
+    - ``default_region``: the country (ISO code, ``"IN"``) of numbers written without their
+      country code, as CRM exports often are (``98765 43210``, ``098765 43210``). Without it,
+      such a number is refused (`ValidationError` at ``to``) rather than read as an
+      international number and sent to someone else. Numbers are checked with phonenumbers'
+      ``is_valid_number`` either way.
 
     Safe to use from many tasks at once, in the one event loop it is first used in: create
     one per event loop (a second loop gets a `RuntimeError`, never a hang).
@@ -141,9 +147,18 @@ class GupshupClient(AsyncClosing):
         window_policy: WindowPolicy = WindowPolicy(),  # noqa: B008  (frozen)
         templates: TemplateDefinitions | Literal["fetch"] | None = None,
         templates_max_age: float = 600.0,
+        default_region: str | None = None,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
             raise ValueError("app_id must be a non-empty string")
+        if default_region is not None:
+            default_region = default_region.upper()
+            if default_region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(
+                    f"default_region must be a country's ISO code (IN, BR, US...), "
+                    f"got {default_region!r}"
+                )
+        self.default_region = default_region
         if attempt_timeout is not None and not attempt_timeout > 0:
             raise ValueError(f"attempt_timeout must be positive, got {attempt_timeout!r}")
         self.app_id = app_id
@@ -296,6 +311,7 @@ class GupshupClient(AsyncClosing):
             skip_unreachable=skip_unreachable,
             shard=shard,
             stats=stats,
+            region=self.default_region,
         )
 
     async def send(
@@ -322,7 +338,7 @@ class GupshupClient(AsyncClosing):
         when no answer came; every error carries ``attempts`` and ``ambiguous_attempts``
         (0 attempts: nothing was sent).
         """
-        recipient = normalize_recipient(to)
+        recipient = normalize_recipient(to, self.default_region)
         envelope = Envelope(reply_to, callback_data)
         return await self._deliver(recipient, message, envelope, self._policy(window_policy), None)
 

@@ -58,9 +58,12 @@ class Job:
     envelope: Envelope = NO_ENVELOPE
 
 
-def job_of(index: int, item: Item, seen: dict[int, int] | None) -> Job:
+def job_of(
+    index: int, item: Item, seen: dict[int, int] | None, region: str | None = None
+) -> Job:
     """The job for an item, with its identity; ``seen`` counts the pairs met so far (kept
-    with a journal only, where a deliberate repeat must get a key of its own).
+    with a journal only, where a deliberate repeat must get a key of its own); ``region``:
+    the country of numbers written without their country code.
     """
     try:
         target, message = item
@@ -72,7 +75,7 @@ def job_of(index: int, item: Item, seen: dict[int, int] | None) -> Job:
     if isinstance(message, ValidationError):
         return Job(index, str(written), explicit or f"item-{index + 1}", None, message)
     try:
-        to = normalize_recipient(written)
+        to = normalize_recipient(written, region)
     except ValidationError as refused:
         return Job(index, str(written), explicit or f"item-{index + 1}", message, refused)
     if not hasattr(message, "encoded"):
@@ -90,21 +93,21 @@ def job_of(index: int, item: Item, seen: dict[int, int] | None) -> Job:
     return Job(index, to, key, message, None, print_, envelope)
 
 
-def shard_of(recipient: str, shards: int) -> int:
+def shard_of(recipient: str, shards: int, region: str | None = None) -> int:
     """The shard a recipient belongs to: a stable hash of the number as normalised."""
     with contextlib.suppress(ValidationError):  # a bad number keeps its own hash
-        recipient = normalize_recipient(recipient)
+        recipient = normalize_recipient(recipient, region)
     digest = hashlib.blake2b(recipient.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
 
 
-def in_shard(item: Item, shard: int, shards: int) -> bool:
+def in_shard(item: Item, shard: int, shards: int, region: str | None = None) -> bool:
     try:
         target, _ = item
     except (TypeError, ValueError):
         return shard == 0  # not a pair: reported once, by the first shard
     written = target.to if isinstance(target, Recipient) else target
-    return shard_of(str(written), shards) == shard
+    return shard_of(str(written), shards, region) == shard
 
 
 def _content_key(to: str, print_: str, seen: dict[int, int] | None) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from gupshup_async import ButtonMessage, Recipient, ValidationError
@@ -54,10 +55,21 @@ def test_an_item_that_cannot_be_sent_is_refused_with_its_path_and_keeps_a_key(
     assert job.key  # an outcome names it all the same
 
 
-@given(st.integers(min_value=1_000_000_000, max_value=9_999_999_999), st.integers(2, 16))
+@given(st.integers(min_value=6_000_000_000, max_value=9_999_999_999), st.integers(2, 16))
 def test_one_person_falls_in_one_shard_however_the_number_is_written(
     number: int, shards: int
 ) -> None:
+    assume(phonenumbers.is_valid_number(phonenumbers.parse(f"+91{number}")))
     written = [f"+91{number}", f"0091 {number}", f"91-{number}"]
     assert len({shard_of(w, shards) for w in written}) == 1
     assert sum(in_shard((f"+91{number}", HELLO), s, shards) for s in range(shards)) == 1
+
+
+def test_one_person_written_locally_and_internationally_is_one_recipient() -> None:
+    seen: dict[int, int] = {}
+    jobs = [
+        job_of(n, (written, HELLO), seen, "IN")
+        for n, written in enumerate(["098765 43210", "+91 98765 43210", "9876543210"])
+    ]
+    assert {job.to for job in jobs} == {"919876543210"}
+    assert len({shard_of(written, 4, "IN") for written in ("098765 43210", "+919876543210")}) == 1

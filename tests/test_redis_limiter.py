@@ -189,7 +189,7 @@ WORKER = textwrap.dedent(
             i = 0
             while time.time() < deadline:
                 i += 1
-                yield f"+91{n}{i:09d}", message
+                yield f"+9170{n}{i:07d}", message
         async with GupshupClient(SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url,
                                  rate_limit=limiter) as client:
             async for outcome in client.send_many(items(), concurrency=50):

@@ -31,45 +31,63 @@ def is_user_id(recipient: str) -> bool:
     return _USER_ID.fullmatch(recipient) is not None
 
 
-def normalize_recipient(to: object) -> str:
+def normalize_recipient(to: object, region: str | None = None) -> str:
     """The recipient as WhatsApp ids are written: country code and number, digits only; or a
     business-scoped user id (``US.13491208655302741918``), as it is.
 
-    Accepts ``+``, spaces, dashes, dots, brackets and a leading ``00``; a number without ``+`` is
-    read as already international (``919876543210``), as WhatsApp ids are. Raises
-    `ValidationError` (path ``to``) for anything that cannot be a phone number or a user id.
+    Accepts ``+``, spaces, dashes, dots, brackets and a leading ``00``. A number written with
+    ``+`` or ``00`` is international; one written without is read in ``region`` (an ISO
+    country code, ``"IN"``: ``98765 43210`` and ``098765 43210`` are +91 98765 43210, and
+    ``919876543210`` stays itself), or, without a region, as already international
+    (``919876543210``, as WhatsApp ids are written). Either way the number must be a valid
+    one for its country (phonenumbers' ``is_valid_number``): a local number without a region,
+    read as international, almost never is, and is refused rather than sent to a stranger.
+    Raises `ValidationError` (path ``to``) saying why.
     """
     if not isinstance(to, str):
         raise ValidationError.at("to", f"must be a phone number string, got {type(to).__name__}")
     if is_user_id(to):
         return to
-    return _normalize(to)
+    return _normalize(to, region.upper() if region else None)
 
 
-@functools.lru_cache(maxsize=4096)
-def _normalize(to: str) -> str:
+@functools.lru_cache(maxsize=16384)
+def _normalize(to: str, region: str | None) -> str:
     compact = to.translate(_SEPARATORS)
+    international = compact.startswith(("+", "00"))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    elif not compact.startswith("+"):
-        compact = "+" + compact
-    digits = compact[1:]
-    if not digits.isdigit():
+    digits = compact[1:] if compact.startswith("+") else compact
+    if not digits.isdigit() or not digits.isascii():
         raise ValidationError.at("to", f"must be a phone number, got {show(to)}")
-    if _plainly_possible(digits):
-        return digits
-    return _by_phonenumbers(compact, to)
-
-
-def _by_phonenumbers(compact: str, to: str) -> str:
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError.at("to", f"{region!r} is not a country code (IN, BR, US...)")
+    if not international and region is None and digits.startswith("0"):
+        raise ValidationError.at("to", _needs_region(to))
     try:
-        number = phonenumbers.parse(compact, None)
+        if international or region is None:
+            number = phonenumbers.parse("+" + digits, None)
+        else:
+            number = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException as exc:
         reason = _PARSE_FAULTS.get(exc.error_type, "not a phone number")
         raise ValidationError.at("to", f"is not a phone number ({reason}): {show(to)}") from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValidationError.at("to", f"is not a possible phone number: {show(to)}")
+    if not phonenumbers.is_valid_number(number):
+        if international:
+            why = f"is not a valid phone number: {show(to)}"
+        elif region is None:
+            why = _needs_region(to)
+        else:
+            why = f"is not a valid phone number in {region}: {show(to)}"
+        raise ValidationError.at("to", why)
     return f"{number.country_code}{number.national_number:0{_national_width(number)}d}"
+
+
+def _needs_region(to: str) -> str:
+    return (
+        f"is not a valid international number: {show(to)} (a number written without its "
+        "country code needs a default country: default_region='IN', --country IN)"
+    )
 
 
 _PARSE_FAULTS = {
@@ -79,39 +97,6 @@ _PARSE_FAULTS = {
     phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
     phonenumbers.NumberParseException.TOO_LONG: "too long",
 }
-
-
-def _plainly_possible(digits: str) -> bool:
-    """Whether phonenumbers would take ``digits`` (after ``+``) as they are: a known country
-    code, then a national number that cannot start with a national prefix to strip and has a
-    length the country uses. True settles it in about a microsecond; False means ask
-    phonenumbers, which takes fifty (and tells a bad number from an unusual one).
-    """
-    if not digits.isascii() or digits[0] == "0":
-        return False
-    for width in (1, 2, 3):
-        country = _country(int(digits[:width]))
-        if country is not None:
-            national = digits[width:]
-            prefix, lengths = country
-            return len(national) in lengths and (prefix is None or not prefix.match(national))
-    return False
-
-
-@functools.cache
-def _country(code: int) -> tuple[re.Pattern[str] | None, frozenset[int]] | None:
-    """A country calling code's national prefix pattern and possible national lengths, as
-    phonenumbers' ``parse`` and ``is_possible_number`` read them; None for an unknown code.
-    """
-    if code not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-        return None
-    region = phonenumbers.region_code_for_country_code(code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    if metadata is None or metadata.general_desc is None:
-        return None
-    prefix = metadata.national_prefix_for_parsing
-    lengths = frozenset(metadata.general_desc.possible_length or ())
-    return (re.compile(prefix) if prefix else None), lengths
 
 
 def _national_width(number: phonenumbers.PhoneNumber) -> int:

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gupshup_async import ButtonMessage, ValidationError, build_payload, normalize_recipient
-from gupshup_async.messages._payload import _by_phonenumbers, _country, _plainly_possible
 
 MESSAGE = ButtonMessage("Pick one", ["Yes", "No"])
 
@@ -77,27 +76,53 @@ def test_a_national_prefix_after_the_country_code_is_dropped() -> None:
 _COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
-@st.composite
-def _numbers(draw: st.DrawFn) -> str:
-    """Digits after "+": a known country code, then a national number, usually of a length
-    that country uses (so the shortcut has something to settle), starting with any digit.
-    """
-    country = draw(st.sampled_from(_COUNTRY_CODES))
-    known = _country(country)
-    lengths = sorted(known[1]) if known is not None and known[1] else [8]
-    length = draw(st.sampled_from(lengths) | st.integers(1, 17))
-    national = draw(st.text(alphabet="0123456789", min_size=length, max_size=length))
-    return f"{country}{national}"
+@given(st.sampled_from(_COUNTRY_CODES), st.text(alphabet="0123456789", min_size=1, max_size=15))
+def test_a_number_is_taken_exactly_when_phonenumbers_calls_it_valid(
+    country: int, national: str
+) -> None:
+    written = f"+{country}{national}"
+    try:
+        parsed = phonenumbers.parse(written, None)
+        valid = phonenumbers.is_valid_number(parsed)
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        with pytest.raises(ValidationError) as caught:
+            normalize_recipient(written)
+        assert caught.value.path == "to"
+        return
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert normalize_recipient(written) == e164.lstrip("+")
 
 
-@given(_numbers())
-def test_the_shortcut_agrees_with_phonenumbers(digits: str) -> None:
-    """Numbers the shortcut settles come out exactly as phonenumbers would make them."""
-    if _plainly_possible(digits):
-        assert _by_phonenumbers("+" + digits, digits) == digits
+@pytest.mark.parametrize(
+    ("written", "region"),
+    [
+        ("98765 43210", "IN"),
+        ("098765 43210", "IN"),
+        ("09876543210", "in"),
+        ("919876543210", "IN"),  # already international: kept
+        ("+91 98765 43210", "BR"),  # written with its country code: the region does not apply
+    ],
+)
+def test_local_numbers_are_read_in_the_default_region(written: str, region: str) -> None:
+    assert normalize_recipient(written, region) == "919876543210"
 
 
-def test_the_shortcut_settles_ordinary_mobile_numbers() -> None:
-    # Otherwise the fifty-microsecond path would run for every recipient of a campaign.
-    for digits in ("919876543210", "14155550123", "447911123456", "5511987654321"):
-        assert _plainly_possible(digits), digits
+@pytest.mark.parametrize("written", ["9876543210", "098765 43210", "98765 43210"])
+def test_a_local_number_without_a_region_is_refused_not_sent_to_a_stranger(written: str) -> None:
+    # 9876543210 read as international is +98 76543210, in Iran: not a valid number there.
+    with pytest.raises(ValidationError, match="needs a default country") as caught:
+        normalize_recipient(written)
+    assert caught.value.path == "to"
+
+
+@pytest.mark.parametrize("written", ["+1 555 0100", "+1 555 010 0100", "+91 02345 67890"])
+def test_numbers_of_a_possible_length_that_are_not_valid_are_refused(written: str) -> None:
+    with pytest.raises(ValidationError, match="is not a valid phone number"):
+        normalize_recipient(written)
+
+
+def test_an_unknown_region_is_refused() -> None:
+    with pytest.raises(ValidationError, match="'XX' is not a country code"):
+        normalize_recipient("98765 43210", "XX")

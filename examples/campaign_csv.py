@@ -21,7 +21,7 @@ from gupshup_async.recipients import RowMessage, read_rows, row_items, scan_rows
 
 async def run(recipients: str, template_file: str, rate: float, journal: str) -> int:
     template = RowMessage.load(template_file)
-    total = scan_rows(recipients, template)  # the whole file checked before anything is sent
+    total = scan_rows(recipients, template).rows  # every row checked before anything is sent
     items = row_items(template, read_rows(recipients))
     failures: collections.Counter[str] = collections.Counter()
     async with GupshupClient.from_env(rate_limit=RateLimit(rate)) as client:

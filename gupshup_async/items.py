@@ -58,9 +58,7 @@ class Job:
     envelope: Envelope = NO_ENVELOPE
 
 
-def job_of(
-    index: int, item: Item, seen: dict[int, int] | None, region: str | None = None
-) -> Job:
+def job_of(index: int, item: Item, seen: dict[int, int] | None, region: str | None = None) -> Job:
     """The job for an item, with its identity; ``seen`` counts the pairs met so far (kept
     with a journal only, where a deliberate repeat must get a key of its own); ``region``:
     the country of numbers written without their country code.

@@ -19,14 +19,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from gupshup_async.errors import Problem, RowsError, ValidationError
-from gupshup_async.items import Item, Recipient
-from gupshup_async.messages import Message, parse_message
+from gupshup_async.items import Item, Recipient, fingerprint
+from gupshup_async.messages import Message, normalize_recipient, parse_message
 
 __all__ = [
     "READABLE",
     "RowMessage",
     "RowsError",
+    "RowsScan",
+    "located_rows",
     "read_rows",
     "recipient_of",
     "row_items",
@@ -63,6 +67,12 @@ class RowMessage:
         self._fixed: Message | ValidationError | None = None
         if not self.placeholders:
             self._fixed = self._parse(self.document)
+
+    def fixed_problem(self) -> ValidationError | None:
+        """For a message without placeholders (one message for everybody), why it cannot be
+        sent, if it cannot: then no row can be.
+        """
+        return self._fixed if isinstance(self._fixed, ValidationError) else None
 
     @classmethod
     def load(cls, path: str | Path) -> RowMessage:
@@ -108,7 +118,15 @@ def _fill(node: Any, row: Mapping[str, Any], path: str, problems: list[Problem])
             if name not in row or row[name] is None:
                 problems.append(Problem(path, f"placeholder {{{name}}} has no value in the row"))
                 return ""
-            return str(row[name])
+            given = row[name]
+            if isinstance(given, (Mapping, list)):
+                kind = "an object" if isinstance(given, Mapping) else "a list"
+                problems.append(Problem(path, f"placeholder {{{name}}} is {kind}, not text"))
+                return ""
+            text = str(given).lower() if isinstance(given, bool) else str(given)
+            if not text.strip():
+                problems.append(Problem(path, f"placeholder {{{name}}} is empty in the row"))
+            return text
 
         return _PLACEHOLDER.sub(value, node)
     if isinstance(node, Mapping):
@@ -121,7 +139,16 @@ def _fill(node: Any, row: Mapping[str, Any], path: str, problems: list[Problem])
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     """The rows of a recipients file, read lazily: ``.csv`` (with a header line), ``.jsonl``
     or ``.ndjson`` (an object per line), ``.json`` (an array of objects). Raises `RowsError`,
-    naming the file and line, for a row that is not well-formed, and for any other extension.
+    naming the file and line, for a row that is not well-formed, a CSV header that names a
+    column twice, and any other extension.
+    """
+    for _, row in located_rows(path):
+        yield row
+
+
+def located_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`read_rows`, each row with where it is: its line (CSV, JSON lines; a CSV row's last
+    line when quoted fields span lines), or its place in a JSON array.
     """
     path = Path(path)
     kind = path.suffix.lower()
@@ -141,13 +168,16 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
         raise RowsError(f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start})") from None
 
 
-def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, strict=True)
         try:
             header = next(reader, None)
             if not header:
                 raise RowsError(f"{path}: empty; the first line must name the columns")
+            twice = sorted({name for name in header if header.count(name) > 1})
+            if twice:
+                raise RowsError(f"{path}:1: columns named twice: {', '.join(twice)}")
             for row in reader:
                 if not any(field.strip() for field in row):
                     continue
@@ -156,12 +186,12 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
                         f"{path}:{reader.line_num}: {len(row)} fields where the header has "
                         f"{len(header)} (an unbalanced quote or a stray comma?)"
                     )
-                yield dict(zip(header, row, strict=True))
+                yield reader.line_num, dict(zip(header, row, strict=True))
         except csv.Error as bad:
             raise RowsError(f"{path}:{reader.line_num}: not CSV ({bad})") from None
 
 
-def _line_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _line_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -172,10 +202,10 @@ def _line_rows(path: Path) -> Iterator[dict[str, Any]]:
                 raise RowsError(f"{path}:{number}: not JSON ({_reason(bad)})") from None
             if not isinstance(row, dict):
                 raise RowsError(f"{path}:{number}: a row must be a JSON object")
-            yield row
+            yield number, row
 
 
-def _array_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _array_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as bad:
@@ -187,22 +217,77 @@ def _array_rows(path: Path) -> Iterator[dict[str, Any]]:
     for number, row in enumerate(data, 1):
         if not isinstance(row, dict):
             raise RowsError(f"{path}: item {number} of the array is not an object")
-        yield row
+        yield number, row
 
 
 def _reason(error: BaseException) -> str:
     return error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
 
 
-def scan_rows(path: str | Path, message: RowMessage, *more: RowMessage) -> int:
-    """Read the whole file before anything is sent: how many rows it has. Raises `RowsError`
-    for a malformed row, a file without a recipient column, or a message (of ``message`` and
-    ``more``) whose placeholders no column fills.
+def _why(error: ValidationError | None) -> str:
+    return ", ".join(str(problem) for problem in error.errors) if error is not None else "?"
+
+
+@attrs.frozen
+class RowsScan:
+    """What `scan_rows` found: ``rows``; ``refused``, each row that cannot be sent as
+    ``file:line: why`` (a number that is not valid, a placeholder empty or missing, a message
+    WhatsApp would refuse); ``repeats``, rows asking for a message a row before them already
+    asked for, to the same person (however the number was written); ``edited``, rows whose
+    person an earlier run (``sent_before``) sent another message, as ``file:line: recipient``.
+    """
+
+    rows: int
+    refused: list[str]
+    repeats: int
+    edited: list[str] = attrs.Factory(list)
+
+
+def scan_rows(
+    path: str | Path,
+    message: RowMessage,
+    *more: RowMessage,
+    region: str | None = None,
+    allow_refused: bool = False,
+    sent_before: Mapping[str, set[str]] | None = None,
+) -> RowsScan:
+    """Read and check the whole file before anything is sent. Raises `RowsError` for a
+    malformed row, a file without a recipient column, a message (of ``message`` and ``more``)
+    whose placeholders no column fills or that is invalid for every row, and, unless
+    ``allow_refused``, for any row that cannot be sent (each named with its file and line).
+    ``region``: the country of numbers written without their country code;
+    ``sent_before``: recipient -> fingerprints an earlier run sent (`Journal.sent_before`).
     """
     count = 0
     columns: set[str] = set()
-    for count, row in enumerate(read_rows(path), 1):  # noqa: B007
+    refused: list[str] = []
+    asked: set[int] = set()
+    repeats = 0
+    edited: list[str] = []
+    messages = (message, *more)
+    for problem in (m.fixed_problem() for m in messages):
+        if problem is not None:  # the same for every row: refused once, before the rows
+            raise RowsError(f"the message cannot be sent to anybody: {problem}")
+    for count, (where, row) in enumerate(located_rows(path), 1):  # noqa: B007
         columns.update(row)
+        try:
+            to = normalize_recipient(recipient_of(row), region)
+        except ValidationError as bad:
+            refused.append(f"{path}:{where}: {_why(bad)}")
+            continue
+        made = message.render(row)
+        others = [other.render(row) for other in more]
+        failed = next((m for m in (made, *others) if isinstance(m, ValidationError)), None)
+        if failed is not None or isinstance(made, ValidationError):
+            refused.append(f"{path}:{where}: {_why(failed)}")
+            continue
+        printed = fingerprint(made)
+        mark = hash((to, printed))
+        if mark in asked:
+            repeats += 1
+        asked.add(mark)
+        if sent_before is not None and to in sent_before and printed not in sent_before[to]:
+            edited.append(f"{path}:{where}: {to}")
     if count == 0:
         raise RowsError(f"{path}: no rows")
     if not columns.intersection(RECIPIENT_COLUMNS):
@@ -211,7 +296,14 @@ def scan_rows(path: str | Path, message: RowMessage, *more: RowMessage) -> int:
     missing = sorted(wanted - columns)
     if missing:
         raise RowsError(f"{path}: no column for the message's placeholders {', '.join(missing)}")
-    return count
+    if refused and not allow_refused:
+        shown = "; ".join(refused[:5])
+        rest = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise RowsError(
+            f"{len(refused)} of {count} rows cannot be sent, nothing was: {shown}{rest} "
+            "(fix them, or skip them on purpose: --skip-invalid)"
+        )
+    return RowsScan(count, refused, repeats, edited)
 
 
 def recipient_of(row: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,17 +199,26 @@ def test_bulk_sends_a_template_resumes_and_writes_results(
     out = tmp_path / "results.jsonl"
     args = ["bulk", str(recipients), "--message", str(template), "--rate", "500"]
     args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
-    first = run(*args, "--out", str(out))
-    assert first.returncode == 1  # some rows could not be sent
+    processed = _processed(sandbox_url)
+    refused = run(*args, "--out", str(out))
+    # Every row is checked first: three cannot be sent, so nothing is, and each is named.
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 2  # the --token warning, the refusal
+    assert "3 of 123 rows cannot be sent, nothing was" in refused.stderr
+    said = refused.stderr
+    assert f"{recipients}:122: to: must be a phone number, got 'not-a-number'" in said
+    assert f"{recipients}:123: interactive.body.text: placeholder {{name}} is empty" in said
+    assert f"{recipients}:124: interactive.action.buttons[0].reply.title: must be at" in said
+    assert "--skip-invalid" in refused.stderr
+    assert _processed(sandbox_url) == processed
+    first = run(*args, "--out", str(out), "--skip-invalid")
+    assert first.returncode == 0, first.stderr
     results = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(results) == 123
-    failed = {r["key"]: r["error"] for r in results if not r["ok"]}
-    assert set(failed) == {"item-121", "item-122", "item-123"}
-    assert "to: must be a phone number" in failed["item-121"]
-    assert "buttons[0].reply.title: must not be empty" in failed["item-122"]  # no name
-    assert "buttons[0].reply.title: must be at most 20 characters" in failed["item-123"]
-    assert "sent" in first.stdout
-    second = run(*args, "--out", str(out))
+    assert len(results) == 120
+    assert all(r["ok"] for r in results)
+    assert re.search(r"rows that cannot be sent \(skipped\)\s+│\s+3", first.stdout)
+    assert _processed(sandbox_url) == processed + 120
+    second = run(*args, "--out", str(out), "--skip-invalid")
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert sum(r["skipped"] and r["ok"] for r in again) == 120  # nothing sent twice
     assert re.search(r"sent in an earlier run \(skipped\)\s+│\s+120", second.stdout)
@@ -220,6 +230,7 @@ def test_bulk_stops_cleanly_on_ctrl_c_or_sigterm_and_says_how_to_resume(
 ) -> None:
     recipients, template = campaign
     args = ["bulk", str(recipients), "--message", str(template), "--rate", "20", "--grace", "30"]
+    args += ["--skip-invalid"]
     args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID, "--token", SANDBOX_TOKEN]
     process = subprocess.Popen(
         [*COMMAND, *args],
@@ -266,7 +277,7 @@ def test_bulk_on_a_journal_another_run_has_open_is_one_line_and_sends_nothing(
     recipients, template = campaign
     # Slow enough that the first run still holds the journal when the second has started,
     # however loaded the machine (the test stops it afterwards).
-    args = ["bulk", str(recipients), "--message", str(template), "--rate", "2"]
+    args = ["bulk", str(recipients), "--message", str(template), "--rate", "2", "--skip-invalid"]
     args += ["--base-url", sandbox_url, "--app-id", SANDBOX_APP_ID]
     env = {"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN}
     first = subprocess.Popen(
@@ -736,3 +747,131 @@ def test_report_never_creates_or_changes_a_file(sandbox_url: str, tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["accepted"] == 2
     assert journal.read_bytes() == before
+
+
+BUTTON = json.dumps(
+    {
+        "type": "button",
+        "body": {"text": "Hi {name}, your order is on its way."},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": "ok", "title": "Thanks"}}]},
+    }
+)
+
+
+def _bulk(sandbox_url: str, recipients: Path, message: Path, *more: str, **env: str) -> Any:
+    return run(
+        "bulk", str(recipients), "--message", str(message), "--base-url", sandbox_url,
+        "--app-id", SANDBOX_APP_ID, "--rate", "500", *more,
+        env={"GUPSHUP_APP_TOKEN": SANDBOX_TOKEN, **env},
+    )  # fmt: skip
+
+
+def _sent_to(sandbox_url: str) -> list[str]:
+    import httpx
+
+    account = httpx.get(f"{sandbox_url}/sandbox/account", timeout=10).json()
+    return [to for to, messages in account["by_recipient"].items() for _ in messages]
+
+
+def test_local_numbers_need_a_country_and_one_person_written_two_ways_is_messaged_once(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    recipients = tmp_path / "crm.csv"
+    recipients.write_text("phone,name\n98765 43210,Asha\n+91 98765 43210,Asha\n098765 43211,Ravi\n")
+    message = tmp_path / "m.json"
+    message.write_text(BUTTON)
+    before = _sent_to(sandbox_url)
+    unknown = _bulk(sandbox_url, recipients, message)
+    assert unknown.returncode == 2
+    assert f"{recipients}:2: to: is not a valid international number" in unknown.stderr
+    assert "--country IN" in unknown.stderr
+    assert _sent_to(sandbox_url) == before
+    done = _bulk(sandbox_url, recipients, message, "--json", GUPSHUP_DEFAULT_COUNTRY="IN")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["rows"], summary["sent"], summary["repeats_not_sent"]) == (3, 2, 1)
+    now = _sent_to(sandbox_url)
+    assert now.count("919876543210") == before.count("919876543210") + 1
+    assert now.count("919876543211") == before.count("919876543211") + 1
+
+
+def test_repeats_go_once_unless_asked_and_edited_rows_are_held_back(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("to,name\n+917011111111,Asha\n+917011111111,Asha\n+917011111112,Ravi\n")
+    message = tmp_path / "m.json"
+    message.write_text(BUTTON)
+    first = _bulk(sandbox_url, recipients, message, "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["repeats_not_sent"] == 1
+    assert _sent_to(sandbox_url).count("917011111111") == 1
+    # Ravi's row edited after the run: the same command does not send him a second message.
+    recipients.write_text("to,name\n+917011111111,Asha\n+917011111112,Ravi Kumar\n")
+    before = _sent_to(sandbox_url)
+    edited = _bulk(sandbox_url, recipients, message)
+    assert edited.returncode == 2
+    assert "edited row" in edited.stderr
+    assert f"{recipients}:3: 917011111112" in edited.stderr
+    assert _sent_to(sandbox_url) == before
+    on_purpose = _bulk(sandbox_url, recipients, message, "--send-edited")
+    assert on_purpose.returncode == 0, on_purpose.stderr
+    assert _sent_to(sandbox_url).count("917011111112") == 2
+    # Repeats on purpose.
+    twice = tmp_path / "twice.csv"
+    twice.write_text("to,name\n+917011111113,Asha\n+917011111113,Asha\n")
+    assert _bulk(sandbox_url, twice, message, "--send-repeats").returncode == 0
+    assert _sent_to(sandbox_url).count("917011111113") == 2
+
+
+def test_rows_that_would_send_nonsense_are_refused_with_their_line(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    message = tmp_path / "m.json"
+    message.write_text(BUTTON)
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text('{"to": "+917011111121", "name": {"first": "Asha"}}\n')
+    twice = tmp_path / "twice.csv"
+    twice.write_text("to,name,name\n+917011111122,Asha,Ravi\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("to,name\n+917011111123,Asha\n+917011111124,  \n")
+    unfilled = tmp_path / "unfilled.json"
+    unfilled.write_text(BUTTON.replace("{name}", "{first_name}"))
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"type": "button", "body": {"text": "Hi"}, "action": {
+        "buttons": [{"type": "reply", "reply": {"id": "x", "title": "T" * 30}}]}}))  # fmt: skip
+    before = _sent_to(sandbox_url)
+    cases = {
+        "nested": (_bulk(sandbox_url, nested, message), f"{nested}:1: ", "is an object"),
+        "twice": (_bulk(sandbox_url, twice, message), f"{twice}:1: ", "named twice: name"),
+        "empty": (_bulk(sandbox_url, empty, message), f"{empty}:3: ", "is empty in the row"),
+        "unfilled": (_bulk(sandbox_url, empty, unfilled), "", "no column for the message's"),
+        "invalid": (_bulk(sandbox_url, empty, invalid), "", "cannot be sent to anybody"),
+    }
+    for name, (done, where, why) in cases.items():
+        assert done.returncode == 2, (name, done.stderr)
+        assert "Traceback" not in done.stderr, name
+        assert where in done.stderr, (name, done.stderr)
+        assert why in done.stderr, (name, done.stderr)
+    assert _sent_to(sandbox_url) == before
+    assert not list(tmp_path.glob("*.journal.db"))  # refused before a journal was made
+
+
+def test_a_dry_run_checks_everything_and_sends_nothing(sandbox_url: str, tmp_path: Path) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("to,name\n+917011111131,Asha\n+917011111131,Asha\nnope,Ravi\n")
+    message = tmp_path / "m.json"
+    message.write_text(BUTTON)
+    before = _sent_to(sandbox_url)
+    table = _bulk(sandbox_url, recipients, message, "--dry-run")
+    as_json = _bulk(sandbox_url, recipients, message, "--dry-run", "--json")
+    assert table.returncode == as_json.returncode == 2  # a real run would be refused
+    assert "Dry run: nothing sent" in table.stdout
+    assert "Hi Asha, your order is on its way." in table.stdout  # a sample, as it would go
+    found = json.loads(as_json.stdout)
+    assert (found["rows"], found["would_send"], found["refused"], found["repeats"]) == (3, 1, 1, 1)
+    assert found["sample"]["to"] == "917011111131"
+    skip = _bulk(sandbox_url, recipients, message, "--dry-run", "--skip-invalid")
+    assert skip.returncode == 0
+    assert _sent_to(sandbox_url) == before
+    assert not list(tmp_path.glob("*.journal.db"))

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 import click
 import httpx
+import phonenumbers
 
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
 from gupshup_async.errors import GupshupError, ValidationError
@@ -89,6 +90,15 @@ def refuse_overwriting(output: Path, inputs: list[Path | None], option: str) -> 
                 "another file",
                 param_hint=option,
             )
+
+
+def country_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(f"{value!r} is not a country's ISO code (IN, BR, US, ID...)")
+    return code
 
 
 def redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -218,6 +228,14 @@ def credentials(function: Any) -> Any:
             "--at-most-once",
             is_flag=True,
             help="Never retry a send that may have been delivered: no duplicates, some lost.",
+        ),
+        click.option(
+            "--country",
+            "default_region",
+            envvar="GUPSHUP_DEFAULT_COUNTRY",
+            callback=country_code,
+            help="Or GUPSHUP_DEFAULT_COUNTRY: the country (IN, BR...) of numbers written "
+            "without their country code; without it such numbers are refused.",
         ),
     ]
     for option in reversed(options):

@@ -28,6 +28,7 @@ from gupshup_async.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     POSITIVE,
     Done,
     credentials,
@@ -42,10 +43,18 @@ from gupshup_async.cli._common import (
     writable,
 )
 from gupshup_async.cli._group import cli
-from gupshup_async.errors import APIError, StopRequested, ValidationError
-from gupshup_async.messages import Message, TemplateMessage, normalize_recipient
+from gupshup_async.errors import APIError, RowsError, StopRequested, ValidationError
+from gupshup_async.items import Item, Recipient, fingerprint
+from gupshup_async.messages import Message, TemplateMessage, encode_payload, normalize_recipient
 from gupshup_async.ratelimit import RateLimit
-from gupshup_async.recipients import RowMessage, read_rows, recipient_of, row_items, scan_rows
+from gupshup_async.recipients import (
+    RowMessage,
+    RowsScan,
+    read_rows,
+    recipient_of,
+    row_items,
+    scan_rows,
+)
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, failure_reason
 from gupshup_async.stores import Journal
@@ -101,6 +110,25 @@ from gupshup_async.stores import Journal
     "(their outcome then known); a second signal stops at once.",
 )
 @click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Send the other rows when some cannot be sent (by default such rows refuse the file).",
+)
+@click.option(
+    "--send-repeats",
+    is_flag=True,
+    help="Send a row that repeats an earlier row's message to the same person (by default: once).",
+)
+@click.option(
+    "--send-edited",
+    is_flag=True,
+    help="Send rows whose person an earlier run of this campaign sent a different message.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check the input, say what would be sent; send nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
     "--redis",
     "redis_url",
     envvar="GUPSHUP_REDIS_URL",
@@ -121,6 +149,11 @@ def bulk(
     resend_ambiguous: bool,
     shard: tuple[int, int] | None,
     grace: float,
+    skip_invalid: bool,
+    send_repeats: bool,
+    send_edited: bool,
+    dry_run: bool,
+    as_json: bool,
     redis_url: str | None,
     windows_file: Path | None,
     outside_window: str,
@@ -138,24 +171,48 @@ def bulk(
     except (OSError, ValueError) as bad:
         raise click.BadParameter(f"{template_file}: {bad}", param_hint="--message") from None
     filled = instead_template(instead_file, outside_window)
-    total = scan_rows(recipients, template, *([filled] if filled is not None else []))
-    instead = _PerRow(filled) if filled is not None else None
-    connection.update(window_options(windows_file, outside_window, instead, templates_source))
+    region = connection.get("default_region")
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
+    if out is not None:
+        inputs = [recipients, template_file, journal, instead_file, windows_file]
+        if templates_source not in (None, "fetch"):
+            inputs.append(Path(str(templates_source)))
+        refuse_overwriting(out, inputs, "--out")
+    scan = scan_rows(
+        recipients,
+        template,
+        *([filled] if filled is not None else []),
+        region=region,
+        allow_refused=skip_invalid or dry_run,
+        sent_before=Journal.sent_before(journal),
+    )
+    if dry_run:
+        _print_dry_run(scan, template, recipients, region, as_json=as_json)
+        raise Done(EXIT_OK if not (scan.refused and not skip_invalid) else EXIT_USAGE)
+    if scan.edited and not send_edited:
+        shown = "; ".join(scan.edited[:5])
+        raise RowsError(
+            f"{len(scan.edited)} rows would send a different message to people an earlier run "
+            f"of this campaign already messaged (an edited row?): {shown}; nothing was sent "
+            "(check them, then --send-edited to send them)"
+        )
+    instead = _PerRow(filled, region) if filled is not None else None
+    connection.update(window_options(windows_file, outside_window, instead, templates_source))
     book = Journal(
         journal,
         name=campaign or recipients.name,
         retry_failed=retry_failed,
         resend_ambiguous=resend_ambiguous,
     )
+    # The items the run will give outcomes for: what the progress bar counts to.
+    total = scan.rows - len(scan.refused) - (0 if send_repeats else scan.repeats)
     rows = read_rows(recipients)
-    items = row_items(template, rows if instead is None else instead.follow(rows))
-    if out is not None:
-        inputs = [recipients, template_file, journal, instead_file, windows_file]
-        if templates_source not in (None, "fetch"):
-            inputs.append(Path(str(templates_source)))
-        refuse_overwriting(out, inputs, "--out")
+    items = _chosen(
+        row_items(template, rows if instead is None else instead.follow(rows)),
+        region,
+        send_repeats=send_repeats,
+    )
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
     except OSError as bad:
@@ -176,8 +233,81 @@ def bulk(
         if out_file is not None:
             out_file.close()
     interrupted = bool(stopping)
-    print_summary(Console(), stats, total, journal, interrupted=interrupted)
-    raise Done(exit_code(stats, interrupted=interrupted))
+    code = exit_code(stats, interrupted=interrupted)
+    if as_json:
+        summary = summary_json(stats, scan, journal, interrupted=interrupted, exit_code=code)
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        print_summary(Console(), stats, scan, journal, interrupted=interrupted)
+    raise Done(code)
+
+
+def _chosen(items: Iterator[Item], region: str | None, *, send_repeats: bool) -> Iterator[Item]:
+    """The items to send: rows that cannot be sent left out (they were counted by the scan,
+    and are there only with --skip-invalid), and, unless ``send_repeats``, a row that repeats
+    an earlier row's message to the same person.
+    """
+    asked: set[int] = set()
+    for item in items:
+        target, message = item
+        if isinstance(message, ValidationError):
+            continue
+        written = target.to if isinstance(target, Recipient) else target
+        try:
+            to = normalize_recipient(written, region)
+        except ValidationError:
+            continue
+        if not send_repeats:
+            mark = hash((to, fingerprint(message)))
+            if mark in asked:
+                continue
+            asked.add(mark)
+        yield item
+
+
+def _print_dry_run(
+    scan: RowsScan, template: RowMessage, recipients: Path, region: str | None, *, as_json: bool
+) -> None:
+    """What a run would send, from the scan, and one message as it would be sent."""
+    sample = None
+    for row in read_rows(recipients):
+        made = template.render(row)
+        try:
+            to = normalize_recipient(recipient_of(row), region)
+        except ValidationError:
+            continue
+        if not isinstance(made, ValidationError):
+            sample = json.loads(encode_payload(to, made))
+            break
+    would = scan.rows - len(scan.refused) - scan.repeats
+    found = {
+        "rows": scan.rows,
+        "would_send": would,
+        "refused": len(scan.refused),
+        "refused_rows": scan.refused[:20],
+        "repeats": scan.repeats,
+        "edited": len(scan.edited),
+        "edited_rows": scan.edited[:20],
+        "sample": sample,
+    }
+    if as_json:
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    table = Table("", "", title="Dry run: nothing sent", show_header=False)
+    table.add_row("rows", str(scan.rows))
+    table.add_row("would send (this run, before the journal's skips)", str(would))
+    table.add_row("rows that cannot be sent", str(len(scan.refused)))
+    table.add_row("repeats of an earlier row (sent once)", str(scan.repeats))
+    table.add_row("rows edited since an earlier run", str(len(scan.edited)))
+    out.print(table)
+    for line in scan.refused[:10]:
+        out.print(f"cannot be sent: {line}", highlight=False, markup=False)
+    for line in scan.edited[:10]:
+        out.print(f"edited since an earlier run: {line}", highlight=False, markup=False)
+    if sample is not None:
+        out.print("The first message, as it would be sent:", highlight=False)
+        out.print_json(json.dumps(sample, ensure_ascii=False))
 
 
 class _PerRow:
@@ -186,8 +316,9 @@ class _PerRow:
     template is kept per recipient until it is used.
     """
 
-    def __init__(self, template: RowMessage) -> None:
+    def __init__(self, template: RowMessage, region: str | None) -> None:
         self.template = template
+        self.region = region
         self._fixed = template.render({}) if not template.placeholders else None
         self._by_recipient: dict[str, Message | ValidationError] = {}
 
@@ -195,7 +326,7 @@ class _PerRow:
         for row in rows:
             if self._fixed is None:
                 with contextlib.suppress(ValidationError):
-                    to = normalize_recipient(recipient_of(row))
+                    to = normalize_recipient(recipient_of(row), self.region)
                     self._by_recipient[to] = self.template.render(row)
             yield row
 
@@ -330,12 +461,41 @@ def exit_code(stats: BulkStats, *, interrupted: bool) -> int:
     return EXIT_OK
 
 
+def summary_json(
+    stats: BulkStats, scan: RowsScan, journal: Path, *, interrupted: bool, exit_code: int
+) -> dict[str, Any]:
+    """The summary as `--json` prints it: the same counts as the table."""
+    return {
+        "rows": scan.rows,
+        "sent": stats.sent,
+        "may_have_gone_twice": stats.maybe_twice,
+        "sent_as_template": stats.as_template,
+        "sent_in_an_earlier_run": stats.already_sent,
+        "failed": dict(stats.failures.most_common()),
+        "may_have_been_delivered": stats.unknown,
+        "failed_in_an_earlier_run": stats.failed_before,
+        "in_flight_when_an_earlier_run_stopped": stats.unknown_before,
+        "not_attempted": stats.not_attempted,
+        "repeats_not_sent": scan.repeats,
+        "invalid_rows_skipped": len(scan.refused),
+        "requests": stats.requests,
+        "rate": round(stats.rate, 2),
+        "journal": str(journal),
+        "interrupted": interrupted,
+        "exit_code": exit_code,
+    }
+
+
 def print_summary(
-    out: Console, stats: BulkStats, total: int, journal: Path, *, interrupted: bool
+    out: Console, stats: BulkStats, scan: RowsScan, journal: Path, *, interrupted: bool
 ) -> None:
     title = "Bulk summary (interrupted)" if interrupted else "Bulk summary"
     table = Table("", "", title=title, show_header=False)
-    table.add_row("rows", str(total))
+    table.add_row("rows", str(scan.rows))
+    if scan.refused:
+        table.add_row("rows that cannot be sent (skipped)", str(len(scan.refused)))
+    if scan.repeats:
+        table.add_row("repeats of an earlier row (sent once)", str(scan.repeats))
     table.add_row("sent", str(stats.sent))
     if stats.maybe_twice:
         table.add_row("  of which may have gone twice", str(stats.maybe_twice))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gupshup_async.errors import JournalError
 
-__all__ = ["FORMAT", "connect", "prepare_journal", "transaction"]
+__all__ = ["FORMAT", "connect", "open_read_only", "prepare_journal", "transaction"]
 
 
 def connect(
@@ -108,3 +108,28 @@ def prepare_journal(connection: sqlite3.Connection, path: Path) -> None:
         (uuid.uuid4().hex[:12],),
     )
     connection.execute(f"PRAGMA user_version={FORMAT}")
+
+
+def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A journal opened to read only: never created, its schema never touched. Raises
+    `JournalError` for a missing file, a file that is not a journal of this format.
+    """
+    where = Path(path)
+    if not where.is_file():
+        raise JournalError(f"{where}: no such file")
+    try:
+        db = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as refused:
+        raise JournalError(f"{where}: cannot open it ({refused})") from None
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+            raise JournalError(f"{where} is not a journal of this version")
+        if db.execute("SELECT value FROM meta WHERE name = 'campaign'").fetchone() is None:
+            raise JournalError(f"{where} is not a journal (no campaign recorded)")
+    except sqlite3.DatabaseError as broken:
+        db.close()
+        raise JournalError(f"{where} is not a journal ({broken})") from None
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -32,7 +32,12 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.results import SendResult
-from gupshup_async.stores._sqlite import connect, prepare_journal, transaction
+from gupshup_async.stores._sqlite import (
+    connect,
+    open_read_only,
+    prepare_journal,
+    transaction,
+)
 
 __all__ = ["Journal", "Recorded"]
 
@@ -196,6 +201,27 @@ class Journal:
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
 
     # Reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def sent_before(path: str | os.PathLike[str]) -> dict[str, set[str]]:
+        """Recipient -> fingerprints of the messages the journal at ``path`` sent them (or may
+        have: ambiguous, in flight), read without writing; empty when there is no file yet.
+        """
+        if not Path(path).exists():
+            return {}
+        db = open_read_only(path)
+        try:
+            rows = db.execute(
+                "SELECT recipient, fingerprint FROM items WHERE state != 'failed'"
+            ).fetchall()
+        except sqlite3.DatabaseError as broken:
+            raise JournalError(f"{path} is not a journal ({broken})") from None
+        finally:
+            db.close()
+        found: dict[str, set[str]] = {}
+        for recipient, printed in rows:
+            found.setdefault(str(recipient), set()).add(str(printed))
+        return found
 
     @property
     def campaign(self) -> str:

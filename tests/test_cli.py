@@ -875,3 +875,95 @@ def test_a_dry_run_checks_everything_and_sends_nothing(sandbox_url: str, tmp_pat
     assert skip.returncode == 0
     assert _sent_to(sandbox_url) == before
     assert not list(tmp_path.glob("*.journal.db"))
+
+
+async def test_partner_credentials_in_the_environment_are_used_as_from_env_reads_them() -> None:
+    import asyncio
+
+    from tests.servers import under_uvicorn
+
+    seen: list[tuple[str, str, str]] = []
+
+    async def partner_api(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        seen.append((scope["method"], scope["path"], headers.get(b"authorization", b"").decode()))
+        if scope["path"] == "/partner/account/login":
+            answer: dict[str, Any] = {"token": "partner-token-1"}
+        elif scope["path"].endswith("/token/"):
+            answer = {"status": "success", "token": {"token": "sk_app_1"}}
+        else:
+            answer = {"messages": [{"id": "gs-1"}], "contacts": [{"wa_id": "919876543210"}]}
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+    env = {
+        "GUPSHUP_APP_ID": "app-1",
+        "GUPSHUP_APP_TOKEN": "",
+        "GUPSHUP_PARTNER_EMAIL": "ops@example.com",
+        "GUPSHUP_PARTNER_SECRET": "partner-secret-77",
+    }
+    async with under_uvicorn(partner_api) as url:
+        args = ["send", "--to", "+91 98765 43210", "--body", "Hi", "--button", "ok:OK"]
+        done = await asyncio.to_thread(run, *args, "--base-url", url, env=env)
+        missing = await asyncio.to_thread(
+            run, *args, "--base-url", url, env={**env, "GUPSHUP_PARTNER_SECRET": ""}
+        )
+        no_app = await asyncio.to_thread(
+            run, *args, "--base-url", url, env={**env, "GUPSHUP_APP_ID": ""}
+        )
+    assert done.returncode == 0, done.stderr
+    assert [path for _, path, _ in seen] == [
+        "/partner/account/login",
+        "/partner/app/app-1/token/",
+        "/partner/app/app-1/v3/message",
+    ]
+    assert seen[-1][2] == "sk_app_1"
+    assert "partner-secret-77" not in done.stdout + done.stderr
+    assert missing.returncode == no_app.returncode == 2
+    assert "GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET" in missing.stderr
+    assert "set GUPSHUP_APP_ID" in no_app.stderr
+
+
+def test_send_json_says_what_happened_in_success_and_failure(sandbox_url: str) -> None:
+    args = ["send", "--to", "+91 98765 43210", "--body", "Hi", "--button", "ok:OK", "--json"]
+    env = {"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN}
+    done = run(*args, "--base-url", sandbox_url, env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True
+    assert result["to"] == "919876543210"
+    assert result["message_id"]
+    refused = run(*args, "--base-url", sandbox_url, env={**env, "GUPSHUP_APP_TOKEN": "wrong"})
+    assert refused.returncode == 1
+    failure = json.loads(refused.stdout)
+    assert (failure["ok"], failure["error"], failure["attempts"]) == (
+        False,
+        "AuthenticationError",
+        1,
+    )
+    assert failure["may_have_been_delivered"] is False
+
+
+def test_receive_on_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run(
+            "receive", "--journal", str(tmp_path / "c.db"), "--port", str(port),
+            env={"GUPSHUP_HOOK_SECRET": "s3cret-hook"},
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"gupshup-async: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

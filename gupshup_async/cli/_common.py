@@ -14,6 +14,7 @@ import click
 import httpx
 import phonenumbers
 
+from gupshup_async.auth import PartnerCredentials
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
 from gupshup_async.errors import GupshupError, ValidationError
 from gupshup_async.policy import RetryPolicy
@@ -155,9 +156,16 @@ def read_secret(path: Path, option: str) -> str:
     return text
 
 
-def secret_from_file(name: str, option: str, envvar: str) -> Callable[[Command], Command]:
+def secret_from_file(
+    name: str,
+    option: str,
+    envvar: str,
+    otherwise: Callable[[dict[str, Any]], Any] | None = None,
+    otherwise_said: str = "",
+) -> Callable[[Command], Command]:
     """Lets the secret ``name`` come from ``--<name>-file`` instead: the decorated command
-    gets ``name`` either way, and one of the two is required.
+    gets ``name`` either way, and one of the two is required, unless ``otherwise`` (given the
+    command's other values) finds one another way (``otherwise_said`` says which).
     """
     file_param = f"{name}_file"
 
@@ -170,10 +178,13 @@ def secret_from_file(name: str, option: str, envvar: str) -> Callable[[Command],
                     raise click.UsageError(f"give {option} or {option}-file, not both")
                 kwargs[name] = read_secret(path, f"{option}-file")
             elif not given:
-                raise click.UsageError(
-                    f"Missing option '{option}': set {envvar} in the environment, or give "
-                    f"{option}-file"
-                )
+                found = otherwise(kwargs) if otherwise is not None else None
+                if found is None:
+                    raise click.UsageError(
+                        f"Missing option '{option}': set {envvar}{otherwise_said} in the "
+                        f"environment, or give {option}-file"
+                    )
+                kwargs[name] = found
             return function(*args, **kwargs)
 
         with_file = click.option(
@@ -188,17 +199,46 @@ def secret_from_file(name: str, option: str, envvar: str) -> Callable[[Command],
     return decorate
 
 
-def credentials(function: Any) -> Any:
-    """--app-id, --token (or --token-file), --base-url, --timeout, --max-attempts,
-    --at-most-once.
+def partner_credentials(values: dict[str, Any]) -> PartnerCredentials | None:
+    """The app token from partner credentials in the environment, as `GupshupClient.from_env`
+    reads them (``GUPSHUP_PARTNER_EMAIL`` and ``GUPSHUP_PARTNER_SECRET``); None without them.
     """
-    function = secret_from_file("token", "--token", "GUPSHUP_APP_TOKEN")(function)
+    email = os.environ.get("GUPSHUP_PARTNER_EMAIL", "").strip()
+    secret = os.environ.get("GUPSHUP_PARTNER_SECRET", "").strip()
+    if not (email and secret):
+        return None
+    return PartnerCredentials(values["app_id"], email, secret, base_url=values["base_url"])
+
+
+def required_from(envvar: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A required option's check that names its environment variable when it is missing."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            raise click.UsageError(
+                f"Missing option '{param.opts[0]}': give it, or set {envvar} in the environment"
+            )
+        return not_empty(ctx, param, value)
+
+    return check
+
+
+def credentials(function: Any) -> Any:
+    """--app-id, --token (or --token-file, or partner credentials in the environment),
+    --base-url, --timeout, --max-attempts, --at-most-once, --country.
+    """
+    function = secret_from_file(
+        "token",
+        "--token",
+        "GUPSHUP_APP_TOKEN",
+        otherwise=partner_credentials,
+        otherwise_said=" (or GUPSHUP_PARTNER_EMAIL and GUPSHUP_PARTNER_SECRET)",
+    )(function)
     options = [
         click.option(
             "--app-id",
             envvar="GUPSHUP_APP_ID",
-            required=True,
-            callback=not_empty,
+            callback=required_from("GUPSHUP_APP_ID"),
             help="Or GUPSHUP_APP_ID.",
         ),
         click.option(
@@ -331,7 +371,7 @@ def instead_template(path: Path | None, outside_window: str) -> RowMessage | Non
 
 def make_client(
     app_id: str,
-    token: str,
+    token: str | PartnerCredentials,
     base_url: str,
     timeout: float,
     max_attempts: int,

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 from pathlib import Path
 
 import click
 
-from gupshup_async.cli._common import secret_from_file, secret_option, writable
+from gupshup_async.cli._common import (
+    EXIT_FAILED,
+    Done,
+    fail,
+    secret_from_file,
+    secret_option,
+    writable,
+)
 from gupshup_async.cli._group import cli
 from gupshup_async.receiver import LogThrottle, Receiver
 from gupshup_async.stores import SqliteWindowStore
@@ -47,9 +56,17 @@ def receive(
         import uvicorn
     except ImportError:  # pragma: no cover - depends on how it was installed
         raise click.UsageError("receive needs uvicorn: pip install uvicorn") from None
+    # The socket is ours, bound before anything is said: a port in use is one line, exit 1.
+    try:
+        listening = socket.create_server((host, port), backlog=2048)
+    except OSError as busy:
+        reason = os.strerror(busy.errno) if busy.errno else str(busy)
+        fail(f"error: cannot listen on {host}:{port}: {reason}")
+        raise Done(EXIT_FAILED) from None
     windows = SqliteWindowStore(windows_file) if windows_file is not None else None
     app = Receiver(secret, store=str(journal), header=header, windows=windows)
-    click.echo(f"receiving on http://{host}:{port}, recording in {journal}", err=True)
+    bound = listening.getsockname()[1]
+    click.echo(f"receiving on http://{host}:{bound}, recording in {journal}", err=True)
     config = uvicorn.Config(
         app,
         host=host,
@@ -66,5 +83,5 @@ def receive(
     throttle = LogThrottle()
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).addFilter(throttle)
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+    with contextlib.suppress(KeyboardInterrupt), listening:
+        uvicorn.Server(config).run(sockets=[listening])

@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from gupshup_async.cli._common import (
+    EXIT_FAILED,
+    Done,
     credentials,
+    describe,
     fail,
     instead_template,
     make_client,
@@ -18,7 +21,7 @@ from gupshup_async.cli._common import (
     windows_and_templates,
 )
 from gupshup_async.cli._group import cli
-from gupshup_async.errors import ValidationError
+from gupshup_async.errors import GupshupError, ValidationError
 from gupshup_async.messages import (
     ButtonMessage,
     Message,
@@ -48,6 +51,7 @@ def _button(value: str) -> ReplyButton:
 @click.option("--button", "buttons", multiple=True, help="A reply button, ID:TITLE (repeat).")
 @click.option("--header", help="Text header of a reply-button message.")
 @click.option("--footer", help="Footer of a reply-button message.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or the failure) as JSON.")
 @windows_and_templates
 @credentials
 def send(
@@ -57,6 +61,7 @@ def send(
     buttons: tuple[str, ...],
     header: str | None,
     footer: str | None,
+    as_json: bool,
     windows_file: Path | None,
     outside_window: str,
     instead_file: Path | None,
@@ -71,14 +76,46 @@ def send(
         raise click.BadParameter(f"{instead_file}: {instead}", param_hint="--template-instead")
     assert instead is None or isinstance(instead, TemplateMessage)
     connection.update(window_options(windows_file, outside_window, instead, templates_source))
-    result = asyncio.run(_send_one(connection, to, message))
-    click.echo(result.message_id)
+    if not as_json:
+        result = asyncio.run(_send_one(connection, to, message))
+        click.echo(result.message_id)
+    else:
+        try:
+            result = asyncio.run(_send_one(connection, to, message))
+        except GupshupError as failure:
+            click.echo(json.dumps(_failure_json(failure), indent=2))
+            raise Done(EXIT_FAILED) from None
+        click.echo(json.dumps(_result_json(result), indent=2))
     if result.sent_instead is not None:
         fail("note: the 24-hour window was not open: the template was sent instead")
     if result.ambiguous_attempts:
         fail(
             "note: an earlier attempt may have been delivered too: the recipient may have it twice"
         )
+
+
+def _result_json(result: SendResult) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "to": result.to,
+        "message_id": result.message_id,
+        "wa_id": result.wa_id,
+        "user_id": result.user_id,
+        "attempts": result.attempts,
+        "may_have_gone_twice": bool(result.ambiguous_attempts),
+        "sent_template_instead": result.sent_instead is not None,
+    }
+
+
+def _failure_json(failure: GupshupError) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": type(failure).__name__,
+        "reason": describe(failure),
+        "attempts": failure.attempts,
+        "may_have_been_delivered": bool(failure.ambiguous or failure.ambiguous_attempts),
+        "sent_nothing": failure.attempts == 0,
+    }
 
 
 def _message_from(

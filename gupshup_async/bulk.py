@@ -221,6 +221,7 @@ class BulkRun(AsyncClosing):
         outcome = await self._outcomes.get() if not self._finished else None
         if outcome is None:
             self._finished = True
+            self.stats.ended = time.monotonic()
             await self._stop()
             if self._crash is not None:
                 raise RuntimeError("send_many stopped on an internal error") from self._crash
@@ -242,6 +243,8 @@ class BulkRun(AsyncClosing):
     async def aclose(self) -> None:
         """Stop sending. What was in flight is recorded as ambiguous in the journal."""
         self._finished = True
+        if self.stats.ended is None:
+            self.stats.ended = time.monotonic()
         await self._stop()
 
     # The workers ---------------------------------------------------------------------------

@@ -104,10 +104,14 @@ class BulkStats:
     not_attempted: int = 0
     stopped_by: GupshupError | None = None
 
+    #: When the run ended (its last outcome given, or stopped): the rate stops there.
+    ended: float | None = None
+
     @property
     def rate(self) -> float:
-        """Requests made a second so far."""
-        return self.requests / max(time.monotonic() - self.started, 1e-9)
+        """Requests made a second, from the start to now, or to the run's end."""
+        until = self.ended if self.ended is not None else time.monotonic()
+        return self.requests / max(until - self.started, 1e-9)
 
     def count(self, outcome: Outcome) -> None:
         self.done += 1

@@ -64,9 +64,25 @@ def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
     assert done.returncode == 0, done.stderr
     for kind in ("button", "list", "cta_url", "flow", "carousel", "voice_call"):
         assert kind in done.stdout
-    assert re.search(r"sent\s+│\s+300\b", done.stdout)
-    assert "rate achieved" in done.stdout
-    assert "processed by the sandbox" in done.stdout
+    out = done.stdout
+    assert re.search(r"messages\s+│\s+300\b", out)
+    accepted = int(re.search(r"accepted by Gupshup\s+│\s+(\d+)", out)[1])  # type: ignore[index]
+    unknown = int(re.search(r"not known when sent[^│]*│\s+(\d+)", out)[1])  # type: ignore[index]
+    refused = int(re.search(r"refused when sent\s+│\s+(\d+)", out)[1])  # type: ignore[index]
+    assert accepted + unknown + refused == 300  # the counts add up
+    # An attempt that may have arrived is not sent again: nobody gets the message twice.
+    assert re.search(r"people messaged twice \(the sandbox's count\)\s+│\s+0\b", out)
+    assert "latest status: accepted" not in out  # accepted is not a WhatsApp status
+    # The progress bar and the summary give the same rate, of the same thing.
+    shown = re.findall(r"(\d+) requests/s", out)
+    assert len(shown) == 2
+    assert shown[0] == shown[1]
+    for title in ("One of every type", "The bulk campaign, as sent", "said later (the bulk)"):
+        assert title in out
+    last = out.strip().splitlines()[-6:]
+    assert any(line.startswith("What you saw:") for line in last)
+    assert any(line.startswith("Read more:") for line in last)
+    assert any(line.startswith("Try next:") for line in last)
     # The window stage: half the customers wrote; the others got the template; none failed.
     assert re.search(r"wrote in the last 24 hours \(seen by the receiver\)\s+│\s+50\b", done.stdout)
     assert re.search(r"sent the template instead \(order_shipped\)\s+│\s+50\b", done.stdout)

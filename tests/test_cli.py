@@ -983,3 +983,39 @@ def test_receive_on_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"gupshup-async: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_the_whole_loop_from_the_command_line_sandbox_bulk_receive_report(
+    tmp_path: Path,
+) -> None:
+    recipients = tmp_path / "r.csv"
+    recipients.write_text("to,name\n+917011111141,Asha\n+917011111142,Ravi\n")
+    message = tmp_path / "m.json"
+    message.write_text(BUTTON)
+    journal = tmp_path / "r.csv.journal.db"
+    port = _free_port()
+    env = {**os.environ, "GUPSHUP_HOOK_SECRET": "s3cret-hook"}
+    receiver = subprocess.Popen(
+        [*COMMAND, "receive", "--journal", str(journal), "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    hook = f"http://127.0.0.1:{port}/hooks/gupshup"
+    try:
+        assert receiver.stderr is not None
+        assert "receiving on" in receiver.stderr.readline()
+        options = ("--callback", hook, "--callback-header", "X-Hook-Secret:s3cret-hook")
+        with sandbox_process(*options) as url:
+            sent = _bulk(url, recipients, message)
+            assert sent.returncode == 0, sent.stderr
+            deadline = time.monotonic() + 60
+            while True:  # the statuses come as the sandbox posts them: sent, delivered, read
+                found = json.loads(run("report", str(journal), "--json").stdout)
+                if found["by_status"] == {"read": 2}:
+                    break
+                assert time.monotonic() < deadline, found
+                time.sleep(0.2)
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        receiver.communicate(timeout=10)

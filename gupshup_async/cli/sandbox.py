@@ -44,6 +44,19 @@ from gupshup_async.template_definitions import TemplateDefinitions
     is_flag=True,
     help="Fail free-form messages to users who have not written in 24 hours (131047).",
 )
+@click.option(
+    "--callback",
+    "callback_url",
+    help="Post the status webhooks of what it accepts to this URL (a receiver: "
+    "gupshup-async receive).",
+)
+@click.option(
+    "--callback-header",
+    "callback_headers",
+    multiple=True,
+    help="NAME:VALUE sent with every callback (repeat), as the subscription's meta sets "
+    "(X-Hook-Secret:...).",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -54,8 +67,13 @@ def sandbox_command(
     apps: tuple[str, ...],
     templates_file: Path | None,
     windows: bool,
+    callback_url: str | None,
+    callback_headers: tuple[str, ...],
 ) -> None:
     """Run the local Gupshup look-alike until interrupted."""
+    if callback_url is not None and not callback_url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{callback_url!r} is not an http(s) URL", param_hint="--callback")
+    headers = dict(_header(h) for h in callback_headers)
     known = dict(_app(a) for a in apps) or None
     try:
         templates = TemplateDefinitions.load(templates_file) if templates_file else None
@@ -77,6 +95,8 @@ def sandbox_command(
         seed=seed,
         templates=templates,
         windows=windows,
+        callback_url=callback_url,
+        callback_headers=headers,
     )
     try:
         asyncio.run(_serve(server))
@@ -85,6 +105,13 @@ def sandbox_command(
     except OSError as busy:
         fail(f"error: cannot listen on {host}:{port}: {busy.strerror or busy}")
         raise Done(EXIT_FAILED) from None
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, sep, given = value.partition(":")
+    if not sep or not name.strip() or not given.strip():
+        raise click.BadParameter(f"{value!r} is not NAME:VALUE", param_hint="--callback-header")
+    return name.strip(), given.strip()
 
 
 def _app(value: str) -> tuple[str, str]:

@@ -372,3 +372,32 @@ def test_log_throttle_lets_one_line_of_a_kind_through_then_says_how_many_it_left
     time.sleep(0.06)
     assert brief.filter(records[3])
     assert records[3].getMessage() == "bad (2 more like this left out of the log)"
+
+
+async def test_statuses_of_messages_sent_outside_any_campaign_are_stored_and_findable(
+    tmp_path: Path,
+) -> None:
+    # A plain client.send carries no campaign tag: its statuses are stored all the same, so a
+    # reply to it finds it, and the campaign's report does not count it.
+    journal = tmp_path / "campaign.db"
+    campaign = campaign_of(journal)
+    plain = json.loads(status_callback("other", 1, "read"))
+    del plain["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"]
+    receiver = Receiver(SECRET, store=DeliveryStore(journal))
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        answers = [
+            await http.post("/", content=json.dumps(plain).encode(), headers=HEADERS),
+            await http.post("/", content=status_callback(campaign, 2, "read"), headers=HEADERS),
+        ]
+    await receiver.aclose()
+    assert [a.status_code for a in answers] == [200, 200]
+    store = DeliveryStore(journal)
+    try:
+        found = store.find("wamid.test-1")
+        assert found is not None
+        assert (found.gs_id, found.status, found.key) == ("gs-000001", "read", None)
+        report = store.report()
+    finally:
+        store.close()
+    assert report.by_status == {"read": 1}  # the campaign's own message only

@@ -157,15 +157,19 @@ class DeliveryStore:
         row = self._row_for(update)
         if row is None:
             campaign, _, key = (update.callback_data or "").partition("/")
-            if not update.gs_id or not key or campaign != self.campaign:
-                return False  # not one of this campaign's messages
-            # Ahead of the send's own record (or an earlier attempt's twin): keep it under
-            # Gupshup's id; the send's record fills in the rest.
+            ours = bool(key) and campaign == self.campaign
+            # Ahead of the send's own record (or an earlier attempt's twin), or a message sent
+            # outside any campaign (a plain ``client.send``): kept under Gupshup's id (Meta's
+            # when there is none), so that `find` knows every message the app sent. Only the
+            # campaign's own (with an item) count in its report.
+            gs_id = update.gs_id or update.message_id
+            if not gs_id:
+                return False
             self._connection.execute(
                 "INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)",
-                (update.gs_id, key, update.recipient or "", time.time()),
+                (gs_id, key if ours else None, update.recipient or "", time.time()),
             )
-            row = (update.gs_id, "accepted")
+            row = (gs_id, "accepted")
         gs_id, known = row
         # A status the library does not know (or none: "unknown") never replaces a known one.
         rank = _RANK.get(update.status)
@@ -257,11 +261,17 @@ class DeliveryStore:
 
 
 def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
-    by_status = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+    # The campaign's messages only: statuses of messages sent outside it are stored for
+    # `find`, not counted here.
+    by_status = dict(
+        db.execute(
+            "SELECT status, COUNT(*) FROM deliveries WHERE item_key IS NOT NULL GROUP BY status"
+        )
+    )
     failed = dict(
         db.execute(
             "SELECT error_code, COUNT(*) FROM deliveries WHERE status = 'failed' "
-            "GROUP BY error_code"
+            "AND item_key IS NOT NULL GROUP BY error_code"
         )
     )
     accepted = sum(by_status.values())

@@ -136,11 +136,11 @@ def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
     ("args", "says", "code"),
     [
         (["send", "--body", "Hi", "--button", "a:A"], "Missing option '--to'", 2),
-        (["send", "--to", "12", "--body", "Hi", "--button", "a:A"], "to: is not", 1),
+        (["send", "--to", "12", "--body", "Hi", "--button", "a:A"], "to: is not", 2),
         (
             ["send", "--to", "919876543210", "--body", "Hi", "--button", "a:" + "x" * 21],
             "interactive.action.buttons[0].reply.title: must be at most 20 characters",
-            1,
+            2,
         ),
         (["send", "--to", "919876543210", "--body", "Hi", "--button", "nocolon"], "ID:TITLE", 2),
         (["send", "--to", "919876543210"], "give --message FILE.json, or --body", 2),
@@ -787,6 +787,22 @@ def _sent_to(sandbox_url: str) -> list[str]:
 
     account = httpx.get(f"{sandbox_url}/sandbox/account", timeout=10).json()
     return [to for to, messages in account["by_recipient"].items() for _ in messages]
+
+
+def test_send_to_an_invalid_number_is_refused_with_exit_2_and_sends_nothing(
+    sandbox_url: str,
+) -> None:
+    before = _sent_to(sandbox_url)
+    done = run(
+        "send", "--to", "+1 555 0100", "--body", "Hi", "--button", "a:A",
+        "--base-url", sandbox_url,
+        env={"GUPSHUP_APP_ID": SANDBOX_APP_ID, "GUPSHUP_APP_TOKEN": SANDBOX_TOKEN},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "gupshup-async: refused before sending: to: is not a valid phone number: '+1 555 0100'"
+    )
+    assert _sent_to(sandbox_url) == before
 
 
 def test_local_numbers_need_a_country_and_one_person_written_two_ways_is_messaged_once(

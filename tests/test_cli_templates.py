@@ -130,7 +130,7 @@ def test_a_template_message_file_is_sent_and_checked_against_a_definitions_file(
     message.write_text(json.dumps(filled))
     done = run("send", "--to", to, "--message", str(message), "--base-url", sandbox_url,
                *CREDENTIALS, "--templates", str(files / "definitions.json"))  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == 2  # the input was wrong: refused, nothing sent (docs/cli.md)
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
     assert "refused before sending: template.components[0].parameters" in done.stderr

@@ -26,7 +26,7 @@ from gupshup_async.cli._common import (
     fail,
 )
 from gupshup_async.cli._group import cli
-from gupshup_async.errors import GupshupError, JournalError, RowsError
+from gupshup_async.errors import GupshupError, JournalError, RowsError, ValidationError
 
 __all__ = ["cli", "main"]
 
@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return problem.exit_code
     except (RowsError, JournalError) as refused:
         fail(f"error: {refused}")
+        return EXIT_USAGE
+    except ValidationError as refused:  # the input was wrong; nothing was sent
+        fail(describe(refused))
         return EXIT_USAGE
     except GupshupError as failure:
         fail(describe(failure))

@@ -237,10 +237,27 @@ class Approach:
     request counts as ambiguous).
     """
 
-    __slots__ = ("lead",)
+    __slots__ = ("idle", "lead", "waiting")
 
     def __init__(self) -> None:
         self.lead = LEAD_MIN
+        #: Whether the latest slot was free at once.
+        self.idle = True
+        #: Requests inside `acquire` now.
+        self.waiting = 0
+
+    def granted(self, wait: float) -> None:
+        """The limiter answered with a slot ``wait`` seconds away."""
+        self.idle = wait <= 0
+
+    def ready_first(self) -> bool:
+        """Whether ``ready`` should run before the slot is asked for: when the limiter is not
+        what holds sends back (its last slot was free at once, and nobody else is waiting
+        for one). Asked for first, a slot that ``ready`` outlasted would be wasted and the
+        next one an interval away; with others waiting, each would be marked long before it
+        leaves.
+        """
+        return self.idle and self.waiting == 0
 
     async def meet(self, slot: float, interval: float, ready: Ready) -> bool:
         """Run ``ready`` to end before ``slot`` (on the event loop's clock); whether it did."""
@@ -274,11 +291,25 @@ class TokenBucketLimiter:
         return self.schedule.rate
 
     async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
+        approach = self.approach
+        first = ready is not None and approach.ready_first()
+        approach.waiting += 1
+        try:
+            if first and ready is not None:
+                await ready()
+                ready = None
+            await self._acquire(recipient, ready)
+        finally:
+            approach.waiting -= 1
+
+    async def _acquire(self, recipient: str, ready: Ready | None) -> None:
         schedule = self.schedule
         loop = asyncio.get_running_loop()
         while True:
             epoch = schedule.epoch
             grant = self.reserve(recipient)
+            if grant.final:
+                self.approach.granted(grant.wait)
             if ready is not None and grant.final:
                 kept = await self.approach.meet(grant.at, 1 / schedule.rate, ready)
                 ready = None

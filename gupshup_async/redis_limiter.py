@@ -173,6 +173,18 @@ class RedisLimiter:
         return f"RedisLimiter({self._tat.rsplit(':', 1)[0]!r}, {self.config!r})"
 
     async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
+        approach = self.approach
+        first = ready is not None and approach.ready_first()
+        approach.waiting += 1
+        try:
+            if first and ready is not None:
+                await ready()
+                ready = None
+            await self._acquire_slot(recipient, ready)
+        finally:
+            approach.waiting -= 1
+
+    async def _acquire_slot(self, recipient: str, ready: Ready | None) -> None:
         loop = asyncio.get_running_loop()
         interval = 1 / self.config.pace
         while True:
@@ -185,6 +197,8 @@ class RedisLimiter:
                 await self._fallback.acquire(recipient, ready)
                 return
             slot = loop.time() + grant.wait  # Redis's slot, on this process's clock
+            if grant.final:
+                self.approach.granted(grant.wait)
             if ready is not None and grant.final:
                 kept = await self.approach.meet(slot, interval, ready)
                 ready = None

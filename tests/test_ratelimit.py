@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import pytest
 
 from gupshup_async import RateLimit, TokenBucketLimiter
-from gupshup_async.ratelimit import RateSchedule
+from gupshup_async.ratelimit import Grant, RateSchedule
 from tests.virtual_time import VirtualTimeLoop
 
 pytestmark = pytest.mark.virtual_time  # waits run in virtual time: instant and exact
@@ -219,3 +220,49 @@ def test_a_recipient_spacing_holds_that_recipient_without_spending_the_app_rate(
     held = schedule.reserve("a", 0.0)
     assert (held.at, held.final) == (6.0, False)
     assert schedule.reserve("b", 0.0).at == pytest.approx(0.1)  # a's wait took no slot
+
+
+class Counting(TokenBucketLimiter):
+    def __init__(self, config: RateLimit) -> None:
+        super().__init__(config)
+        self.slots = 0
+
+    def reserve(self, recipient: str) -> Grant:
+        grant = super().reserve(recipient)
+        self.slots += grant.final
+        return grant
+
+
+async def test_a_slow_ready_costs_no_slot_when_the_limiter_is_not_what_holds_sends_back() -> None:
+    # One send every half second at 10 a second, each with a 20 ms journal commit: the commit
+    # runs before the slot is asked for, so no slot is taken and then outlasted.
+    limiter = Counting(RateLimit(per_second=10))
+
+    async def commit() -> None:
+        await asyncio.sleep(0.02)
+
+    for n in range(5):
+        await limiter.acquire(f"r{n}", commit)
+        await asyncio.sleep(0.5)
+    assert limiter.slots == 5
+
+
+async def test_a_ready_that_outlasts_its_slot_gives_it_up_for_the_next() -> None:
+    loop = asyncio.get_running_loop()
+    limiter = Counting(RateLimit(per_second=10, headroom=0))
+    for _ in range(3):  # under load: the next slots are taken, so each is asked for first
+        limiter.reserve("earlier")
+    limiter.approach.idle = False
+    left: list[float] = []
+
+    async def stalled() -> None:
+        await asyncio.sleep(1.0)  # a journal held by another writer
+
+    async def send(n: int, ready: Any) -> None:
+        await limiter.acquire(f"r{n}", ready)
+        left.append(loop.time())
+
+    await asyncio.gather(*(send(n, stalled) for n in range(5)))
+    # Each stalled request's slot went by: it took the next free one, one interval apart.
+    assert limiter.slots == 3 + 5 + 5
+    assert all(later - earlier >= 0.0999 for earlier, later in zip(left, left[1:], strict=False))

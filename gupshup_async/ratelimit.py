@@ -14,6 +14,7 @@ first request is not preceded by a catch-up burst (docs/architecture.md, "The li
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
@@ -259,6 +260,22 @@ class Approach:
         """
         return self.idle and self.waiting == 0
 
+    async def take(
+        self, ready: Ready | None, slot: Callable[[Ready | None], Awaitable[None]]
+    ) -> None:
+        """Wait for a slot with ``slot(ready)`` (which runs what ``ready`` it is given as its
+        slot approaches), after running ``ready`` itself when `ready_first` says so.
+        """
+        first = ready is not None and self.ready_first()
+        self.waiting += 1
+        try:
+            if first and ready is not None:
+                await ready()
+                ready = None
+            await slot(ready)
+        finally:
+            self.waiting -= 1
+
     async def meet(self, slot: float, interval: float, ready: Ready) -> bool:
         """Run ``ready`` to end before ``slot`` (on the event loop's clock); whether it did."""
         loop = asyncio.get_running_loop()
@@ -291,16 +308,7 @@ class TokenBucketLimiter:
         return self.schedule.rate
 
     async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
-        approach = self.approach
-        first = ready is not None and approach.ready_first()
-        approach.waiting += 1
-        try:
-            if first and ready is not None:
-                await ready()
-                ready = None
-            await self._acquire(recipient, ready)
-        finally:
-            approach.waiting -= 1
+        await self.approach.take(ready, functools.partial(self._acquire, recipient))
 
     async def _acquire(self, recipient: str, ready: Ready | None) -> None:
         schedule = self.schedule

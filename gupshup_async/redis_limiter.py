@@ -19,6 +19,7 @@ itself. Needs the ``redis`` extra: ``pip install 'gupshup-async[redis]'``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -173,16 +174,7 @@ class RedisLimiter:
         return f"RedisLimiter({self._tat.rsplit(':', 1)[0]!r}, {self.config!r})"
 
     async def acquire(self, recipient: str, ready: Ready | None = None) -> None:
-        approach = self.approach
-        first = ready is not None and approach.ready_first()
-        approach.waiting += 1
-        try:
-            if first and ready is not None:
-                await ready()
-                ready = None
-            await self._acquire_slot(recipient, ready)
-        finally:
-            approach.waiting -= 1
+        await self.approach.take(ready, functools.partial(self._acquire_slot, recipient))
 
     async def _acquire_slot(self, recipient: str, ready: Ready | None) -> None:
         loop = asyncio.get_running_loop()

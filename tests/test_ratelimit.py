@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from typing import Any
 
@@ -265,4 +266,4 @@ async def test_a_ready_that_outlasts_its_slot_gives_it_up_for_the_next() -> None
     await asyncio.gather(*(send(n, stalled) for n in range(5)))
     # Each stalled request's slot went by: it took the next free one, one interval apart.
     assert limiter.slots == 3 + 5 + 5
-    assert all(later - earlier >= 0.0999 for earlier, later in zip(left, left[1:], strict=False))
+    assert all(later - earlier >= 0.0999 for earlier, later in itertools.pairwise(left))

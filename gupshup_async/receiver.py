@@ -64,14 +64,15 @@ class LogThrottle(logging.Filter):
     on uvicorn's loggers and the receiver's.
     """
 
-    def __init__(self, seconds: float = 10.0) -> None:
+    def __init__(self, seconds: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.seconds = seconds
+        self._clock = clock
         self._last: dict[tuple[str, object], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.msg)
-        now = time.monotonic()
+        now = self._clock()
         last, left_out = self._last.get(key, (-math.inf, 0))
         if now - last < self.seconds:
             self._last[key] = (last, left_out + 1)
@@ -239,7 +240,12 @@ class Receiver:
             fresh = await self._store(events)
         except Exception:
             self.stats["store_errors"] += 1
-            self._log_store_failure(len(events))
+            self._log_failure(
+                "storing a callback of %d events failed: answered 503 so Gupshup sends it "
+                "again (%d such failures so far)",
+                len(events),
+                self.stats["store_errors"],
+            )
             return 503, False  # nothing marked seen: Gupshup sends it again, stored then
         finally:
             self._reserved -= 1
@@ -295,18 +301,14 @@ class Receiver:
         fresh = self.store.record_new(batches, forget_after=self._dedupe_seconds)
         return [self._tie(self.store, events) for events in fresh]
 
-    def _log_store_failure(self, count: int) -> None:
+    def _log_failure(self, message: str, *args: object) -> None:
+        """Log the exception being handled, through this receiver's `LogThrottle`."""
+        if not logger.isEnabledFor(logging.ERROR):
+            return
         record = logger.makeRecord(
-            logger.name,
-            logging.ERROR,
-            __file__,
-            0,
-            "storing a callback of %d events failed: answered 503 so Gupshup sends it again "
-            "(%d such failures so far)",
-            (count, self.stats["store_errors"]),
-            sys.exc_info(),
+            logger.name, logging.ERROR, __file__, 0, message, args, sys.exc_info()
         )
-        if logger.isEnabledFor(logging.ERROR) and self._log.filter(record):
+        if self._log.filter(record):
             logger.handle(record)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | int:
@@ -363,19 +365,6 @@ class Receiver:
             tied.append(event)
         return tied
 
-    def _log_handler_failure(self, event: Event) -> None:
-        record = logger.makeRecord(
-            logger.name,
-            logging.ERROR,
-            __file__,
-            0,
-            "a webhook handler failed on %s",
-            (type(event).__name__,),
-            sys.exc_info(),
-        )
-        if logger.isEnabledFor(logging.ERROR) and self._log.filter(record):
-            logger.handle(record)
-
     async def drain(self) -> None:
         """Wait until every event taken so far has been handled."""
         await self._queue.join()
@@ -413,7 +402,7 @@ class Receiver:
                         await done
                 except Exception:
                     self.stats["handler_errors"] += 1
-                    self._log_handler_failure(event)
+                    self._log_failure("a webhook handler failed on %s", type(event).__name__)
             self.stats["handled"] += 1
 
 

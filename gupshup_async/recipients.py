@@ -235,12 +235,19 @@ class RowsScan:
     WhatsApp would refuse); ``repeats``, rows asking for a message a row before them already
     asked for, to the same person (however the number was written); ``edited``, rows whose
     person an earlier run (``sent_before``) sent another message, as ``file:line: recipient``.
+    ``refused_rows`` and ``repeat_rows``: where those rows are, counted from 0 in the order
+    `read_rows` gives them (to leave them out of the items without checking them again).
     """
 
     rows: int
     refused: list[str]
-    repeats: int
+    refused_rows: list[int]
+    repeat_rows: list[int]
     edited: list[str] = attrs.Factory(list)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.repeat_rows)
 
 
 def scan_rows(
@@ -262,29 +269,32 @@ def scan_rows(
     columns: set[str] = set()
     refused: list[str] = []
     asked: set[int] = set()
-    repeats = 0
+    refused_rows: list[int] = []
+    repeat_rows: list[int] = []
     edited: list[str] = []
     messages = (message, *more)
     for problem in (m.fixed_problem() for m in messages):
         if problem is not None:  # the same for every row: refused once, before the rows
             raise RowsError(f"the message cannot be sent to anybody: {problem}")
-    for count, (where, row) in enumerate(located_rows(path), 1):  # noqa: B007
+    for count, (where, row) in enumerate(located_rows(path), 1):
         columns.update(row)
         try:
             to = normalize_recipient(recipient_of(row), region)
         except ValidationError as bad:
             refused.append(f"{path}:{where}: {_why(bad)}")
+            refused_rows.append(count - 1)
             continue
         made = message.render(row)
         others = [other.render(row) for other in more]
         failed = next((m for m in (made, *others) if isinstance(m, ValidationError)), None)
         if failed is not None or isinstance(made, ValidationError):
             refused.append(f"{path}:{where}: {_why(failed)}")
+            refused_rows.append(count - 1)
             continue
         printed = fingerprint(made)
         mark = hash((to, printed))
         if mark in asked:
-            repeats += 1
+            repeat_rows.append(count - 1)
         asked.add(mark)
         if sent_before is not None and to in sent_before and printed not in sent_before[to]:
             edited.append(f"{path}:{where}: {to}")
@@ -303,7 +313,7 @@ def scan_rows(
             f"{len(refused)} of {count} rows cannot be sent, nothing was: {shown}{rest} "
             "(fix them, or skip them on purpose: --skip-invalid)"
         )
-    return RowsScan(count, refused, repeats, edited)
+    return RowsScan(count, refused, refused_rows, repeat_rows, edited)
 
 
 def recipient_of(row: Mapping[str, Any]) -> str:

@@ -366,12 +366,15 @@ def test_log_throttle_lets_one_line_of_a_kind_through_then_says_how_many_it_left
     assert kept == [True, False, False, False, False]
     other = logging.LogRecord("x", 30, "f", 1, "another kind", None, None)
     assert slow.filter(other)  # each kind on its own
-    brief = LogThrottle(seconds=0.05)
+    now = [100.0]
+    brief = LogThrottle(seconds=10, clock=lambda: now[0])
     records = [logging.LogRecord("x", 30, "f", 1, "bad", None, None) for _ in range(4)]
     assert [brief.filter(r) for r in records[:3]] == [True, False, False]
-    time.sleep(0.06)
+    now[0] += 9.9
+    assert not brief.filter(logging.LogRecord("x", 30, "f", 1, "bad", None, None))
+    now[0] += 0.1
     assert brief.filter(records[3])
-    assert records[3].getMessage() == "bad (2 more like this left out of the log)"
+    assert records[3].getMessage() == "bad (3 more like this left out of the log)"
 
 
 async def test_statuses_of_messages_sent_outside_any_campaign_are_stored_and_findable(

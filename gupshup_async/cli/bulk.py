@@ -44,7 +44,7 @@ from gupshup_async.cli._common import (
 )
 from gupshup_async.cli._group import cli
 from gupshup_async.errors import APIError, RowsError, StopRequested, ValidationError
-from gupshup_async.items import Item, Recipient, fingerprint
+from gupshup_async.items import Item
 from gupshup_async.messages import Message, TemplateMessage, encode_payload, normalize_recipient
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.recipients import (
@@ -205,13 +205,11 @@ def bulk(
         retry_failed=retry_failed,
         resend_ambiguous=resend_ambiguous,
     )
-    # The items the run will give outcomes for: what the progress bar counts to.
-    total = scan.rows - len(scan.refused) - (0 if send_repeats else scan.repeats)
     rows = read_rows(recipients)
+    left_out = set(scan.refused_rows) | (set() if send_repeats else set(scan.repeat_rows))
+    total = scan.rows - len(left_out)  # the outcomes the run gives: what the bar counts to
     items = _chosen(
-        row_items(template, rows if instead is None else instead.follow(rows)),
-        region,
-        send_repeats=send_repeats,
+        row_items(template, rows if instead is None else instead.follow(rows)), left_out
     )
     try:
         out_file = out.open("w", encoding="utf-8") if out is not None else None
@@ -242,27 +240,13 @@ def bulk(
     raise Done(code)
 
 
-def _chosen(items: Iterator[Item], region: str | None, *, send_repeats: bool) -> Iterator[Item]:
-    """The items to send: rows that cannot be sent left out (they were counted by the scan,
-    and are there only with --skip-invalid), and, unless ``send_repeats``, a row that repeats
-    an earlier row's message to the same person.
+def _chosen(items: Iterator[Item], left_out: set[int]) -> Iterator[Item]:
+    """The items to send: those of the rows the scan did not leave out (rows that cannot be
+    sent, there only with --skip-invalid; repeats, unless --send-repeats).
     """
-    asked: set[int] = set()
-    for item in items:
-        target, message = item
-        if isinstance(message, ValidationError):
-            continue
-        written = target.to if isinstance(target, Recipient) else target
-        try:
-            to = normalize_recipient(written, region)
-        except ValidationError:
-            continue
-        if not send_repeats:
-            mark = hash((to, fingerprint(message)))
-            if mark in asked:
-                continue
-            asked.add(mark)
-        yield item
+    for n, item in enumerate(items):
+        if n not in left_out:
+            yield item
 
 
 def _print_dry_run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from gupshup_async.receiver import Receiver
 from gupshup_async.results import BulkStats
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.stores import DeliveryStore, MemoryWindowStore
+from gupshup_async.stores._sqlite import open_read_only
 from gupshup_async.webhooks import Event, StatusUpdate
 from gupshup_async.window import WindowPolicy
 
@@ -158,7 +158,7 @@ def _confirmed_later(journal: Path) -> int:
     """Items not known when sent (no answer came, and they were not sent again) that a status
     webhook later showed delivered: read from the journal, without writing.
     """
-    db = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
+    db = open_read_only(journal)
     try:
         (count,) = db.execute(
             "SELECT COUNT(DISTINCT i.key) FROM items i JOIN deliveries d ON d.item_key = i.key "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from gupshup_async._closing import AsyncClosing
+from gupshup_async._confirm import Confirmer
 from gupshup_async.errors import (
     CODES,
     UNREACHABLE_CODES,
@@ -37,16 +38,13 @@ from gupshup_async.errors import (
     UnreachableRecipient,
 )
 from gupshup_async.items import Item, Job, in_shard, job_of
-from gupshup_async.messages import (
-    CALLBACK_DATA_MAX,
-    Envelope,
-    Message,
-    TemplateMessage,
-)
+from gupshup_async.messages import Envelope, Message, TemplateMessage
 from gupshup_async.results import BulkStats, Outcome, SendResult
+from gupshup_async.stores.statuses import JournalStatuses
+from gupshup_async.tags import Tag
 
 if TYPE_CHECKING:
-    from gupshup_async.stores import Journal
+    from gupshup_async.stores import Journal, Recorded
 
 __all__ = ["AttemptWatch", "BulkRun", "Deliver"]
 
@@ -57,6 +55,13 @@ class AttemptWatch(Protocol):
     @property
     def stores(self) -> bool:
         """Whether `prepare` stores something (an in-flight mark) the request must wait for."""
+
+    @property
+    def tag(self) -> Tag | None:
+        """The send's tag at its first attempt in this run (None: the send is not tagged)."""
+
+    def confirming(self, waiting: bool) -> None:
+        """The send starts (True) or stops waiting for a status: let another send go meanwhile."""
 
     async def prepare(self) -> None:
         """Store what must be stored before the request leaves; run as its slot approaches."""
@@ -110,16 +115,23 @@ class _RunState:
 class _Watch:
     """The in-flight bookkeeping of one item's send, attempt by attempt."""
 
-    __slots__ = ("job", "maybe_delivered", "state")
+    __slots__ = ("job", "maybe_delivered", "number", "run", "state", "tag")
 
-    def __init__(self, state: _RunState, job: Job) -> None:
-        self.state = state
+    def __init__(self, run: BulkRun, job: Job, tag: Tag | None) -> None:
+        self.run = run
+        self.state = run._state
         self.job = job
+        self.tag = tag
         self.maybe_delivered = False
+        # The number of the next request over all runs (a resumed item's go on from its last).
+        self.number = tag.attempt if tag is not None else 1
 
     @property
     def stores(self) -> bool:
         return self.state.journal is not None
+
+    def confirming(self, waiting: bool) -> None:
+        self.run._confirming(waiting)
 
     async def prepare(self) -> None:
         state, job = self.state, self.job
@@ -127,9 +139,10 @@ class _Watch:
             raise NotAttempted(state.fatal)
         if state.journal is not None:
             state.marked.add(job.key)
-            await state.journal.in_flight(job.key, job.to, job.fingerprint)
+            await state.journal.in_flight(job.key, job.to, job.fingerprint, self.number)
 
     def leaving(self) -> None:
+        self.number += 1
         state, key = self.state, self.job.key
         if state.fatal is not None:  # it came while this one waited for its slot
             if key in state.marked and not self.maybe_delivered and state.journal is not None:
@@ -172,6 +185,8 @@ class BulkRun(AsyncClosing):
         shard: tuple[int, int] | None = None,
         stats: BulkStats | None = None,
         region: str | None = None,
+        confirmer: Confirmer | None = None,
+        confirm_within: float = 0.0,
     ) -> None:
         if shard is not None and not (
             isinstance(shard, tuple) and len(shard) == 2 and 0 <= shard[0] < shard[1]
@@ -209,6 +224,13 @@ class BulkRun(AsyncClosing):
         self._crash: BaseException | None = None
         self._journal_failure: JournalError | None = None
         self._finished = False
+        self._confirmer = confirmer
+        self._confirm_within = confirm_within
+        self._resume_source: JournalStatuses | None = None  # a resumed run's, made when needed
+        # Sends waiting for a status hold their recipient only: a stand-in worker takes each
+        # one's place, and as many workers leave once the waits are over.
+        self._surplus = 0
+        self._owed = 0  # demand handed to stand-ins, taken back as outcomes are taken
 
     # The consumer's side -------------------------------------------------------------------
 
@@ -228,7 +250,10 @@ class BulkRun(AsyncClosing):
             if self._journal_failure is not None:
                 raise self._journal_failure  # every outcome was given; nothing was lost
             raise StopAsyncIteration
-        self._demand.release()  # taken: another item may start
+        if self._owed:
+            self._owed -= 1  # a stand-in started an item against this one
+        else:
+            self._demand.release()  # taken: another item may start
         return outcome
 
     def stop(self) -> None:
@@ -257,10 +282,9 @@ class BulkRun(AsyncClosing):
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
         if self._state.journal is not None:
             self._campaign = self._state.journal.campaign
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"gupshup-bulk-{n}")
-            for n in range(self._concurrency)
-        ]
+        self._workers = []
+        for _ in range(self._concurrency):
+            self._add_worker()
         self._closer = asyncio.create_task(self._close_when_done(), name="gupshup-bulk-done")
         if self._state.journal is not None:
             self._watcher = asyncio.create_task(self._watch_statuses(), name="gupshup-bulk-watch")
@@ -290,8 +314,30 @@ class BulkRun(AsyncClosing):
             elif code == WINDOW_CLOSED:
                 self._window_closed.add(recipient)
 
+    def _add_worker(self) -> None:
+        name = f"gupshup-bulk-{len(self._workers)}"
+        self._workers.append(asyncio.create_task(self._work(), name=name))
+
+    def _confirming(self, waiting: bool) -> None:
+        """A send starts or stops waiting for a status: its worker is held, another takes its
+        place (with its share of the consumer's demand) so the others keep going.
+        """
+        if waiting:
+            self._demand.release()
+            if not self._exhausted:
+                self._add_worker()
+            else:
+                self._surplus -= 1  # none added: none need leave
+        else:
+            self._owed += 1
+            self._surplus += 1
+
     async def _close_when_done(self) -> None:
-        finished = await asyncio.gather(*self._workers, return_exceptions=True)
+        finished: list[Any] = []
+        while len(finished) < len(self._workers):  # stand-ins may join meanwhile
+            finished += await asyncio.gather(
+                *self._workers[len(finished) :], return_exceptions=True
+            )
         crashes = [
             f
             for f in finished
@@ -322,9 +368,15 @@ class BulkRun(AsyncClosing):
             self._state.in_flight.clear()
             await self._state.journal.close()
             self._state.journal = None
+        if self._resume_source is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._resume_source.close)
+            self._resume_source = None
 
     async def _work(self) -> None:
         while True:
+            if self._surplus > 0:  # a stand-in no longer needed
+                self._surplus -= 1
+                return
             await self._slots.acquire()
             job = await self._pull()
             if job is None:
@@ -390,17 +442,46 @@ class BulkRun(AsyncClosing):
             and not isinstance(job.message, TemplateMessage)
         )
 
-    def _envelope_of(self, job: Job) -> Envelope:
+    def _tag_of(self, job: Job) -> Tag | None:
         """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its
-        own tag), so its statuses find their item even without ids.
+        own tag), so its statuses find their item even without ids; a resumed item's attempts
+        go on from the number its last one had.
         """
-        envelope = job.envelope
-        if self._campaign is None or envelope.callback_data is not None:
-            return envelope
-        tag = f"{self._campaign}/{job.key}"
-        if len(tag) > CALLBACK_DATA_MAX:
-            return envelope
-        return attrs.evolve(envelope, callback_data=tag)
+        journal = self._state.journal
+        if self._campaign is None or job.envelope.callback_data is not None:
+            return None
+        first = journal.attempts_of(job.key) + 1 if journal is not None else 1
+        tag = Tag(self._campaign, job.key, first)
+        return tag if tag.fits else None
+
+    async def _settle(self, job: Job, earlier: Recorded) -> Recorded | None:
+        """An item an earlier run left uncertain: the statuses say whether it went; without
+        one, ``resend_unconfirmed`` sends it once ``unconfirmed_after`` has passed since its
+        last attempt (waiting out the rest, holding this recipient only). None: send it.
+        """
+        journal, uncertain = self._state.journal, earlier.uncertain
+        assert journal is not None
+        assert uncertain is not None
+        confirmer = self._confirmer
+        if confirmer is not None:
+            found = await confirmer.check(uncertain.tags)
+            if found:
+                return Recorded(result=found[0].result(job.to, attempts=0))
+        if not journal.resend_unconfirmed:
+            return earlier
+        if confirmer is None:
+            if self._resume_source is None:
+                self._resume_source = JournalStatuses(journal.path)
+            confirmer = Confirmer(self._resume_source)
+        remaining = journal.unconfirmed_after - (time.time() - uncertain.since)
+        self._confirming(True)
+        try:
+            seen = await confirmer.wait(uncertain.tags, remaining)
+        finally:
+            self._confirming(False)
+        if seen is not None:
+            return Recorded(result=seen.result(job.to, attempts=0))
+        return None
 
     async def _outcome_of(self, job: Job) -> Outcome:
         journal = self._state.journal
@@ -408,6 +489,10 @@ class BulkRun(AsyncClosing):
             return Outcome(job.to, job.message, job.key, error=job.error)
         if journal is not None:
             earlier = journal.earlier(job.key, job.to, job.fingerprint)
+            if earlier is not None and earlier.uncertain is not None:
+                earlier = await self._settle(job, earlier)
+            if earlier is not None and earlier.result is not None and earlier.result.confirmed:
+                journal.sent(job.key, job.to, job.fingerprint, earlier.result)
             if earlier is not None:  # on a conflict, the journal keeps the earlier record
                 return Outcome(
                     job.to,
@@ -431,7 +516,7 @@ class BulkRun(AsyncClosing):
         assert job.message is not None
         try:
             result = await self._deliver(
-                job.to, job.message, self._envelope_of(job), _Watch(self._state, job)
+                job.to, job.message, job.envelope, _Watch(self, job, self._tag_of(job))
             )
         except NotAttempted as error:
             return Outcome(job.to, job.message, job.key, error=error)

@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 import time
+import uuid
 from collections.abc import AsyncIterable, Iterable
 from typing import Any, Literal
 from urllib.parse import quote
@@ -25,6 +26,7 @@ import tenacity
 
 from gupshup_async import _engine
 from gupshup_async._closing import AsyncClosing
+from gupshup_async._confirm import Confirmer
 from gupshup_async._http import Exchange, token_headers, total_timeout
 from gupshup_async._template_list import TemplateList
 from gupshup_async.answers import accepted_ids
@@ -48,6 +50,8 @@ from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import BulkStats, SendResult
 from gupshup_async.stores import Journal, WindowStore
+from gupshup_async.stores.statuses import Seen, StatusSource
+from gupshup_async.tags import Tag
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import WindowPolicy
 
@@ -79,16 +83,55 @@ class SendHooks:
 
 
 @attrs.define
+class _Request:
+    """One send's request body, made once; with a tag, made again for each later attempt so
+    that each carries its own (`gupshup_async.tags`).
+    """
+
+    recipient: str
+    message: Message
+    envelope: Envelope
+    tag: Tag | None
+    body: bytes = b""
+    number: int = 0  # the attempt ``body`` was made for
+
+    def body_for(self, number: int) -> bytes:
+        if not self.body or (self.tag is not None and number != self.number):
+            envelope = self.envelope
+            if self.tag is not None:
+                envelope = attrs.evolve(envelope, callback_data=str(self.tag.at(number)))
+            self.body, self.number = encode(self.recipient, self.message, envelope), number
+        return self.body
+
+    def callback_data(self, number: int) -> str | None:
+        return str(self.tag.at(number)) if self.tag is not None else self.envelope.callback_data
+
+
+@attrs.define
 class _Tally:
     """One send's bookkeeping across its attempts."""
 
     recipient: str
     token: str
     watch: AttemptWatch | None
+    request: _Request
+    confirmer: Confirmer | None
     attempts: int = 0
     ambiguous: int = 0
     refreshed: bool = False
     next_wait: float = 0.0
+    #: The tags of this send's attempts whose answer never came.
+    uncertain: list[str] = attrs.Factory(list)
+
+    @property
+    def number(self) -> int:
+        """The tag number of the latest request (over all runs, for a campaign's item)."""
+        first = self.request.tag.attempt if self.request.tag is not None else 1
+        return first + self.attempts - 1
+
+    @property
+    def confirms(self) -> bool:
+        return self.confirmer is not None and self.request.tag is not None
 
 
 class GupshupClient(AsyncClosing):
@@ -119,6 +162,10 @@ class GupshupClient(AsyncClosing):
     - ``templates``: check every `TemplateMessage` against these `TemplateDefinitions` before
       sending, or ``"fetch"`` to check against the app's templates as Gupshup lists them
       (`fetch_templates`, cached for ``templates_max_age`` seconds).
+    - ``statuses``: a `StatusSource` (`JournalStatuses`, `MemoryStatuses`) that a `Receiver`
+      feeds: every send is then tagged so that its statuses name it, and an attempt whose
+      answer never came waits up to ``retry.confirm_within`` seconds for a status before it is
+      retried or given up (see "Uncertain attempts"). None: retried or given up at once.
     - ``default_region``: the country (ISO code, ``"IN"``) of numbers written without their
       country code, as CRM exports often are (``98765 43210``, ``098765 43210``). Without it,
       such a number is refused (`ValidationError` at ``to``) rather than read as an
@@ -148,6 +195,7 @@ class GupshupClient(AsyncClosing):
         templates: TemplateDefinitions | Literal["fetch"] | None = None,
         templates_max_age: float = 600.0,
         default_region: str | None = None,
+        statuses: StatusSource | None = None,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
             raise ValueError("app_id must be a non-empty string")
@@ -207,6 +255,10 @@ class GupshupClient(AsyncClosing):
             raise ValueError("templates must be TemplateDefinitions, 'fetch' or None")
         self.windows = windows
         self.window_policy = window_policy
+        self.statuses = statuses
+        self._confirmer = Confirmer(statuses) if statuses is not None else None
+        # Plain sends' tags: this client's, then one per send.
+        self._tag_prefix = f"c{uuid.uuid4().hex[:11]}"
         self._templates = templates
         self._template_list = TemplateList(
             self._exchange,
@@ -281,6 +333,7 @@ class GupshupClient(AsyncClosing):
         shard: tuple[int, int] | None = None,
         window_policy: WindowPolicy | None = None,
         stats: BulkStats | None = None,
+        statuses: StatusSource | None = None,
     ) -> BulkRun:
         """Send many messages; outcomes come back as they finish, exactly one per item.
 
@@ -299,12 +352,18 @@ class GupshupClient(AsyncClosing):
         it is sent; a template sent in place of a message shows as ``result.sent_instead``, a
         refusal as `OutsideWindow` (not journaled: a later run looks again). ``stats``: a
         `BulkStats` to count into (the run's ``stats``; give your own to keep the counts when
-        the run is cancelled under you).
+        the run is cancelled under you). ``statuses``: this run's `StatusSource`, in place of
+        the client's: an attempt whose answer never came waits for a status naming it (holding
+        that recipient only), and a resumed item is settled by its statuses; see "Uncertain
+        attempts".
         """
         if journal is not None and not isinstance(journal, Journal):
             journal = Journal(journal)
+        confirmer = self._confirmer
+        if statuses is not None and statuses is not self.statuses:
+            confirmer = Confirmer(statuses)
         return BulkRun(
-            _Delivery(self, self._policy(window_policy)),
+            _Delivery(self, self._policy(window_policy), confirmer),
             items,
             concurrency=concurrency,
             journal=journal,
@@ -312,6 +371,8 @@ class GupshupClient(AsyncClosing):
             shard=shard,
             stats=stats,
             region=self.default_region,
+            confirmer=confirmer,
+            confirm_within=self.retry.confirm_within,
         )
 
     async def send(
@@ -327,8 +388,10 @@ class GupshupClient(AsyncClosing):
         ``US.13491208655302741918``) and return once it was accepted.
 
         ``reply_to``: the id (wamid) of the user's message this one answers, shown as a reply.
-        ``callback_data``: your own tag, at most 512 characters, echoed in this message's status
-        webhooks (Meta's ``biz_opaque_callback_data``). ``window_policy``: the `WindowPolicy` for
+        ``callback_data``: your own tag, at most 512 characters, echoed exactly in this message's
+        status webhooks (Meta's ``biz_opaque_callback_data``); such a send is not tagged by the
+        library, so a status source cannot settle its uncertain attempts (they are retried or
+        given up as without one). ``window_policy``: the `WindowPolicy` for
         this send, in place of the client's; when it sends a template instead, the result's
         ``sent_instead`` is that template.
 
@@ -340,7 +403,8 @@ class GupshupClient(AsyncClosing):
         """
         recipient = normalize_recipient(to, self.default_region)
         envelope = Envelope(reply_to, callback_data)
-        return await self._deliver(recipient, message, envelope, self._policy(window_policy), None)
+        policy = self._policy(window_policy)
+        return await self._deliver(recipient, message, envelope, policy, None, self._confirmer)
 
     async def _deliver(
         self,
@@ -349,16 +413,22 @@ class GupshupClient(AsyncClosing):
         envelope: Envelope,
         policy: WindowPolicy,
         watch: AttemptWatch | None,
+        confirmer: Confirmer | None,
     ) -> SendResult:
         """The one way a message goes, from `send` and from campaigns: what to send in its
         place (the window policy, the template check), the request encoded once, the attempts.
-        ``watch`` is told of each request as it leaves and ends (a campaign's journal).
+        ``watch`` is told of each request as it leaves and ends (a campaign's journal) and
+        names the send's tag; ``confirmer`` looks for the statuses of uncertain attempts.
         A `GupshupError` with ``attempts == 0`` sent nothing.
         """
         sending = message
         if policy.checks or self._templates is not None:
             sending = await self._prepare(recipient, message, policy)
-        result = await self._attempts(recipient, encode(recipient, sending, envelope), watch)
+        tag = watch.tag if watch is not None else None
+        if tag is None and confirmer is not None and envelope.callback_data is None:
+            tag = Tag(self._tag_prefix, uuid.uuid4().hex[:16])
+        request = _Request(recipient, sending, envelope, tag)
+        result = await self._attempts(request, watch, confirmer)
         return result if sending is message else attrs.evolve(result, sent_instead=sending)
 
     # Windows and templates -----------------------------------------------------------------
@@ -402,27 +472,80 @@ class GupshupClient(AsyncClosing):
     # Attempts ------------------------------------------------------------------------------
 
     async def _attempts(
-        self, recipient: str, body: bytes, watch: AttemptWatch | None
+        self, request: _Request, watch: AttemptWatch | None, confirmer: Confirmer | None
     ) -> SendResult:
-        """Every attempt of one request body. The first runs here (the common case costs no
-        retry machinery); after a failure the `RetryPolicy` decides, and tenacity runs the rest.
+        """Every attempt of one request. The first runs here (the common case costs no retry
+        machinery); after a failure the `RetryPolicy` decides, and tenacity runs the rest.
         """
         self._check_usable()
-        tally = _Tally(recipient, await self._provider.token(), watch)
+        tally = _Tally(request.recipient, await self._provider.token(), watch, request, confirmer)
         try:
             try:
-                result = await self._attempt(body, tally)
+                result = await self._attempt(tally)
             except GupshupError as error:
                 if not self.retry.should_retry(error, tally.attempts):
                     raise
                 self._before_retry(error, tally)
                 await asyncio.sleep(tally.next_wait)
-                result = await self._retrying.copy()(self._attempt, body, tally)
+                result = await self._retrying.copy()(self._attempt, tally)
         except GupshupError as error:
             raise self._give_up(error, tally) from None
+        if tally.uncertain and tally.confirmer is not None:
+            result = await self._duplicates(result, tally.confirmer, tally.uncertain)
         if self._hooks is not None:
             self._hooks.success(result)
         return result
+
+    async def _attempt(self, tally: _Tally) -> SendResult:
+        """One attempt; when its answer never came, the statuses decide whether it went."""
+        try:
+            return await self._request(tally)
+        except GupshupError as error:
+            if not error.ambiguous or not tally.confirms:
+                raise
+            tally.uncertain.append(str(tally.request.callback_data(tally.number)))
+            seen = await self._confirm(tally)
+            if seen is None:
+                raise
+            if self._limiter is not None:
+                self._limiter.succeeded()
+            return seen.result(tally.recipient, attempts=tally.attempts, ambiguous=tally.ambiguous)
+
+    async def _confirm(self, tally: _Tally) -> Seen | None:
+        """Wait up to ``confirm_within`` for a status naming any uncertain attempt of this
+        send. Only this send waits: a campaign lets another worker take its place meanwhile.
+        """
+        assert tally.confirmer is not None
+        watch = tally.watch
+        if watch is not None:
+            watch.confirming(True)
+        started = time.monotonic()
+        try:
+            seen = await tally.confirmer.wait(tally.uncertain, self.retry.confirm_within)
+        finally:
+            if watch is not None:
+                watch.confirming(False)
+        # The backoff that follows is for the server's sake: the wait already gave it time.
+        tally.next_wait = max(0.0, tally.next_wait - (time.monotonic() - started))
+        return seen
+
+    @staticmethod
+    async def _duplicates(
+        result: SendResult, confirmer: Confirmer, uncertain: list[str]
+    ) -> SendResult:
+        """The other attempts the statuses show accepted as well, as the send ends."""
+        others = [tag for tag in uncertain if tag != result.callback_data]
+        found = await confirmer.check(others) if others else []
+        if not found:
+            return result
+        logger.warning(
+            "send to %s: %d attempt(s) whose answer never came reached WhatsApp as well: the "
+            "recipient has the message %d times",
+            _masked(result.to),
+            len(found),
+            len(found) + 1,
+        )
+        return attrs.evolve(result, duplicates=len(found))
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -436,11 +559,12 @@ class GupshupClient(AsyncClosing):
                 )
             self._loop = loop
 
-    async def _attempt(self, body: bytes, tally: _Tally) -> SendResult:
-        """One attempt: one request (two, when a 401 made the token provider refresh)."""
+    async def _request(self, tally: _Tally) -> SendResult:
+        """One attempt's request (two, when a 401 made the token provider refresh)."""
         recipient = tally.recipient
         watch = tally.watch
         while True:
+            body = tally.request.body_for(tally.number + 1)
             # A campaign's in-flight mark is stored before the request's slot comes, so that the
             # slot is the moment it leaves (a slow journal costs slots, never a burst).
             ready = watch.prepare if watch is not None and watch.stores else None
@@ -473,7 +597,13 @@ class GupshupClient(AsyncClosing):
             if self._limiter is not None:
                 self._limiter.succeeded()
             return SendResult(
-                message_id, wa_id, recipient, tally.attempts, tally.ambiguous, user_id
+                message_id,
+                wa_id,
+                recipient,
+                tally.attempts,
+                tally.ambiguous,
+                user_id,
+                callback_data=tally.request.callback_data(tally.number),
             )
 
     async def _post(self, body: bytes, token: str) -> tuple[str, str | None, str | None]:
@@ -508,7 +638,7 @@ class GupshupClient(AsyncClosing):
         return wait
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
-        tally: _Tally = state.args[1]
+        tally: _Tally = state.args[0]
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, GupshupError):  # only ours are retried
             self._before_retry(error, tally)
@@ -527,6 +657,8 @@ class GupshupClient(AsyncClosing):
     def _give_up(self, error: GupshupError, tally: _Tally) -> GupshupError:
         error.attempts = tally.attempts
         error.ambiguous_attempts = tally.ambiguous
+        # Every uncertain attempt was waited for (`_confirm`), and no status named any.
+        error.unconfirmed = bool(tally.uncertain)
         if isinstance(error, APIError) and self.retry.retry_after_too_long(error):
             error.args = (
                 f"{error.args[0]} (the server asked to wait {error.retry_after:g}s, "
@@ -549,6 +681,7 @@ class _Delivery:
 
     client: GupshupClient
     policy: WindowPolicy
+    confirmer: Confirmer | None
 
     @property
     def decides_windows(self) -> bool:
@@ -557,12 +690,14 @@ class _Delivery:
     async def __call__(
         self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None
     ) -> SendResult:
-        return await self.client._deliver(recipient, message, envelope, self.policy, watch)
+        return await self.client._deliver(
+            recipient, message, envelope, self.policy, watch, self.confirmer
+        )
 
 
 def _planned_wait(state: tenacity.RetryCallState) -> float:
     """The wait the failed attempt planned (it also told the limiter; see `_wait_after`)."""
-    tally: _Tally = state.args[1]
+    tally: _Tally = state.args[0]
     return tally.next_wait
 
 

@@ -70,6 +70,9 @@ class GupshupError(Exception):
     attempts: int = 0
     #: Of those, how many ended without knowing whether the message went out.
     ambiguous_attempts: int = 0
+    #: A status source was consulted for those attempts, for as long as the policy allows, and
+    #: named none of them: the message almost surely never arrived (see "Uncertain attempts").
+    unconfirmed: bool = False
 
 
 @attrs.frozen
@@ -271,15 +274,17 @@ class LimiterUnavailable(GupshupError):
 class EarlierOutcome(GupshupError):
     """The journal says this item was dealt with in an earlier run, and it was not sent again.
 
-    ``state`` is ``failed`` (rerun with ``retry_failed=True`` to try again) or ``ambiguous``
-    (in flight when that run stopped: it may have been delivered; ``resend_ambiguous=True``
-    sends it again).
+    ``state`` is ``failed`` (rerun with ``retry_failed=True`` to try again), ``ambiguous``
+    (its request may have gone out and no status has said so yet: a later run looks again;
+    ``resend_ambiguous=True`` sends it again) or ``unconfirmed`` (no status came within the
+    journal's ``unconfirmed_after`` of its last attempt, though statuses are being recorded: it
+    almost surely never arrived; ``resend_unconfirmed=True`` sends it again).
     """
 
     def __init__(self, state: str, detail: str | None) -> None:
         super().__init__(f"{state} in an earlier run" + (f": {detail}" if detail else ""))
         self.state = state
-        self.ambiguous = state == "ambiguous"
+        self.ambiguous = state in ("ambiguous", "unconfirmed")
 
 
 class JournalError(GupshupError, ValueError):

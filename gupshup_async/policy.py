@@ -13,7 +13,15 @@ import attrs
 
 from gupshup_async.errors import GupshupError, ValidationError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["CONFIRM_WITHIN", "RetryPolicy"]
+
+#: Seconds to wait for a status naming an attempt whose answer never came, before retrying it or
+#: giving it up. Gupshup answers a send in well under a second and posts its first status
+#: (``enqueued``, then Meta's ``sent``) as soon as it has handed the message on; a receiver must
+#: answer within 10 s or Gupshup posts again. 10 s covers a slow first post and a commit that
+#: waited for a campaign's journal; ``gupshup-async report`` shows a campaign's own status
+#: latency, to tune it.
+CONFIRM_WITHIN = 10.0
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -34,6 +42,10 @@ class RetryPolicy:
     Waits honour the server's ``Retry-After`` up to ``max_retry_after`` seconds (a longer one
     fails at once, saying the wait); otherwise exponential backoff from ``initial_delay`` up
     to ``max_delay``, with full jitter.
+
+    With a status source wired (``GupshupClient(statuses=...)``), an attempt whose answer never
+    came first waits up to ``confirm_within`` seconds for a status naming it: one that comes
+    ends the send as sent (no retry); without one, the rules above decide.
     """
 
     max_attempts: int = attrs.field(default=5)
@@ -41,6 +53,7 @@ class RetryPolicy:
     max_delay: float = attrs.field(default=30.0, validator=_positive)
     retry_ambiguous: bool = True
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
+    confirm_within: float = attrs.field(default=CONFIRM_WITHIN, validator=_positive)
 
     @max_attempts.validator
     def _at_least_one(self, attribute: attrs.Attribute[int], value: int) -> None:

@@ -26,8 +26,12 @@ class SendResult:
     """An accepted message: Gupshup's ``message_id``, the recipient's WhatsApp id, the number it
     was sent to, and how many attempts it took.
 
-    ``ambiguous_attempts`` counts the attempts before the last that failed in a way that may
-    have delivered the message all the same: when it is not 0, the recipient may have it twice.
+    ``ambiguous_attempts`` counts the attempts that failed in a way that may have delivered the
+    message all the same. With a status source (see "Uncertain attempts" in the docs), a status
+    settles them: ``confirmed`` when a status, not an answer, showed the message accepted (its
+    answer never came), and ``duplicates`` counts the other attempts that statuses showed
+    accepted too (the recipient has the message that many times more). Without one, when
+    ``ambiguous_attempts`` is not 0 the recipient may have it twice.
     """
 
     message_id: str
@@ -40,6 +44,16 @@ class SendResult:
     #: The message sent in place of the one given: the template a `WindowPolicy` chose
     #: because the recipient's 24-hour window was not open.
     sent_instead: Message | None = attrs.field(default=None, eq=False, repr=False)
+    #: The tag this message's statuses carry (``biz_opaque_callback_data``): the one given, or
+    #: the library's own (`gupshup_async.tags`) when it tags sends.
+    callback_data: str | None = attrs.field(default=None, kw_only=True)
+    #: Accepted as a status showed, after an attempt whose answer never came: no retry was made.
+    confirmed: bool = attrs.field(default=False, kw_only=True)
+    #: Other attempts of this send that statuses showed accepted as well, known when it ended
+    #: (a status that comes later is counted in the campaign's report).
+    duplicates: int = attrs.field(default=0, kw_only=True)
+    #: Meta's id of the message (wamid), when a status told it.
+    wamid: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -97,6 +111,13 @@ class BulkStats:
     examples: dict[str, str] = attrs.Factory(dict)
     #: Failed without knowing whether it was delivered.
     unknown: int = 0
+    #: Items with an attempt whose answer never came, settled by a status: sent (now, or by an
+    #: earlier run that stopped before it knew). Items whose uncertain attempt no status named
+    #: within the wait (``confirm_within``, or a journal's ``unconfirmed_after``).
+    #: Items that statuses showed sent more than once.
+    confirmed: int = 0
+    unconfirmed: int = 0
+    duplicated: int = 0
     #: Recorded by an earlier run as failed, or as in flight when it stopped: not sent now.
     failed_before: int = 0
     unknown_before: int = 0
@@ -126,15 +147,27 @@ class BulkStats:
         else:
             self.failed += 1
         self.retried += max(outcome.attempts - 1, 0)
-        if (error is not None and error.ambiguous) or (
-            result is not None and result.ambiguous_attempts
-        ):
+        # A status that confirmed an uncertain attempt settled it: neither unknown nor twice.
+        maybe_twice = (
+            result is not None
+            and bool(result.ambiguous_attempts)
+            and not (result.confirmed and not result.duplicates)
+        )
+        if (error is not None and error.ambiguous) or maybe_twice:
             self.ambiguous += 1
+        if result is not None:
+            self.confirmed += result.confirmed
+            self.duplicated += bool(result.duplicates)
+        if error is not None and (
+            error.unconfirmed
+            or (isinstance(error, EarlierOutcome) and error.state == "unconfirmed")
+        ):
+            self.unconfirmed += 1
         if error is None:
             if not outcome.skipped:
                 self.sent += 1
                 assert result is not None
-                self.maybe_twice += bool(result.ambiguous_attempts)
+                self.maybe_twice += maybe_twice
                 self.as_template += result.sent_instead is not None
         elif isinstance(error, EarlierOutcome):
             if error.ambiguous:

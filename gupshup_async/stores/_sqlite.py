@@ -43,8 +43,10 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 #: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
-#: message fingerprint with its key (format 0, of version 0.1, keyed items by position).
-FORMAT = 2
+#: message fingerprint with its key (format 0, of version 0.1, keyed items by position); 3 adds
+#: each delivery's tag (the attempt its statuses name) and when its first status came. A format 2
+#: file is upgraded in place when a run or a receiver opens it.
+FORMAT = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -71,10 +73,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     status TEXT NOT NULL DEFAULT 'accepted',
     status_at REAL,
     error_code INTEGER,
-    error_title TEXT
+    error_title TEXT,
+    tag TEXT,
+    seen_at REAL
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_wamid ON deliveries (wamid);
 CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (item_key);
+CREATE INDEX IF NOT EXISTS deliveries_by_tag ON deliveries (tag);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_events (identity TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
@@ -84,6 +89,9 @@ def prepare_journal(connection: sqlite3.Connection, path: Path) -> None:
     """Make ``connection``'s file a journal of this format, or refuse it."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    if version == 2:
+        _upgrade_from_2(connection)
+        version = FORMAT
     if version != FORMAT and tables:
         has_items = ("items",) in tables and connection.execute(
             "SELECT 1 FROM items LIMIT 1"
@@ -110,6 +118,16 @@ def prepare_journal(connection: sqlite3.Connection, path: Path) -> None:
     connection.execute(f"PRAGMA user_version={FORMAT}")
 
 
+def _upgrade_from_2(connection: sqlite3.Connection) -> None:
+    """Format 2 to 3: the deliveries' tag and first-status time, in one transaction."""
+    with transaction(connection):
+        if connection.execute("PRAGMA user_version").fetchone()[0] != 2:
+            return  # another process upgraded it first
+        for column in ("tag TEXT", "seen_at REAL"):
+            connection.execute(f"ALTER TABLE deliveries ADD COLUMN {column}")
+        connection.execute(f"PRAGMA user_version={FORMAT}")
+
+
 def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A journal opened to read only: never created, its schema never touched. Raises
     `JournalError` for a missing file, a file that is not a journal of this format.
@@ -122,7 +140,13 @@ def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
     except sqlite3.Error as refused:
         raise JournalError(f"{where}: cannot open it ({refused})") from None
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 2:
+            raise JournalError(
+                f"{where} is a journal of format 2: a run or a receiver of this version "
+                "upgrades it when it opens it (`gupshup-async receive --store` will)"
+            )
+        if version != FORMAT:
             raise JournalError(f"{where} is not a journal of this version")
         if db.execute("SELECT value FROM meta WHERE name = 'campaign'").fetchone() is None:
             raise JournalError(f"{where} is not a journal (no campaign recorded)")

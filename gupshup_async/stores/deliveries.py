@@ -21,6 +21,7 @@ from gupshup_async.stores._sqlite import (
     prepare_journal,
     transaction,
 )
+from gupshup_async.tags import Tag
 from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
 
 __all__ = ["Delivery", "DeliveryReport", "DeliveryStore"]
@@ -44,12 +45,22 @@ class Delivery:
 
 @attrs.frozen
 class DeliveryReport:
-    """How a campaign's messages fared: counts by latest status, failures by error code."""
+    """How a campaign's messages fared: counts by latest status, failures by error code.
+
+    ``duplicated``: items that statuses (or answers) show reached WhatsApp more than once (an
+    attempt whose answer never came, retried, and both went). ``uncertain``: items whose
+    request may have gone out and that no status has named (yet). ``status_latency``: seconds
+    from a message's record to its first status, median and 95th percentile (None: no status
+    yet): what ``confirm_within`` must cover.
+    """
 
     campaign: str
     accepted: int
     by_status: dict[str, int]
     failed_by_code: dict[int | None, int]
+    duplicated: int = 0
+    uncertain: int = 0
+    status_latency: tuple[float, float] | None = None
 
     @property
     def without_status(self) -> int:
@@ -67,7 +78,19 @@ class DeliveryReport:
             failed.update(report.failed_by_code)
         campaign = "+".join(report.campaign for report in reports)
         accepted = sum(report.accepted for report in reports)
-        return cls(campaign, accepted, dict(by_status), dict(failed))
+        latencies = [r.status_latency for r in reports if r.status_latency is not None]
+        return cls(
+            campaign,
+            accepted,
+            dict(by_status),
+            dict(failed),
+            duplicated=sum(report.duplicated for report in reports),
+            uncertain=sum(report.uncertain for report in reports),
+            # The shards' worst: an upper bound, which is what a wait must cover.
+            status_latency=(
+                (max(m for m, _ in latencies), max(p for _, p in latencies)) if latencies else None
+            ),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +98,13 @@ class DeliveryReport:
             "accepted": self.accepted,
             "by_status": self.by_status,
             "without_status": self.without_status,
+            "duplicated": self.duplicated,
+            "uncertain": self.uncertain,
+            "status_latency": (
+                None
+                if self.status_latency is None
+                else {"median": self.status_latency[0], "p95": self.status_latency[1]}
+            ),
             "failed": [
                 {
                     "code": code,
@@ -154,20 +184,29 @@ class DeliveryStore:
         return fresh
 
     def _record_status(self, update: StatusUpdate) -> bool:
+        now = time.time()
         row = self._row_for(update)
         if row is None:
-            campaign, _, key = (update.callback_data or "").partition("/")
-            ours = bool(key) and campaign == self.campaign
-            # Ahead of the send's own record (or an earlier attempt's twin), or a message sent
-            # outside any campaign (a plain ``client.send``): kept under Gupshup's id (Meta's
-            # when there is none), so that `find` knows every message the app sent. Only the
-            # campaign's own (with an item) count in its report.
+            tag = Tag.parse(update.callback_data)
+            ours = tag is not None and tag.campaign == self.campaign
+            # Ahead of the send's own record (or an attempt whose answer never came), or a
+            # message sent outside any campaign (a plain ``client.send``): kept under Gupshup's
+            # id (Meta's when there is none), so that `find` knows every message the app sent
+            # and a status source finds it by its tag. Only the campaign's own (with an item)
+            # count in its report.
             gs_id = update.gs_id or update.message_id
             if not gs_id:
                 return False
             self._connection.execute(
-                "INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)",
-                (gs_id, key if ours else None, update.recipient or "", time.time()),
+                "INSERT INTO deliveries (gs_id, item_key, recipient, accepted, tag) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    gs_id,
+                    tag.key if ours and tag is not None else None,
+                    update.recipient or "",
+                    now,
+                    update.callback_data,
+                ),
             )
             row = (gs_id, "accepted")
         gs_id, known = row
@@ -177,13 +216,16 @@ class DeliveryStore:
         self._connection.execute(
             "UPDATE deliveries SET wamid = coalesce(wamid, ?), status = coalesce(?, status), "
             "status_at = coalesce(?, status_at), error_code = coalesce(?, error_code), "
-            "error_title = coalesce(?, error_title) WHERE gs_id = ?",
+            "error_title = coalesce(?, error_title), tag = coalesce(tag, ?), "
+            "seen_at = coalesce(seen_at, ?) WHERE gs_id = ?",
             (
                 update.message_id,
                 update.status if newer else None,  # an older status, come late: ignored
                 update.timestamp,
                 update.error_code,
                 update.error_title,
+                update.callback_data,
+                now,
                 gs_id,
             ),
         )
@@ -202,12 +244,11 @@ class DeliveryStore:
         ).fetchone()
         if row:
             return (row[0], row[1])
-        campaign, _, key = (update.callback_data or "").partition("/")
-        if key and campaign == self.campaign:
+        if update.callback_data and Tag.parse(update.callback_data) is not None:
+            # One tag per attempt: the row of exactly the request this status is about.
             row = db.execute(
-                "SELECT gs_id, status FROM deliveries WHERE item_key = ? "
-                "ORDER BY accepted DESC LIMIT 1",
-                (key,),
+                "SELECT gs_id, status FROM deliveries WHERE tag = ? ORDER BY accepted DESC LIMIT 1",
+                (update.callback_data,),
             ).fetchone()
             if row:
                 return (row[0], row[1])
@@ -275,4 +316,40 @@ def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
         )
     )
     accepted = sum(by_status.values())
-    return DeliveryReport(campaign, accepted, by_status, failed)
+    duplicated = db.execute(
+        "SELECT COUNT(*) FROM (SELECT item_key FROM deliveries WHERE item_key IS NOT NULL "
+        "GROUP BY item_key HAVING COUNT(*) > 1)"
+    ).fetchone()[0]
+    # Items whose request may have gone out, of which no message is known.
+    uncertain = db.execute(
+        "SELECT COUNT(*) FROM items WHERE state IN ('in_flight', 'ambiguous') AND NOT EXISTS "
+        "(SELECT 1 FROM deliveries WHERE deliveries.item_key = items.key)"
+    ).fetchone()[0]
+    return DeliveryReport(
+        campaign,
+        accepted,
+        by_status,
+        failed,
+        duplicated=duplicated,
+        uncertain=uncertain,
+        status_latency=_latency(db),
+    )
+
+
+def _latency(db: sqlite3.Connection) -> tuple[float, float] | None:
+    """Median and 95th percentile of the seconds from a message's record (its answer, stored
+    by the campaign) to its first status stored by the receiver.
+    """
+    where = "FROM deliveries WHERE item_key IS NOT NULL AND seen_at >= accepted"
+    count = db.execute(f"SELECT COUNT(*) {where}").fetchone()[0]
+    if not count:
+        return None
+
+    def at(fraction: float) -> float:
+        row = db.execute(
+            f"SELECT seen_at - accepted {where} ORDER BY seen_at - accepted LIMIT 1 OFFSET ?",
+            (min(count - 1, int(count * fraction)),),
+        ).fetchone()
+        return round(float(row[0]), 3)
+
+    return (at(0.5), at(0.95))

@@ -20,6 +20,7 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,27 +39,32 @@ from gupshup_async.stores._sqlite import (
     prepare_journal,
     transaction,
 )
+from gupshup_async.stores.statuses import UNCONFIRMED_AFTER, Seen, seen_in
+from gupshup_async.tags import Tag
 
-__all__ = ["Journal", "Recorded"]
+__all__ = ["Journal", "Recorded", "Uncertain"]
 
 _UPSERT = """
 INSERT INTO items (key, recipient, fingerprint, state, message_id, error, attempts, updated)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     state = excluded.state, message_id = excluded.message_id,
-    error = excluded.error, attempts = excluded.attempts, updated = excluded.updated
+    error = excluded.error, attempts = max(attempts, excluded.attempts),
+    updated = excluded.updated
 """
 _FORGET = "DELETE FROM items WHERE key = ? AND state = 'in_flight'"
 
 # A status may come before the journal's own record of the send (the receiver is another
 # process): then the status made the row, and the send fills in which item it was.
 _ACCEPTED = """
-INSERT INTO deliveries (gs_id, item_key, recipient, accepted) VALUES (?, ?, ?, ?)
+INSERT INTO deliveries (gs_id, item_key, recipient, accepted, tag) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (gs_id) DO UPDATE SET
-    item_key = excluded.item_key, recipient = excluded.recipient, accepted = excluded.accepted
+    item_key = excluded.item_key, recipient = excluded.recipient, accepted = excluded.accepted,
+    tag = coalesce(tag, excluded.tag)
 """
-# (key, recipient, fingerprint, state, message_id, error, attempts, updated); state None: forget
-_Mark = tuple[str, str, str, "str | None", "str | None", "str | None", int, float]
+# (key, recipient, fingerprint, state, message_id, error, attempts, updated, tag); state None:
+# forget. ``attempts`` is the number of the item's latest attempt over all runs (its tag's).
+_Mark = tuple[str, str, str, "str | None", "str | None", "str | None", int, float, "str | None"]
 
 
 @attrs.frozen
@@ -71,11 +77,31 @@ class Recorded:
     result: SendResult | None = None
     error: GupshupError | None = None
     conflict: bool = False
+    #: For an item whose request may have gone out and that no status has named yet: the tags
+    #: of its attempts, and when the last one was made.
+    uncertain: Uncertain | None = None
+
+
+@attrs.frozen
+class Uncertain:
+    """An item an earlier run left in flight or ambiguous, with no status for it yet."""
+
+    tags: tuple[str, ...]
+    attempts: int
+    since: float
 
 
 class Journal:
     """The SQLite journal of a bulk run: ``Journal("campaign.db")``, or pass the path as
     ``send_many(..., journal="campaign.db")``.
+
+    Resuming, an item an earlier run left in flight or ambiguous is looked up in the statuses
+    the journal holds (a `Receiver` writing the same file): a status of any of its attempts
+    means it was sent, and it is recorded so. With none, it stays ``ambiguous`` (not sent again)
+    for ``unconfirmed_after`` seconds after its last attempt, and is ``unconfirmed`` after that;
+    ``resend_unconfirmed=True`` sends the unconfirmed items again (waiting out the rest of
+    ``unconfirmed_after`` for the younger ones), and only when statuses are being recorded in
+    this journal at all (else `JournalError`: without a receiver, no status proves nothing).
 
     ``name``: the campaign's name, stored in the journal by its first run; a later run with
     another name is refused with `JournalError` (a journal is one campaign's: resuming it with
@@ -94,11 +120,17 @@ class Journal:
         name: str | None = None,
         retry_failed: bool = False,
         resend_ambiguous: bool = False,
+        resend_unconfirmed: bool = False,
+        unconfirmed_after: float = UNCONFIRMED_AFTER,
         flush_interval: float = 0.0,
         timeout: float = 30.0,
     ) -> None:
         if name is not None and not name.strip():
             raise ValueError("a campaign's name must not be empty")
+        if not unconfirmed_after >= 0:
+            raise ValueError(f"unconfirmed_after must not be negative, got {unconfirmed_after!r}")
+        self.resend_unconfirmed = resend_unconfirmed
+        self.unconfirmed_after = unconfirmed_after
         self.path = Path(path)
         self.name = name
         self.retry_failed = retry_failed
@@ -144,6 +176,15 @@ class Journal:
             except BaseException:
                 await self.close()
                 raise
+        if self.resend_unconfirmed and self._uncertain_without_statuses():
+            await self.close()
+            raise JournalError(
+                f"{self.path}: no status was ever recorded in this journal, so none can show "
+                "which of its uncertain items never arrived: resending them could message "
+                "people twice. Run a receiver that stores statuses in this journal "
+                "(`gupshup-async receive --store`), or resend them all knowingly "
+                "(--resend-ambiguous)"
+            )
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")
 
     def _connect(self) -> sqlite3.Connection:
@@ -254,12 +295,13 @@ class Journal:
         if not self._resuming or self._reader is None:
             return None
         row = self._reader.execute(
-            "SELECT state, recipient, fingerprint, message_id, error FROM items WHERE key = ?",
+            "SELECT state, recipient, fingerprint, message_id, error, attempts, updated "
+            "FROM items WHERE key = ?",
             (key,),
         ).fetchone()
         if row is None:
             return None
-        state, was_to, was_message, message_id, error = row
+        state, was_to, was_message, message_id, error, attempts, updated = row
         if (was_to, was_message) != (recipient, fingerprint):
             what = "recipient" if was_to != recipient else "message"
             problem = ValidationError.at(
@@ -275,10 +317,54 @@ class Journal:
         if state == "failed" and self.retry_failed:
             return None
         if state in ("in_flight", "ambiguous"):
-            if self.resend_ambiguous:
-                return None
-            state = "ambiguous"
+            return self._uncertain(key, recipient, attempts, updated, error)
         return Recorded(error=EarlierOutcome(state, error))
+
+    def _uncertain(
+        self, key: str, recipient: str, attempts: int, updated: float, error: str | None
+    ) -> Recorded | None:
+        """An item whose request may have gone out: a status of any of its attempts says it
+        did; otherwise the options and the time since its last attempt decide.
+        """
+        tags = tuple(Tag(self.campaign, key).upto(max(attempts, 1)))
+        seen = self.statuses_of(tags)
+        if seen:
+            return Recorded(result=seen[0].result(recipient, attempts=0))
+        uncertain = Uncertain(tags, max(attempts, 1), updated)
+        if self.resend_ambiguous:
+            return None
+        state = "ambiguous"
+        if time.time() - updated >= self.unconfirmed_after and self._statuses_recorded():
+            state = "unconfirmed"
+        return Recorded(error=EarlierOutcome(state, error), uncertain=uncertain)
+
+    def _statuses_recorded(self) -> bool:
+        assert self._reader is not None
+        found = self._reader.execute("SELECT 1 FROM deliveries WHERE seen_at IS NOT NULL LIMIT 1")
+        return found.fetchone() is not None
+
+    def attempts_of(self, key: str) -> int:
+        """The number of ``key``'s latest attempt in earlier runs (0: none)."""
+        if not self._resuming or self._reader is None:
+            return 0
+        row = self._reader.execute("SELECT attempts FROM items WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _uncertain_without_statuses(self) -> bool:
+        assert self._reader is not None
+        uncertain = self._reader.execute(
+            "SELECT 1 FROM items WHERE state IN ('in_flight', 'ambiguous') LIMIT 1"
+        ).fetchone()
+        statuses = self._reader.execute(
+            "SELECT 1 FROM deliveries WHERE seen_at IS NOT NULL LIMIT 1"
+        ).fetchone()
+        return uncertain is not None and statuses is None
+
+    def statuses_of(self, tags: Iterable[str]) -> list[Seen]:
+        """The statuses this journal holds for any of ``tags`` (a receiver writes them)."""
+        if self._reader is None:
+            return []
+        return seen_in(self._reader, list(tags))
 
     def states(self) -> dict[str, int]:
         """How many items are in each state (reads what has been committed)."""
@@ -289,19 +375,29 @@ class Journal:
 
     # Writing -------------------------------------------------------------------------------
 
-    async def in_flight(self, key: str, recipient: str, fingerprint: str) -> None:
-        """Record that ``key``'s request is about to leave, and wait until that is durable.
-        Raises `JournalError` when the journal cannot be written: the request must not leave.
+    async def in_flight(self, key: str, recipient: str, fingerprint: str, attempt: int = 1) -> None:
+        """Record that ``key``'s request (its attempt number ``attempt``, over all runs) is about
+        to leave, and wait until that is durable. Raises `JournalError` when the journal cannot
+        be written: the request must not leave.
         """
         if self.failure is not None:
             raise self.failure
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._record(key, recipient, fingerprint, "in_flight", None, None, 0)
+        self._record(key, recipient, fingerprint, "in_flight", None, None, attempt)
         await waiter
 
     def sent(self, key: str, recipient: str, fingerprint: str, result: SendResult) -> None:
-        self._record(key, recipient, fingerprint, "sent", result.message_id, None, result.attempts)
+        self._record(
+            key,
+            recipient,
+            fingerprint,
+            "sent",
+            result.message_id,
+            None,
+            result.attempts,
+            result.callback_data,
+        )
 
     def failed(self, key: str, recipient: str, fingerprint: str, error: GupshupError) -> None:
         """The item failed; ``ambiguous`` when any attempt may have delivered it."""
@@ -328,9 +424,10 @@ class Journal:
         message_id: str | None,
         error: str | None,
         attempts: int,
+        tag: str | None = None,
     ) -> None:
         self._pending.append(
-            (key, recipient, fingerprint, state, message_id, error, attempts, time.time())
+            (key, recipient, fingerprint, state, message_id, error, attempts, time.time(), tag)
         )
         self._wake.set()
 
@@ -381,9 +478,9 @@ class Journal:
                 if row[3] is None:
                     writer.execute(_FORGET, (row[0],))
                 else:
-                    writer.execute(_UPSERT, row)
+                    writer.execute(_UPSERT, row[:8])
                     if row[3] == "sent" and row[4]:  # accepted: a delivery to follow
-                        writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7]))
+                        writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7], row[8]))
 
 
 class _RunLock:

@@ -67,11 +67,20 @@ def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
     out = done.stdout
     assert re.search(r"messages\s+│\s+300\b", out)
     accepted = int(re.search(r"accepted by Gupshup\s+│\s+(\d+)", out)[1])  # type: ignore[index]
-    unknown = int(re.search(r"not known when sent[^│]*│\s+(\d+)", out)[1])  # type: ignore[index]
+    unknown = int(re.search(r"not known \(no answer[^│]*│\s+(\d+)", out)[1])  # type: ignore[index]
     refused = int(re.search(r"refused when sent\s+│\s+(\d+)", out)[1])  # type: ignore[index]
     assert accepted + unknown + refused == 300  # the counts add up
-    # An attempt that may have arrived is not sent again: nobody gets the message twice.
+
+    def count(label: str) -> int:
+        return int(re.search(label + r"[^│]*│\s+(\d+)", out)[1])  # type: ignore[index]
+
+    # An attempt whose answer never came waits for its status: settled, or sent again because
+    # none came (it never arrived). Nobody gets the message twice, nobody is missed.
+    uncertain = count("attempts whose answer never came")
+    assert count("settled by a status webhook") + count("no status in time") == uncertain
     assert re.search(r"people messaged twice \(the sandbox's count\)\s+│\s+0\b", out)
+    assert re.search(r"people messaged twice, as statuses show\s+│\s+0\b", out)
+    assert re.search(r"people never messaged \(the sandbox's count\)\s+│\s+0\b", out)
     assert "latest status: accepted" not in out  # accepted is not a WhatsApp status
     # The progress bar and the summary give the same rate, of the same thing.
     shown = re.findall(r"(\d+) requests/s", out)

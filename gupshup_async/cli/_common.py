@@ -17,7 +17,7 @@ import phonenumbers
 from gupshup_async.auth import PartnerCredentials
 from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
 from gupshup_async.errors import GupshupError, ValidationError
-from gupshup_async.policy import RetryPolicy
+from gupshup_async.policy import CONFIRM_WITHIN, RetryPolicy
 from gupshup_async.recipients import RowMessage
 from gupshup_async.stores import SqliteWindowStore
 from gupshup_async.template_definitions import TemplateDefinitions
@@ -376,9 +376,14 @@ def make_client(
     timeout: float,
     max_attempts: int,
     at_most_once: bool,
+    confirm_within: float = CONFIRM_WITHIN,
     **options: Any,
 ) -> GupshupClient:
-    retry = RetryPolicy(max_attempts=max_attempts, retry_ambiguous=not at_most_once)
+    retry = RetryPolicy(
+        max_attempts=max_attempts,
+        retry_ambiguous=not at_most_once,
+        confirm_within=confirm_within,
+    )
     timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
     return GupshupClient(app_id, token, base_url=base_url, retry=retry, timeout=timeouts, **options)
 

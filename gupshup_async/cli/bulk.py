@@ -46,6 +46,7 @@ from gupshup_async.cli._group import cli
 from gupshup_async.errors import APIError, RowsError, StopRequested, ValidationError
 from gupshup_async.items import Item
 from gupshup_async.messages import Message, TemplateMessage, encode_payload, normalize_recipient
+from gupshup_async.policy import CONFIRM_WITHIN
 from gupshup_async.ratelimit import RateLimit
 from gupshup_async.recipients import (
     RowMessage,
@@ -57,7 +58,7 @@ from gupshup_async.recipients import (
 )
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, failure_reason
-from gupshup_async.stores import Journal
+from gupshup_async.stores import UNCONFIRMED_AFTER, Journal, JournalStatuses
 
 
 @cli.command()
@@ -95,6 +96,27 @@ from gupshup_async.stores import Journal
     "--resend-ambiguous",
     is_flag=True,
     help="Send again what may have been delivered in an earlier run (may duplicate).",
+)
+@click.option(
+    "--confirm-within",
+    type=click.FloatRange(min=0),
+    help="Wait up to SECONDS for a status naming an attempt whose answer never came before "
+    "retrying it or giving it up (a status settles it: sent once). The statuses are read from "
+    "the journal, where `gupshup-async receive --store JOURNAL` records them. Off by default.",
+)
+@click.option(
+    "--resend-unconfirmed",
+    is_flag=True,
+    help="Send again the items an earlier run left uncertain that no status named within "
+    "--unconfirmed-after of their last attempt (needs statuses recorded in the journal; "
+    "implies --confirm-within, 10 s unless given).",
+)
+@click.option(
+    "--unconfirmed-after",
+    type=click.FloatRange(min=0),
+    default=UNCONFIRMED_AFTER,
+    show_default=True,
+    help="Seconds after an uncertain item's last attempt before no status means it never arrived.",
 )
 @click.option(
     "--shard",
@@ -147,6 +169,9 @@ def bulk(
     campaign: str | None,
     retry_failed: bool,
     resend_ambiguous: bool,
+    confirm_within: float | None,
+    resend_unconfirmed: bool,
+    unconfirmed_after: float,
     shard: tuple[int, int] | None,
     grace: float,
     skip_invalid: bool,
@@ -204,7 +229,13 @@ def bulk(
         name=campaign or recipients.name,
         retry_failed=retry_failed,
         resend_ambiguous=resend_ambiguous,
+        resend_unconfirmed=resend_unconfirmed,
+        unconfirmed_after=unconfirmed_after,
     )
+    if resend_unconfirmed and confirm_within is None:
+        confirm_within = CONFIRM_WITHIN  # statuses are being recorded: let them settle retries
+    if confirm_within is not None:
+        connection["confirm_within"] = confirm_within
     rows = read_rows(recipients)
     left_out = set(scan.refused_rows) | (set() if send_repeats else set(scan.repeat_rows))
     total = scan.rows - len(left_out)  # the outcomes the run gives: what the bar counts to
@@ -339,12 +370,20 @@ async def _bulk_run(
     limiter: RateLimit | RedisLimiter = RateLimit(rate)
     if redis_url is not None:  # the app's rate, shared with every worker
         limiter = RedisLimiter(redis_url, connection["app_id"], RateLimit(rate))
+    # With --confirm-within, the statuses a receiver records in the journal settle uncertain
+    # attempts; without it, nothing waits for them (resumed items are still looked up).
+    statuses = JournalStatuses(journal.path) if "confirm_within" in connection else None
     try:
         async with make_client(
             **connection, rate_limit=limiter, max_connections=concurrency
         ) as client:
             run = client.send_many(
-                items, concurrency=concurrency, journal=journal, shard=shard, stats=stats
+                items,
+                concurrency=concurrency,
+                journal=journal,
+                shard=shard,
+                stats=stats,
+                statuses=statuses,
             )
             with _graceful_stop(run, stop):
                 # A shard sends only part of the file: its total is not known ahead.
@@ -352,6 +391,8 @@ async def _bulk_run(
     finally:
         if isinstance(limiter, RedisLimiter):
             await limiter.aclose()
+        if statuses is not None:
+            statuses.close()
 
 
 @attrs.frozen
@@ -453,6 +494,9 @@ def summary_json(
         "rows": scan.rows,
         "sent": stats.sent,
         "may_have_gone_twice": stats.maybe_twice,
+        "confirmed_by_status": stats.confirmed,
+        "sent_twice": stats.duplicated,
+        "unconfirmed": stats.unconfirmed,
         "sent_as_template": stats.as_template,
         "sent_in_an_earlier_run": stats.already_sent,
         "failed": dict(stats.failures.most_common()),
@@ -483,6 +527,12 @@ def print_summary(
     table.add_row("sent", str(stats.sent))
     if stats.maybe_twice:
         table.add_row("  of which may have gone twice", str(stats.maybe_twice))
+    if stats.confirmed:
+        table.add_row("uncertain attempts a status showed sent", str(stats.confirmed))
+    if stats.duplicated:
+        table.add_row("sent twice, as statuses show", str(stats.duplicated))
+    if stats.unconfirmed:
+        table.add_row("uncertain, and no status came (unconfirmed)", str(stats.unconfirmed))
     if stats.as_template:
         table.add_row("  of which as the template (window not open)", str(stats.as_template))
     table.add_row("sent in an earlier run (skipped)", str(stats.already_sent))
@@ -529,6 +579,11 @@ def _hints(stats: BulkStats, interrupted: bool) -> list[str]:
         hints.append(
             "Items to users whose 24-hour window is not open were not sent: run again once "
             "they write, or send a template (--outside-window template --template-instead)."
+        )
+    if stats.unconfirmed:
+        hints.append(
+            "Add --resend-unconfirmed to send again the items no status named: they almost "
+            "surely never arrived."
         )
     if stats.unknown or stats.unknown_before:
         hints.append(

@@ -10,7 +10,7 @@ import click
 
 from gupshup_async.cli._common import EXIT_FAILED, Done, fail
 from gupshup_async.cli._group import cli
-from gupshup_async.sandbox import Faults, Sandbox
+from gupshup_async.sandbox import FAULT_KINDS, STATUS_DELAY, Faults, Sandbox
 from gupshup_async.template_definitions import TemplateDefinitions
 
 
@@ -25,6 +25,14 @@ from gupshup_async.template_definitions import TemplateDefinitions
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Share of requests failed on purpose (503, 429, dropped, 500 after processing).",
+)
+@click.option(
+    "--fault",
+    "fault_shares",
+    multiple=True,
+    metavar="KIND=SHARE",
+    help="Share of requests failed with one kind of fault, in place of --fail-rate's mix "
+    f"(repeat): {', '.join(FAULT_KINDS)}; e.g. error_after=0.05 (processed, then a 500).",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -57,18 +65,27 @@ from gupshup_async.template_definitions import TemplateDefinitions
     help="NAME:VALUE sent with every callback (repeat), as the subscription's meta sets "
     "(X-Hook-Secret:...).",
 )
+@click.option(
+    "--status-delay",
+    type=click.FloatRange(min=0),
+    default=STATUS_DELAY,
+    show_default=True,
+    help="Seconds from a message processed to its first status callback, and between them.",
+)
 def sandbox_command(
     host: str,
     port: int,
     rate: float | None,
     retry_after: float | None,
     fail_rate: float,
+    fault_shares: tuple[str, ...],
     seed: int,
     apps: tuple[str, ...],
     templates_file: Path | None,
     windows: bool,
     callback_url: str | None,
     callback_headers: tuple[str, ...],
+    status_delay: float,
 ) -> None:
     """Run the local Gupshup look-alike until interrupted."""
     if callback_url is not None and not callback_url.startswith(("http://", "https://")):
@@ -85,6 +102,8 @@ def sandbox_command(
         drop_before=fail_rate * 0.2,
         error_after=fail_rate * 0.2,
     )
+    if fault_shares:
+        faults = _faults(fault_shares)
     server = Sandbox(
         host=host,
         port=port,
@@ -97,6 +116,7 @@ def sandbox_command(
         windows=windows,
         callback_url=callback_url,
         callback_headers=headers,
+        status_delay=status_delay,
     )
     try:
         asyncio.run(_serve(server))
@@ -105,6 +125,25 @@ def sandbox_command(
     except OSError as busy:
         fail(f"error: cannot listen on {host}:{port}: {busy.strerror or busy}")
         raise Done(EXIT_FAILED) from None
+
+
+def _faults(given: tuple[str, ...]) -> Faults:
+    shares: dict[str, float] = {}
+    for value in given:
+        kind, sep, share = value.partition("=")
+        if not sep or kind not in FAULT_KINDS:
+            raise click.BadParameter(
+                f"{value!r} is not KIND=SHARE with KIND one of {', '.join(FAULT_KINDS)}",
+                param_hint="--fault",
+            )
+        try:
+            shares[kind] = float(share)
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: {share!r} is not a number") from None
+    try:
+        return Faults(**shares)
+    except ValueError as bad:
+        raise click.BadParameter(str(bad), param_hint="--fault") from None
 
 
 def _header(value: str) -> tuple[str, str]:

@@ -29,6 +29,11 @@ _MAX_BODY = 1024 * 1024
 _DROP_AFTER = 0.1
 
 
+#: Seconds between a message processed and its first status, and between its statuses: a
+#: fast first status as Gupshup posts them, so the loop shows without slowing a demo.
+STATUS_DELAY = 0.2
+
+
 class Sandbox(AsyncClosing):
     """A local Gupshup look-alike on 127.0.0.1, for demos, tests and benchmarks.
 
@@ -46,7 +51,8 @@ class Sandbox(AsyncClosing):
     failures; ``validate=False`` accepts any interactive object.
 
     With ``callback_url``, it posts version-3 status callbacks for every message it accepts
-    (``statuses``, ``status_delay`` seconds apart; ``enqueued`` then ``failed`` with 131026 for
+    (``statuses``, ``status_delay`` seconds apart, the first ``status_delay`` after the message
+    was processed, its answer lost on purpose or not; ``enqueued`` then ``failed`` with 131026 for
     numbers in ``undeliverable``, with 131047 for free-form messages to numbers in
     ``outside_window``), with ``callback_headers`` (the subscription's ``meta`` headers);
     ``repeat_callbacks`` posts each twice, ``reorder_callbacks`` in reverse order. Statuses name
@@ -81,7 +87,7 @@ class Sandbox(AsyncClosing):
         statuses: Sequence[str] = ("enqueued", "sent", "delivered", "read"),
         undeliverable: frozenset[str] | set[str] = frozenset(),
         outside_window: frozenset[str] | set[str] = frozenset(),
-        status_delay: float = 0.01,
+        status_delay: float = STATUS_DELAY,
         repeat_callbacks: bool = False,
         reorder_callbacks: bool = False,
         templates: TemplateDefinitions | None = None,

@@ -23,6 +23,11 @@ iterator, posting the JSON payload and parsing the answer's JSON.
 - ``send_many+limiter``: the same with the limiter on at a rate too high to throttle.
 - ``send_many+journal``: the same with a SQLite journal (every in-flight mark made durable
   before its request leaves).
+- ``send_many+statuses``: ``send_many+journal`` with the journal's statuses wired as the status
+  source (``statuses=JournalStatuses(journal)``): every request tagged per attempt, ready to
+  wait for a status; with no faults, nothing waits. ``send+statuses``: ``send`` with a
+  ``MemoryStatuses`` wired: each send gets a tag of its own. The cost of the loop when all goes
+  well (the ratio line under the table).
 - ``send_many+window``: the same with a window store in memory (half of the recipients wrote
   lately) and ``WindowPolicy.template_instead``: the other half get a template made per
   recipient; ``send_many+window-sqlite``: the same store in SQLite, as a receiver in another
@@ -57,6 +62,8 @@ from typing import Any
 from gupshup_async import (
     ButtonMessage,
     GupshupClient,
+    JournalStatuses,
+    MemoryStatuses,
     MemoryWindowStore,
     Message,
     RateLimit,
@@ -78,6 +85,8 @@ CLIENTS = (
     "send_many",
     "send_many+limiter",
     "send_many+journal",
+    "send_many+statuses",
+    "send+statuses",
     "send_many+window",
     "send_many+window-sqlite",
 )
@@ -241,7 +250,9 @@ class _Clock(SendHooks):
         self.latencies.append(time.perf_counter() - self.started.pop(result.to))
 
 
-async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
+async def run_send(
+    base_url: str, total: int, concurrency: int, *, statuses: bool = False
+) -> list[float]:
     items = campaign(total)
     latencies: list[float] = []
     async with GupshupClient(
@@ -250,6 +261,7 @@ async def run_send(base_url: str, total: int, concurrency: int) -> list[float]:
         base_url=base_url,
         rate_limit=our_rate_limit(),
         max_connections=concurrency,
+        statuses=MemoryStatuses() if statuses else None,
     ) as client:
 
         async def worker() -> None:
@@ -288,6 +300,7 @@ async def run_send_many(
     *,
     limiter: bool = False,
     journal: bool = False,
+    statuses: bool = False,
     windows: WindowStore | None = None,
 ) -> list[float]:
     clock = _Clock()
@@ -308,10 +321,14 @@ async def run_send_many(
         window_policy=policy,
     ) as client:
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder, "campaign.db") if journal else None
-            async with client.send_many(items, concurrency=concurrency, journal=path) as run:
+            path = Path(folder, "campaign.db") if journal or statuses else None
+            source = JournalStatuses(path) if path is not None and statuses else None
+            run = client.send_many(items, concurrency=concurrency, journal=path, statuses=source)
+            async with run:
                 async for outcome in run:
                     assert outcome.ok, outcome.error
+            if source is not None:
+                source.close()
     return clock.latencies
 
 
@@ -330,6 +347,8 @@ def child(name: str, base_url: str, total: int, concurrency: int) -> None:
         "send_many": lambda: run_send_many(base_url, total, concurrency),
         "send_many+limiter": lambda: run_send_many(base_url, total, concurrency, limiter=True),
         "send_many+journal": lambda: run_send_many(base_url, total, concurrency, journal=True),
+        "send_many+statuses": lambda: run_send_many(base_url, total, concurrency, statuses=True),
+        "send+statuses": lambda: run_send(base_url, total, concurrency, statuses=True),
         "send_many+window": lambda: run_send_many(base_url, total, concurrency, windows=store),
         "send_many+window-sqlite": lambda: run_send_many(
             base_url, total, concurrency, windows=store
@@ -465,6 +484,10 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
             line += f" {speed:.2f}x, {cpu:.2f}x |"
         print(line)
     print("\nCPU ratio: the baseline's CPU per message over this client's (above 1: cheaper).")
+    for wired, plain in (("send_many+statuses", "send_many+journal"), ("send+statuses", "send")):
+        if wired in median and plain in median:
+            speed = median[wired]["per_s"] / median[plain]["per_s"]
+            print(f"{wired} / {plain}: {speed:.2f} of the rate (status source wired / not)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ What is retried, how long it waits and when it stops come from the one `RetryPol
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import ssl
@@ -94,17 +95,21 @@ class _Request:
     tag: Tag | None
     body: bytes = b""
     number: int = 0  # the attempt ``body`` was made for
+    tagged: str | None = None  # and the callback data it carries
 
     def body_for(self, number: int) -> bytes:
         if not self.body or (self.tag is not None and number != self.number):
             envelope = self.envelope
             if self.tag is not None:
-                envelope = attrs.evolve(envelope, callback_data=str(self.tag.at(number)))
+                self.tagged = str(self.tag.at(number))
+                envelope = attrs.evolve(envelope, callback_data=self.tagged)
             self.body, self.number = encode(self.recipient, self.message, envelope), number
         return self.body
 
     def callback_data(self, number: int) -> str | None:
-        return str(self.tag.at(number)) if self.tag is not None else self.envelope.callback_data
+        if self.tag is None:
+            return self.envelope.callback_data
+        return self.tagged if number == self.number else str(self.tag.at(number))
 
 
 @attrs.define
@@ -257,8 +262,9 @@ class GupshupClient(AsyncClosing):
         self.window_policy = window_policy
         self.statuses = statuses
         self._confirmer = Confirmer(statuses) if statuses is not None else None
-        # Plain sends' tags: this client's, then one per send.
+        # Plain sends' tags: this client's (random: clients never share one), then a count.
         self._tag_prefix = f"c{uuid.uuid4().hex[:11]}"
+        self._sends = itertools.count(1)
         self._templates = templates
         self._template_list = TemplateList(
             self._exchange,
@@ -426,7 +432,7 @@ class GupshupClient(AsyncClosing):
             sending = await self._prepare(recipient, message, policy)
         tag = watch.tag if watch is not None else None
         if tag is None and confirmer is not None and envelope.callback_data is None:
-            tag = Tag(self._tag_prefix, uuid.uuid4().hex[:16])
+            tag = Tag(self._tag_prefix, f"{next(self._sends):x}")
         request = _Request(recipient, sending, envelope, tag)
         result = await self._attempts(request, watch, confirmer)
         return result if sending is message else attrs.evolve(result, sent_instead=sending)

@@ -29,7 +29,8 @@ def test_throughput_prints_a_row_per_client() -> None:
     out = run(
         "throughput.py",
         *("--rounds", "1", "--messages", "300", "--concurrency", "10"),
-        *("--clients", "aiohttp,httpx+aiohttp,send,send_many,send_many+journal"),
+        "--clients",
+        "aiohttp,httpx+aiohttp,send,send_many,send_many+journal,send_many+statuses,send+statuses",
     )
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
@@ -38,8 +39,12 @@ def test_throughput_prints_a_row_per_client() -> None:
         "send",
         "send_many",
         "send_many+journal",
+        "send_many+statuses",
+        "send+statuses",
     ]
     assert all(row.count("x, ") == 2 for row in rows[1:])  # ratios to both baselines
+    assert "send_many+statuses / send_many+journal:" in out  # the cost of the loop
+    assert "send+statuses / send:" in out
 
 
 def test_bulk_memory_prints_rss_per_size_and_the_journal_cost() -> None:

@@ -114,6 +114,7 @@ async def test_a_campaign_with_statuses_wired_messages_everyone_exactly_once(
     assert report.duplicated == 0
     assert report.uncertain == 0
     assert report.accepted == 3000
+    assert report.confirmed == stats.confirmed  # the journal kept which a status settled
 
 
 async def test_the_same_campaign_without_a_status_source_behaves_as_before(
@@ -294,6 +295,7 @@ def test_bulk_with_confirm_within_messages_everyone_once_through_faults(tmp_path
     )
     assert report["duplicated"] == 0
     assert report["uncertain"] == 0
+    assert report["confirmed"] == found["confirmed_by_status"]
     assert report["status_latency"] is not None
 
 

@@ -34,8 +34,10 @@ def report(journals: tuple[Path, ...], as_json: bool) -> None:
     for status in ("enqueued", "sent", "delivered", "read", "failed"):
         table.add_row(f"  latest status: {status}", str(found.by_status.get(status, 0)))
     table.add_row("  no status yet", str(found.without_status))
-    table.add_row("sent twice, as statuses show", str(found.duplicated))
-    table.add_row("uncertain: may have gone, no status yet", str(found.uncertain))
+    table.add_row("no answer, a status showed it sent (confirmed)", str(found.confirmed))
+    table.add_row("sent twice, as statuses show (duplicated)", str(found.duplicated))
+    table.add_row("may have gone, no status yet (uncertain)", str(found.uncertain))
+    table.add_row("  of which for over 10 minutes (unconfirmed)", str(found.unconfirmed))
     if found.status_latency is not None:
         median, p95 = found.status_latency
         table.add_row("first status after (median / 95%)", f"{median:.2f} s / {p95:.2f} s")

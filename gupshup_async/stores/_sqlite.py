@@ -44,7 +44,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 #: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
 #: message fingerprint with its key (format 0, of version 0.1, keyed items by position); 3 adds
-#: each delivery's tag (the attempt its statuses name) and when its first status came. A format 2
+#: each delivery's tag (the attempt its statuses name), when its first status came, and whether
+#: an item was recorded sent on a status's word (its answer never came). A format 2
 #: file is upgraded in place when a run or a receiver opens it.
 FORMAT = 3
 
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS items (
     message_id TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0
 )
 """
 # What became of each accepted message: Gupshup's id, Meta's (learnt from the first status), the
@@ -125,6 +127,7 @@ def _upgrade_from_2(connection: sqlite3.Connection) -> None:
             return  # another process upgraded it first
         for column in ("tag TEXT", "seen_at REAL"):
             connection.execute(f"ALTER TABLE deliveries ADD COLUMN {column}")
+        connection.execute("ALTER TABLE items ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0")
         connection.execute(f"PRAGMA user_version={FORMAT}")
 
 

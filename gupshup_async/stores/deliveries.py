@@ -21,6 +21,7 @@ from gupshup_async.stores._sqlite import (
     prepare_journal,
     transaction,
 )
+from gupshup_async.stores.statuses import UNCONFIRMED_AFTER
 from gupshup_async.tags import Tag
 from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
 
@@ -48,8 +49,11 @@ class DeliveryReport:
     """How a campaign's messages fared: counts by latest status, failures by error code.
 
     ``duplicated``: items that statuses (or answers) show reached WhatsApp more than once (an
-    attempt whose answer never came, retried, and both went). ``uncertain``: items whose
-    request may have gone out and that no status has named (yet). ``status_latency``: seconds
+    attempt whose answer never came, retried, and both went). ``confirmed``: items recorded
+    sent on a status's word (their answer never came). ``uncertain``: items whose request may
+    have gone out and that no status has named yet; ``unconfirmed``: of those, the ones whose
+    last attempt is older than ``UNCONFIRMED_AFTER`` (600 s): they almost surely never
+    arrived, and ``bulk --resend-unconfirmed`` sends them. ``status_latency``: seconds
     from a message's record to its first status, median and 95th percentile (None: no status
     yet): what ``confirm_within`` must cover.
     """
@@ -61,6 +65,8 @@ class DeliveryReport:
     duplicated: int = 0
     uncertain: int = 0
     status_latency: tuple[float, float] | None = None
+    confirmed: int = 0
+    unconfirmed: int = 0
 
     @property
     def without_status(self) -> int:
@@ -86,6 +92,8 @@ class DeliveryReport:
             dict(failed),
             duplicated=sum(report.duplicated for report in reports),
             uncertain=sum(report.uncertain for report in reports),
+            confirmed=sum(report.confirmed for report in reports),
+            unconfirmed=sum(report.unconfirmed for report in reports),
             # The shards' worst: an upper bound, which is what a wait must cover.
             status_latency=(
                 (max(m for m, _ in latencies), max(p for _, p in latencies)) if latencies else None
@@ -98,8 +106,10 @@ class DeliveryReport:
             "accepted": self.accepted,
             "by_status": self.by_status,
             "without_status": self.without_status,
+            "confirmed": self.confirmed,
             "duplicated": self.duplicated,
             "uncertain": self.uncertain,
+            "unconfirmed": self.unconfirmed,
             "status_latency": (
                 None
                 if self.status_latency is None
@@ -320,11 +330,15 @@ def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
         "SELECT COUNT(*) FROM (SELECT item_key FROM deliveries WHERE item_key IS NOT NULL "
         "GROUP BY item_key HAVING COUNT(*) > 1)"
     ).fetchone()[0]
-    # Items whose request may have gone out, of which no message is known.
-    uncertain = db.execute(
-        "SELECT COUNT(*) FROM items WHERE state IN ('in_flight', 'ambiguous') AND NOT EXISTS "
-        "(SELECT 1 FROM deliveries WHERE deliveries.item_key = items.key)"
-    ).fetchone()[0]
+    # Items whose request may have gone out, of which no message is known; and of those, the
+    # ones no status named long after their last attempt.
+    uncertain, unconfirmed = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(updated < ?), 0) FROM items "
+        "WHERE state IN ('in_flight', 'ambiguous') AND NOT EXISTS "
+        "(SELECT 1 FROM deliveries WHERE deliveries.item_key = items.key)",
+        (time.time() - UNCONFIRMED_AFTER,),
+    ).fetchone()
+    confirmed = db.execute("SELECT COUNT(*) FROM items WHERE confirmed = 1").fetchone()[0]
     return DeliveryReport(
         campaign,
         accepted,
@@ -333,6 +347,8 @@ def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
         duplicated=duplicated,
         uncertain=uncertain,
         status_latency=_latency(db),
+        confirmed=confirmed,
+        unconfirmed=unconfirmed,
     )
 
 

@@ -45,12 +45,13 @@ from gupshup_async.tags import Tag
 __all__ = ["Journal", "Recorded", "Uncertain"]
 
 _UPSERT = """
-INSERT INTO items (key, recipient, fingerprint, state, message_id, error, attempts, updated)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO items
+    (key, recipient, fingerprint, state, message_id, error, attempts, updated, confirmed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     state = excluded.state, message_id = excluded.message_id,
     error = excluded.error, attempts = max(attempts, excluded.attempts),
-    updated = excluded.updated
+    updated = excluded.updated, confirmed = excluded.confirmed
 """
 _FORGET = "DELETE FROM items WHERE key = ? AND state = 'in_flight'"
 
@@ -62,9 +63,12 @@ ON CONFLICT (gs_id) DO UPDATE SET
     item_key = excluded.item_key, recipient = excluded.recipient, accepted = excluded.accepted,
     tag = coalesce(tag, excluded.tag)
 """
-# (key, recipient, fingerprint, state, message_id, error, attempts, updated, tag); state None:
-# forget. ``attempts`` is the number of the item's latest attempt over all runs (its tag's).
-_Mark = tuple[str, str, str, "str | None", "str | None", "str | None", int, float, "str | None"]
+# (key, recipient, fingerprint, state, message_id, error, attempts, updated, confirmed, tag);
+# state None: forget. ``attempts`` is the number of the item's latest attempt over all runs (its
+# tag's); ``confirmed``: sent on a status's word, its answer never came.
+_Mark = tuple[
+    str, str, str, "str | None", "str | None", "str | None", int, float, int, "str | None"
+]
 
 
 @attrs.frozen
@@ -397,6 +401,7 @@ class Journal:
             None,
             result.attempts,
             result.callback_data,
+            confirmed=result.confirmed,
         )
 
     def failed(self, key: str, recipient: str, fingerprint: str, error: GupshupError) -> None:
@@ -425,9 +430,22 @@ class Journal:
         error: str | None,
         attempts: int,
         tag: str | None = None,
+        *,
+        confirmed: bool = False,
     ) -> None:
         self._pending.append(
-            (key, recipient, fingerprint, state, message_id, error, attempts, time.time(), tag)
+            (
+                key,
+                recipient,
+                fingerprint,
+                state,
+                message_id,
+                error,
+                attempts,
+                time.time(),
+                int(confirmed),
+                tag,
+            )
         )
         self._wake.set()
 
@@ -478,9 +496,9 @@ class Journal:
                 if row[3] is None:
                     writer.execute(_FORGET, (row[0],))
                 else:
-                    writer.execute(_UPSERT, row[:8])
+                    writer.execute(_UPSERT, row[:9])
                     if row[3] == "sent" and row[4]:  # accepted: a delivery to follow
-                        writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7], row[8]))
+                        writer.execute(_ACCEPTED, (row[4], row[0], row[1], row[7], row[9]))
 
 
 class _RunLock:

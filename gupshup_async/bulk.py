@@ -40,11 +40,12 @@ from gupshup_async.errors import (
 from gupshup_async.items import Item, Job, in_shard, job_of
 from gupshup_async.messages import Envelope, Message, TemplateMessage
 from gupshup_async.results import BulkStats, Outcome, SendResult
+from gupshup_async.stores.journal import Recorded
 from gupshup_async.stores.statuses import JournalStatuses
 from gupshup_async.tags import Tag
 
 if TYPE_CHECKING:
-    from gupshup_async.stores import Journal, Recorded
+    from gupshup_async.stores import Journal
 
 __all__ = ["AttemptWatch", "BulkRun", "Deliver"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,9 @@ import respx
 
 from gupshup_async import (
     ButtonMessage,
+    DeliveryStore,
     GupshupClient,
+    Journal,
     MemoryStatuses,
     Recipient,
     RetryPolicy,
@@ -283,3 +286,53 @@ async def test_transport_error_after_status_wait_keeps_its_kind() -> None:
     assert raised.value.unconfirmed
     # Each attempt waited for its own tag and the earlier ones.
     assert [len(asked) for asked in source.asked][-1] == 2
+
+
+@pytest.mark.parametrize("status_comes", [True, False])
+async def test_resend_unconfirmed_waits_out_the_horizon_then_sends_only_if_no_status_came(
+    tmp_path: Path, status_comes: bool
+) -> None:
+    path = tmp_path / "campaign.db"
+    items = [
+        (Recipient("+917000000001", key="a"), MESSAGE),
+        (Recipient("+917000000002", key="b"), MESSAGE),
+    ]
+    with respx.mock(using="httpx") as mock:
+        first = mock.post(URL).mock(side_effect=[httpx.Response(500), ok("gs-b")])
+        async with client(None, retry_ambiguous=False) as sender:
+            run = sender.send_many(items, concurrency=1, journal=path)
+            earlier = [o async for o in run]
+        assert [o.ok for o in earlier] == [False, True]  # a: no answer; b: sent
+        tag_a = tag_of(first.calls[0].request)
+        assert tag_a.endswith("/a")
+    store = DeliveryStore(path)  # a receiver recorded b's status: statuses are being recorded
+    store.record([StatusUpdate("wamid.b", "delivered", "917000000002", 1, "gs-b")])
+    store.close()
+
+    polls = 0
+
+    def knows(tag: str) -> bool:
+        nonlocal polls
+        polls += 1
+        return status_comes and tag == tag_a and polls > 10  # a's status, a few seconds late
+
+    source = Statuses(knows)
+    journal = Journal(path, resend_unconfirmed=True, unconfirmed_after=30.0)
+    with respx.mock(using="httpx", assert_all_called=False) as mock:
+        again = mock.post(URL).mock(return_value=ok("gs-a2"))
+        async with client(None) as sender:
+            run = sender.send_many(items, journal=journal, statuses=source)
+            outcomes = {o.key: o async for o in run}
+    assert outcomes["b"].skipped
+    if status_comes:
+        assert again.call_count == 0  # settled by its status while the horizon ran out
+        assert outcomes["a"].result is not None
+        assert outcomes["a"].result.confirmed
+        assert run.stats.confirmed == 1
+    else:
+        assert again.call_count == 1  # no status within 30 s: it never arrived; sent once
+        assert tag_of(again.calls[0].request) == tag_a.replace("/", ":2/", 1)  # never reused
+        assert outcomes["a"].ok
+    report = DeliveryStore.read_report(path)
+    assert report.confirmed == (1 if status_comes else 0)
+    assert report.uncertain == 0

@@ -364,3 +364,24 @@ def test_a_campaign_killed_mid_run_resumes_from_its_statuses_and_resends_the_unc
     with contextlib.closing(sqlite3.connect(journal)) as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
     assert states == {"sent": total}
+
+
+def test_bulk_resend_unconfirmed_without_any_status_is_one_line_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    rows, message = write_campaign(tmp_path, 3)
+    journal = tmp_path / "people.journal.db"
+    with sandbox_process("--fault", "drop_before=1") as sandbox:
+        args = bulk_args(rows, message, journal, sandbox, "--at-most-once")
+        first = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert summary(first)["may_have_been_delivered"] == 3  # no answer, not sent again
+        again = subprocess.run(
+            [*args, "--resend-unconfirmed"], capture_output=True, text=True, timeout=120
+        )
+        counts = account(sandbox)
+    assert again.returncode == 2
+    said = [line for line in again.stderr.splitlines() if "warning" not in line]
+    assert len(said) == 1, again.stderr  # one line, no traceback
+    assert "no status was ever recorded" in said[0]
+    assert "gupshup-async receive --journal" in said[0]
+    assert counts == {}  # nothing reached the sandbox, and nothing was resent

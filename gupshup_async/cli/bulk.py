@@ -102,7 +102,7 @@ from gupshup_async.stores import UNCONFIRMED_AFTER, Journal, JournalStatuses
     type=click.FloatRange(min=0),
     help="Wait up to SECONDS for a status naming an attempt whose answer never came before "
     "retrying it or giving it up (a status settles it: sent once). The statuses are read from "
-    "the journal, where `gupshup-async receive --store JOURNAL` records them. Off by default.",
+    "the journal, where `gupshup-async receive --journal JOURNAL` records them. Off by default.",
 )
 @click.option(
     "--resend-unconfirmed",

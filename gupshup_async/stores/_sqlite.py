@@ -147,7 +147,7 @@ def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
         if version == 2:
             raise JournalError(
                 f"{where} is a journal of format 2: a run or a receiver of this version "
-                "upgrades it when it opens it (`gupshup-async receive --store` will)"
+                "upgrades it when it opens it (`gupshup-async receive --journal` will)"
             )
         if version != FORMAT:
             raise JournalError(f"{where} is not a journal of this version")

@@ -186,7 +186,7 @@ class Journal:
                 f"{self.path}: no status was ever recorded in this journal, so none can show "
                 "which of its uncertain items never arrived: resending them could message "
                 "people twice. Run a receiver that stores statuses in this journal "
-                "(`gupshup-async receive --store`), or resend them all knowingly "
+                "(`gupshup-async receive --journal`), or resend them all knowingly "
                 "(--resend-ambiguous)"
             )
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")

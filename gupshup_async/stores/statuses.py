@@ -93,7 +93,7 @@ def seen_in(db: sqlite3.Connection, tags: Sequence[str]) -> list[Seen]:
 
 class JournalStatuses:
     """The statuses a `Receiver` stores in a journal file (``Receiver(store=path)``,
-    ``gupshup-async receive --store``), read from this process or any other on the host. The
+    ``gupshup-async receive --journal``), read from this process or any other on the host. The
     file is read only, never created nor changed; queries run in a thread of their own.
     """
 

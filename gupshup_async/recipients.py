@@ -23,7 +23,7 @@ import attrs
 
 from gupshup_async.errors import Problem, RowsError, ValidationError
 from gupshup_async.items import Item, Recipient, fingerprint
-from gupshup_async.messages import Message, normalize_recipient, parse_message
+from gupshup_async.messages import FREE_FORM_TYPES, Message, normalize_recipient, parse_message
 
 __all__ = [
     "READABLE",
@@ -54,14 +54,18 @@ class RowMessage:
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.root = "interactive"
-        for kind in ("template", "interactive"):
-            if isinstance(document.get(kind), Mapping):
-                self.root, document = kind, document[kind]
+        found: Any = document
+        for kind in ("template", "interactive", *FREE_FORM_TYPES):
+            inner = document.get(kind)
+            if document.get("type", kind) != kind:
+                continue  # a request body says its type; a bare interactive object has its own
+            if isinstance(inner, Mapping) or (kind == "contacts" and isinstance(inner, list)):
+                self.root, found = kind, inner
                 break
         else:
             if "name" in document and "language" in document and "type" not in document:
                 self.root = "template"
-        self.document = dict(document)
+        self.document: Any = list(found) if isinstance(found, list) else dict(found)
         self.placeholders = sorted(_names(self.document))
         # A message without placeholders is one message for everybody: check it once.
         self._fixed: Message | ValidationError | None = None
@@ -81,7 +85,7 @@ class RowMessage:
             raise ValidationError.at("interactive", "a message must be a JSON object")
         return cls(document)
 
-    def _parse(self, document: Mapping[str, Any]) -> Message | ValidationError:
+    def _parse(self, document: Any) -> Message | ValidationError:
         try:
             return parse_message({"type": self.root, self.root: document})
         except ValidationError as refused:

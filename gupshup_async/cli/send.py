@@ -23,10 +23,16 @@ from gupshup_async.cli._common import (
 from gupshup_async.cli._group import cli
 from gupshup_async.errors import GupshupError, ValidationError
 from gupshup_async.messages import (
+    AudioMessage,
     ButtonMessage,
+    DocumentMessage,
+    ImageMessage,
     Message,
     ReplyButton,
+    StickerMessage,
     TemplateMessage,
+    TextMessage,
+    VideoMessage,
     parse_message,
 )
 from gupshup_async.results import SendResult
@@ -51,6 +57,15 @@ def _button(value: str) -> ReplyButton:
 @click.option("--button", "buttons", multiple=True, help="A reply button, ID:TITLE (repeat).")
 @click.option("--header", help="Text header of a reply-button message.")
 @click.option("--footer", help="Footer of a reply-button message.")
+@click.option("--text", help="Send a text message (up to 4,096 characters).")
+@click.option("--preview-url", is_flag=True, help="With --text: show a preview of its link.")
+@click.option("--image", help="Send an image: an http(s) link, or the id of uploaded media.")
+@click.option("--video", help="Send a video: a link or a media id.")
+@click.option("--audio", help="Send an audio (an OGG/OPUS file plays as a voice note).")
+@click.option("--document", help="Send a document: a link or a media id.")
+@click.option("--sticker", help="Send a sticker (WebP): a link or a media id.")
+@click.option("--caption", help="Caption of an image, video or document.")
+@click.option("--filename", help="File name a document is shown and saved under.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the failure) as JSON.")
 @windows_and_templates
 @credentials
@@ -61,6 +76,15 @@ def send(
     buttons: tuple[str, ...],
     header: str | None,
     footer: str | None,
+    text: str | None,
+    preview_url: bool,
+    image: str | None,
+    video: str | None,
+    audio: str | None,
+    document: str | None,
+    sticker: str | None,
+    caption: str | None,
+    filename: str | None,
     as_json: bool,
     windows_file: Path | None,
     outside_window: str,
@@ -68,8 +92,24 @@ def send(
     templates_source: str | None,
     **connection: Any,
 ) -> None:
-    """Send one message and print its message id."""
-    message = _message_from(message_file, body, buttons, header, footer)
+    """Send one message and print its message id: a JSON file (--message), reply buttons
+    (--body, --button), a text (--text) or a media (--image, --video, --audio, --document,
+    --sticker).
+    """
+    media = {"image": image, "video": video, "audio": audio, "document": document}
+    media["sticker"] = sticker
+    chosen = [name for name, value in media.items() if value is not None]
+    kinds = bool(message_file) + bool(body is not None or buttons) + (text is not None)
+    if kinds + len(chosen) > 1:
+        raise click.UsageError(
+            "give one message: --message, --body/--button, --text, or one media option"
+        )
+    if chosen:
+        message = _media(chosen[0], str(media[chosen[0]]), caption, filename)
+    elif text is not None:
+        message = TextMessage(text, preview_url=True if preview_url else None)
+    else:
+        message = _message_from(message_file, body, buttons, header, footer)
     filled = instead_template(instead_file, outside_window)
     instead = filled.render({}) if filled is not None else None
     if isinstance(instead, ValidationError):
@@ -134,8 +174,38 @@ def _message_from(
             raise click.BadParameter(f"{message_file}: {bad}", param_hint="--message") from None
         return parse_message(document)
     if body is None or not buttons:
-        raise click.UsageError("give --message FILE.json, or --body and at least one --button")
+        raise click.UsageError(
+            "give --message FILE.json, --body and at least one --button, --text, or a media "
+            "option (--image, --video, --audio, --document, --sticker)"
+        )
     return ButtonMessage(body, [_button(b) for b in buttons], header=header, footer=footer)
+
+
+_MEDIA = {
+    "image": ImageMessage,
+    "video": VideoMessage,
+    "audio": AudioMessage,
+    "document": DocumentMessage,
+    "sticker": StickerMessage,
+}
+
+
+def _media(kind: str, given: str, caption: str | None, filename: str | None) -> Message:
+    """A media message: ``given`` is a link when it looks like a URL (only http and https are
+    taken), else a media id.
+    """
+    link = given if "://" in given else None
+    options: dict[str, Any] = {"id": None if link is not None else given}
+    if caption is not None:
+        if kind in ("audio", "sticker"):
+            raise click.UsageError(f"--caption: WhatsApp shows no caption on {kind} messages")
+        options["caption"] = caption
+    if filename is not None:
+        if kind != "document":
+            raise click.UsageError("--filename goes with --document only")
+        options["filename"] = filename
+    made: Message = _MEDIA[kind](link, **options)
+    return made
 
 
 async def _send_one(connection: dict[str, Any], to: str, message: Message) -> SendResult:

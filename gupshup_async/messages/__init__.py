@@ -1,4 +1,5 @@
-"""Interactive and template messages: builders that refuse what WhatsApp would refuse.
+"""Interactive, template and free-form messages (text, media, location, contacts, reaction):
+builders that refuse what WhatsApp would refuse.
 
 Pure: no I/O.
 """
@@ -12,7 +13,17 @@ from gupshup_async.messages._commerce import (
     ProductListMessage,
     ProductMessage,
 )
+from gupshup_async.messages._contacts import ContactsMessage
 from gupshup_async.messages._flows import FlowMessage
+from gupshup_async.messages._free_forms import FREE_FORM_TYPES, FreeFormMessage, parse_free_form
+from gupshup_async.messages._location import LocationMessage
+from gupshup_async.messages._media import (
+    AudioMessage,
+    DocumentMessage,
+    ImageMessage,
+    StickerMessage,
+    VideoMessage,
+)
 from gupshup_async.messages._messages import MESSAGE_TYPES, InteractiveMessage, parse_interactive
 from gupshup_async.messages._parts import (
     DocumentHeader,
@@ -38,6 +49,7 @@ from gupshup_async.messages._payload import (
     normalize_recipient,
     parse_message,
 )
+from gupshup_async.messages._reaction import ReactionMessage
 from gupshup_async.messages._requests import (
     AddressMessage,
     CallPermissionRequestMessage,
@@ -58,25 +70,33 @@ from gupshup_async.messages._template_parts import (
     TemplateText,
     TemplateUrlButton,
 )
+from gupshup_async.messages._text import TextMessage
 
 __all__ = [
     "CALLBACK_DATA_MAX",
+    "FREE_FORM_TYPES",
     "MESSAGE_TYPES",
     "NO_ENVELOPE",
     "AddressMessage",
+    "AudioMessage",
     "ButtonMessage",
     "CallPermissionRequestMessage",
     "CarouselCard",
     "CarouselMessage",
     "CatalogMessage",
+    "ContactsMessage",
     "CtaUrlMessage",
     "DocumentHeader",
+    "DocumentMessage",
     "Envelope",
     "FlowMessage",
+    "FreeFormMessage",
     "Header",
     "ImageHeader",
+    "ImageMessage",
     "InteractiveMessage",
     "ListMessage",
+    "LocationMessage",
     "LocationRequestMessage",
     "Message",
     "OrderDetailsMessage",
@@ -86,10 +106,12 @@ __all__ = [
     "ProductListMessage",
     "ProductMessage",
     "ProductSection",
+    "ReactionMessage",
     "ReplyButton",
     "RequestContactInfoMessage",
     "Row",
     "Section",
+    "StickerMessage",
     "TemplateButton",
     "TemplateCard",
     "TemplateCopyCode",
@@ -103,13 +125,16 @@ __all__ = [
     "TemplateText",
     "TemplateUrlButton",
     "TextHeader",
+    "TextMessage",
     "VideoHeader",
+    "VideoMessage",
     "VoiceCallMessage",
     "build_payload",
     "encode_normalized",
     "encode_payload",
     "is_user_id",
     "normalize_recipient",
+    "parse_free_form",
     "parse_interactive",
     "parse_message",
     "parse_template",

@@ -12,12 +12,14 @@ import attrs
 import phonenumbers
 
 from gupshup_async.errors import ValidationError
+from gupshup_async.messages._free_forms import FREE_FORM_TYPES, FreeFormMessage, parse_free_form
 from gupshup_async.messages._limits import show
 from gupshup_async.messages._messages import InteractiveMessage, parse_interactive
 from gupshup_async.messages._template import TemplateMessage, parse_template
 
-#: Anything `GupshupClient.send` sends: an interactive message, or a template.
-Message = InteractiveMessage | TemplateMessage
+#: Anything `GupshupClient.send` sends: an interactive message, a template, or a free-form
+#: message (text, media, location, contacts, reaction).
+Message = InteractiveMessage | TemplateMessage | FreeFormMessage
 
 _SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
 
@@ -152,7 +154,7 @@ NO_ENVELOPE = Envelope()
 _HEAD = b'{"messaging_product":"whatsapp","recipient_type":"individual",'
 _TAILS = {
     kind: b'"type":"%s","%s":' % (kind.encode(), kind.encode())
-    for kind in ("interactive", "template")
+    for kind in ("interactive", "template", *FREE_FORM_TYPES)
 }
 
 
@@ -195,9 +197,11 @@ def build_payload(
 
 
 def parse_message(document: Mapping[str, Any]) -> Message:
-    """Read a message from JSON: a whole request body (``"type": "template"`` or
-    ``"interactive"``), ``{"interactive": {...}}`` or ``{"template": {...}}``, or the bare
-    object: an interactive one has a ``type``, a template a ``name`` and a ``language``.
+    """Read a message from JSON: a whole request body (its ``type`` says which: ``text``,
+    ``image``, ``template``, ``interactive``...; without one, the one message object it has,
+    as in Meta's text example), ``{"interactive": {...}}``, ``{"text": {...}}`` and the like,
+    or a bare interactive object (it has a ``type``) or template (a ``name`` and a
+    ``language``).
 
     Raises `ValidationError` with every problem and its path, as `parse_interactive` does.
     """
@@ -206,6 +210,14 @@ def parse_message(document: Mapping[str, Any]) -> Message:
             "interactive", f"must be a JSON object, got {type(document).__name__}"
         )
     kind = document.get("type")
+    if isinstance(kind, str) and kind in FREE_FORM_TYPES:
+        if kind not in document:
+            raise ValidationError.at(kind, "is required: the message's object")
+        return parse_free_form(kind, document[kind])
+    if kind is None:
+        present = [k for k in FREE_FORM_TYPES if k in document]
+        if len(present) == 1 and "interactive" not in document and "template" not in document:
+            return parse_free_form(present[0], document[present[0]])
     if kind in ("template", "interactive") and isinstance(document.get(kind), Mapping):
         inner = document[kind]
         return parse_template(inner) if kind == "template" else parse_interactive(inner)

@@ -25,7 +25,9 @@ import attrs
 from gupshup_async.errors import ValidationError
 from gupshup_async.messages import (
     CALLBACK_DATA_MAX,
+    FREE_FORM_TYPES,
     normalize_recipient,
+    parse_free_form,
     parse_interactive,
     parse_template,
 )
@@ -309,13 +311,14 @@ class SandboxRules:
             request = json.loads(body)
             to = normalize_recipient(request["to"] if "to" in request else request["recipient"])
             kind = request.get("type")
-            message = request[kind if kind in ("interactive", "template") else "interactive"]
+            known = kind in ("interactive", "template") or kind in FREE_FORM_TYPES
+            message = request[kind if known else "interactive"]
             envelope_ok = (
                 request.get("messaging_product") == "whatsapp"
                 and request.get("recipient_type", "individual") == "individual"
             )
         except (ValueError, KeyError, TypeError, ValidationError):
-            return _invalid("the request body is not a v3 interactive message"), "", {}, {}
+            return _invalid("the request body is not a v3 message"), "", {}, {}
         if not envelope_ok:
             return _invalid("messaging_product, recipient_type or type is wrong"), "", {}, {}
         problem = _envelope_problem(request)
@@ -327,7 +330,11 @@ class SandboxRules:
                 if len(self._checked) > 1024:
                     self._checked.clear()
                 self._checked[key] = (
-                    self._template_verdict(message) if kind == "template" else _verdict(message)
+                    self._template_verdict(message)
+                    if kind == "template"
+                    else _free_form_verdict(kind, message)
+                    if kind in FREE_FORM_TYPES
+                    else _verdict(message)
                 )
             refused = self._checked[key]
             if refused is not None:
@@ -375,9 +382,10 @@ class SandboxRules:
         message_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         wamid = "wamid." + base64.b64encode(self._ids.randbytes(24)).decode()
         body = message.get("body") if isinstance(message, Mapping) else None
-        text = body.get("text") if isinstance(body, Mapping) else None
+        text = body.get("text") if isinstance(body, Mapping) else body
         template = request.get("type") == "template"
-        kind = "template" if template else message.get("type")
+        interactive = request.get("type", "interactive") == "interactive"
+        kind = message.get("type") if interactive else request.get("type")
         outside = self.windows and not template and not self.window_open(to, now)
         context = request.get("context")
         self.account.processed.append(
@@ -435,6 +443,14 @@ def _templates_of(path: str) -> str | None:
 
 def _invalid(details: str) -> Answer:
     return Answer(400, meta_error(100, "(#100) Invalid parameter", details))
+
+
+def _free_form_verdict(kind: str, message: object) -> Answer | None:
+    try:
+        parse_free_form(kind, message)
+    except ValidationError as refused:
+        return _invalid(str(refused))
+    return None
 
 
 def _verdict(message: object) -> Answer | None:

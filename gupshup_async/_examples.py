@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from gupshup_async import (
     AddressMessage,
+    AudioMessage,
     ButtonMessage,
     CallPermissionRequestMessage,
     CarouselCard,
     CarouselMessage,
     CatalogMessage,
+    ContactsMessage,
     CtaUrlMessage,
     DocumentHeader,
+    DocumentMessage,
     FlowMessage,
     ImageHeader,
+    ImageMessage,
     ListMessage,
+    LocationMessage,
     LocationRequestMessage,
     Message,
     OrderDetailsMessage,
@@ -21,13 +26,17 @@ from gupshup_async import (
     ProductListMessage,
     ProductMessage,
     ProductSection,
+    ReactionMessage,
     RequestContactInfoMessage,
     Row,
     Section,
+    StickerMessage,
     TemplateMessage,
     TemplateQuickReply,
     TemplateUrlButton,
+    TextMessage,
     VideoHeader,
+    VideoMessage,
     VoiceCallMessage,
 )
 
@@ -132,3 +141,18 @@ TEMPLATE_EXAMPLE = TemplateMessage(
     body=["Asha", "1042"],
     buttons=[TemplateQuickReply(0, "track-1042"), TemplateUrlButton(2, "1042")],
 )
+
+#: The conversation around them: text, media, a location, a contact card, a reaction.
+FREE_FORM_EXAMPLES: dict[str, Message] = {
+    "text": TextMessage("Your table is booked: https://example.com/b/1042", preview_url=True),
+    "image": ImageMessage(IMAGE, caption="Tonight's menu"),
+    "video": VideoMessage("https://cdn.example.com/tour.mp4", caption="A look inside"),
+    "audio": AudioMessage("https://cdn.example.com/welcome.ogg"),
+    "document": DocumentMessage(
+        "https://cdn.example.com/menu.pdf", caption="The full menu", filename="menu.pdf"
+    ),
+    "sticker": StickerMessage("https://cdn.example.com/thanks.webp"),
+    "reaction": ReactionMessage("wamid.HBgLOTE5ODc2NTQzMjEwFQIAEhggM0E0", "👍"),
+    "location": LocationMessage(12.9716, 77.5946, name="Chez Nous", address="MG Road, Bengaluru"),
+    "contacts": ContactsMessage.card("Chez Nous bookings", "+91 80 4567 8900"),
+}

@@ -62,8 +62,10 @@ def test_every_command_has_help(command: str) -> None:
 def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
     done = run("demo", "--messages", "300", "--rate", "2000")
     assert done.returncode == 0, done.stderr
-    for kind in ("button", "list", "cta_url", "flow", "carousel", "voice_call"):
+    for kind in ("button", "list", "cta_url", "flow", "carousel", "voice_call", "text", "image"):
         assert kind in done.stdout
+    for kind in ("reaction", "location", "contacts", "document", "sticker"):
+        assert re.search(rf"│ {kind}\s+│", done.stdout), kind
     out = done.stdout
     assert re.search(r"messages\s+│\s+300\b", out)
     accepted = int(re.search(r"accepted by Gupshup\s+│\s+(\d+)", out)[1])  # type: ignore[index]

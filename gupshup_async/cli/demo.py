@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gupshup_async._examples import EXAMPLES, TEMPLATE_EXAMPLE
+from gupshup_async._examples import EXAMPLES, FREE_FORM_EXAMPLES, TEMPLATE_EXAMPLE
 from gupshup_async.cli._common import POSITIVE
 from gupshup_async.cli._group import cli
 from gupshup_async.client import GupshupClient
@@ -156,7 +156,7 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
 
 def every_type() -> dict[str, Message]:
     """One example of every message type the demo sends, by name."""
-    return {**EXAMPLES, "template": TEMPLATE_EXAMPLE}
+    return {**EXAMPLES, "template": TEMPLATE_EXAMPLE, **FREE_FORM_EXAMPLES}
 
 
 async def _window_stage(

@@ -31,10 +31,13 @@ __all__ = [
     "InboundMessage",
     "ListReply",
     "LocationReply",
+    "MediaReceived",
     "OrderReceived",
+    "ReactionReceived",
     "StatusUpdate",
     "TemplateButtonReply",
     "UnknownEvent",
+    "UnsupportedReceived",
     "parse_events",
 ]
 
@@ -147,6 +150,52 @@ class ContactsShared(_Inbound):
 
 
 @attrs.frozen
+class MediaReceived(_Inbound):
+    """An image, video, audio (``voice``: a voice note), document or sticker (``animated``)
+    the user sent: ``kind`` says which. ``media_id`` is Meta's id of the file, ``url`` the link
+    Gupshup adds to fetch it (it expires), ``mime_type``, ``sha256``, ``caption`` and
+    ``filename`` as they came.
+    """
+
+    kind: str = ""
+    media_id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+    url: str | None = None
+    voice: bool = False
+    animated: bool = False
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
+class ReactionReceived(_Inbound):
+    """The user reacted to a message (``reacted_to``, Meta's id) with ``emoji``; an empty
+    ``emoji`` takes their reaction back.
+    """
+
+    reacted_to: str | None = None
+    emoji: str = ""
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def removed(self) -> bool:
+        return not self.emoji
+
+
+@attrs.frozen
+class UnsupportedReceived(_Inbound):
+    """A message WhatsApp could not pass on (a type the Cloud API does not support): its
+    error ``code`` (131051) and ``title``.
+    """
+
+    code: int | None = None
+    title: str | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+
+@attrs.frozen
 class InboundMessage(_Inbound):
     """Any other message from a user: ``type`` says which (``text``, ``image``, ...)."""
 
@@ -221,6 +270,9 @@ Event = (
     | ListReply
     | FlowReply
     | LocationReply
+    | MediaReceived
+    | ReactionReceived
+    | UnsupportedReceived
     | InboundMessage
     | StatusUpdate
     | ConnectivityCheck
@@ -238,6 +290,9 @@ FromUser = (
     | ListReply
     | FlowReply
     | LocationReply
+    | MediaReceived
+    | ReactionReceived
+    | UnsupportedReceived
     | InboundMessage
 )
 FROM_USER: tuple[type[FromUser], ...] = (
@@ -249,6 +304,9 @@ FROM_USER: tuple[type[FromUser], ...] = (
     ListReply,
     FlowReply,
     LocationReply,
+    MediaReceived,
+    ReactionReceived,
+    UnsupportedReceived,
     InboundMessage,
 )
 
@@ -433,9 +491,40 @@ def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
                 name=_text(where.get("name")),
                 address=_text(where.get("address")),
             )
+    if kind in _MEDIA_KINDS and isinstance(message.get(kind), Mapping):
+        media = message[kind]
+        return MediaReceived(
+            **common,
+            kind=str(kind),
+            media_id=_text(media.get("id")),
+            mime_type=_text(media.get("mime_type")),
+            sha256=_text(media.get("sha256")),
+            caption=_text(media.get("caption")),
+            filename=_text(media.get("filename")),
+            url=_text(media.get("url")),
+            voice=media.get("voice") is True,
+            animated=media.get("animated") is True,
+        )
+    if kind == "reaction" and isinstance(message.get("reaction"), Mapping):
+        reaction = message["reaction"]
+        emoji = reaction.get("emoji")
+        return ReactionReceived(
+            **common,
+            reacted_to=_text(reaction.get("message_id")),
+            emoji=emoji if isinstance(emoji, str) else "",
+        )
+    if kind == "unsupported":
+        errors = _list(message.get("errors"))
+        first = errors[0] if errors and isinstance(errors[0], Mapping) else {}
+        return UnsupportedReceived(
+            **common, code=_int(first.get("code")), title=_text(first.get("title"))
+        )
     text = message.get("text")
     body = _text(text.get("body")) if isinstance(text, Mapping) else None
     return InboundMessage(**common, type=_text(kind) or "unknown", text=body)
+
+
+_MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 
 
 def _decoded(value: Any) -> dict[str, Any]:

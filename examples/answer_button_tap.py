@@ -1,8 +1,10 @@
-"""A request handler that answers a button tap with another message, as a reply to it.
+"""A request handler that answers a button tap: marks it read, replies to it with text, sends
+an image.
 
-The webhook receiver (aiohttp's web server here) hands each tap to `answer`, which sends a
-confirmation in context of the tap. One GupshupClient is made when the app starts and closed
-when it stops, and shared by every request.
+The webhook receiver (aiohttp's web server here) hands each tap to `answer`: `client.reply`
+marks the tap read (typing shown meanwhile) and sends the confirmation in context of it. One
+GupshupClient is made when the app starts and closed when it stops, and shared by every
+request.
 
     export GUPSHUP_APP_ID=... GUPSHUP_APP_TOKEN=... GUPSHUP_HOOK_SECRET=...
     python examples/answer_button_tap.py --port 8000
@@ -22,6 +24,8 @@ from gupshup_async import (
     ButtonMessage,
     ButtonReply,
     GupshupClient,
+    ImageMessage,
+    TextMessage,
     WebhookError,
     parse_events,
 )
@@ -30,14 +34,16 @@ CLIENT = web.AppKey("client", GupshupClient)
 TASKS = web.AppKey("tasks", set)
 
 
+MAP = "https://cdn.example.com/chez-nous-map.png"
+
+
 async def answer(client: GupshupClient, tap: ButtonReply) -> None:
     if tap.id == "book":
-        message = ButtonMessage(
-            "Booked: a table for two at 8pm. See you then!", [("cancel", "Cancel it")]
-        )
+        await client.reply(tap, TextMessage("Booked: a table for two at 8pm. See you then!"))
+        await client.send(tap.sender, ImageMessage(MAP, caption="How to find us"))
     else:
-        message = ButtonMessage("No problem. Shall we try another time?", [("book", "Book it")])
-    await client.send(tap.sender, message, reply_to=tap.message_id)
+        again = ButtonMessage("No problem. Shall we try another time?", [("book", "Book it")])
+        await client.reply(tap, again)
 
 
 def create_app(client: GupshupClient, secret: str) -> web.Application:

@@ -115,6 +115,7 @@ class Exchange:
         headers: httpx.Headers | Mapping[str, str],
         content: bytes | None = None,
         form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         limit: int = MAX_ANSWER_BYTES,
         ambiguous: bool = True,
         secret: str | None = None,
@@ -127,7 +128,13 @@ class Exchange:
         timeout = self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
             request = self.http.build_request(
-                method, url, headers=headers, content=content, data=form, timeout=timeout
+                method,
+                url,
+                headers=headers,
+                content=content,
+                data=form,
+                files=files,
+                timeout=timeout,
             )
         except UnicodeEncodeError:
             raise not_ascii() from None  # from None: the error would quote the header

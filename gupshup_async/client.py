@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import os
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ from gupshup_async import _engine
 from gupshup_async._closing import AsyncClosing
 from gupshup_async._confirm import Confirmer
 from gupshup_async._http import Exchange, token_headers, total_timeout
+from gupshup_async._media_files import check_upload
 from gupshup_async._template_list import TemplateList
 from gupshup_async.answers import accepted_ids
 from gupshup_async.auth import (
@@ -43,9 +46,16 @@ from gupshup_async.errors import (
     APIError,
     GupshupError,
     RateLimitError,
+    ValidationError,
 )
 from gupshup_async.items import Item
-from gupshup_async.messages import Envelope, Message, TemplateMessage, normalize_recipient
+from gupshup_async.messages import (
+    NO_ENVELOPE,
+    Envelope,
+    Message,
+    TemplateMessage,
+    normalize_recipient,
+)
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import Limiter, RateLimit
@@ -54,6 +64,7 @@ from gupshup_async.stores import Journal, WindowStore
 from gupshup_async.stores.statuses import Seen, StatusSource
 from gupshup_async.tags import Tag
 from gupshup_async.template_definitions import TemplateDefinitions
+from gupshup_async.webhooks import FromUser, MediaReceived
 from gupshup_async.window import WindowPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
@@ -83,21 +94,38 @@ class SendHooks:
         """The send gave up with ``error`` (its ``attempts`` say how many were made)."""
 
 
+# An accepted answer read: (the id it gives, the recipient's WhatsApp id, their user id).
+_Accepted = tuple[str, "str | None", "str | None"]
+
+
 @attrs.define
 class _Request:
-    """One send's request body, made once; with a tag, made again for each later attempt so
-    that each carries its own (`gupshup_async.tags`).
+    """One call's request, made once: a message's body (with a tag, made again for each later
+    attempt so that each carries its own: `gupshup_async.tags`), or another endpoint's
+    (``url``, ``read`` its answer): a read receipt, an upload. ``recipient`` is who the
+    limiter spaces it for; ``hooked``: `SendHooks` hear of it (messages only).
     """
 
     recipient: str
-    message: Message
+    message: Message | None
     envelope: Envelope
     tag: Tag | None
     body: bytes = b""
+    url: httpx.URL | None = None  # None: the message endpoint
+    read: Callable[[int, bytes], _Accepted] = accepted_ids
+    content_type: str | None = _JSON
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    form: dict[str, str] | None = None
+    #: Whether a failure after the request was written may have done it: false for calls
+    #: that may safely be made twice (marking a message read; an upload).
+    ambiguous: bool = True
+    hooked: bool = True
     number: int = 0  # the attempt ``body`` was made for
     tagged: str | None = None  # and the callback data it carries
 
     def body_for(self, number: int) -> bytes:
+        if self.message is None:
+            return self.body
         if not self.body or (self.tag is not None and number != self.number):
             envelope = self.envelope
             if self.tag is not None:
@@ -223,7 +251,11 @@ class GupshupClient(AsyncClosing):
         )
         self._hooks = hooks
         self._owns_provider = False  # a provider made by from_env is closed with the client
-        self._url = f"{self.base_url}/partner/app/{quote(app_id, safe='')}/v3/message"
+        app_path = f"{self.base_url}/partner/app/{quote(app_id, safe='')}"
+        self._url = f"{app_path}/v3/message"
+        self._event_url = httpx.URL(f"{app_path}/v1/event")
+        self._media_url = httpx.URL(f"{app_path}/media")
+        self._calls = itertools.count(1)  # the limiter's key of each call that is no message
         self._owns_http = http_client is None
         self._timeout: httpx.Timeout | None = None if timeout is None else httpx.Timeout(timeout)
         if http_client is None:
@@ -463,6 +495,161 @@ class GupshupClient(AsyncClosing):
             definitions.check(message)
         return message
 
+    # The conversation around a message: read receipts, replies, media ----------------------
+
+    async def mark_read(self, message_id: str, *, typing: bool = False) -> None:
+        """Mark the user's message ``message_id`` (Meta's id, as a webhook gives it) read: its
+        ticks turn blue; ``typing`` shows the typing indicator too, for up to 25 seconds or
+        until the next message (Gupshup's event endpoint). It takes the same rate limit and
+        retries as a send; marking a message read twice is harmless, so every transient
+        failure is retried. Raises `ValidationError` for an empty id, `APIError` or
+        `TransportError` as a send does.
+        """
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise ValidationError.at(
+                "message.message_id", f"must be a message id, got {message_id!r}"
+            )
+        event: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+        }
+        if typing:
+            event["typing_indicator"] = {"type": "text"}
+        body = json.dumps({"type": "message-event", "message": event}).encode()
+        request = _Request(
+            f"~call:{next(self._calls)}",
+            None,
+            NO_ENVELOPE,
+            None,
+            body,
+            url=self._event_url,
+            read=_event_accepted,
+            ambiguous=False,
+            hooked=False,
+        )
+        await self._attempts(request, None, None)
+
+    async def reply(
+        self,
+        event: FromUser,
+        message: Message,
+        *,
+        mark_read: bool = True,
+        quote: bool = True,
+        callback_data: str | None = None,
+        window_policy: WindowPolicy | None = None,
+    ) -> SendResult:
+        """Answer the user's ``event`` (a button tap, a message): marks it read (with the typing
+        indicator) and sends ``message`` to its sender, shown as a reply to it (``quote``).
+        One line in a webhook handler: ``await client.reply(tap, TextMessage("Booked!"))``.
+        A failure to mark it read is logged, never raised: the answer matters more.
+        """
+        if mark_read:
+            try:
+                await self.mark_read(event.message_id, typing=True)
+            except GupshupError as failed:
+                logger.warning("marking %s read failed: %s", event.message_id, _reason(failed))
+        return await self.send(
+            event.sender,
+            message,
+            reply_to=event.message_id if quote else None,
+            callback_data=callback_data,
+            window_policy=window_policy,
+        )
+
+    async def upload_media(
+        self,
+        file: str | os.PathLike[str] | bytes,
+        mime_type: str,
+        *,
+        filename: str | None = None,
+    ) -> str:
+        """Upload a file (a path, or its bytes) to Gupshup's media endpoint and return the
+        media id to send it with (``ImageMessage(id=...)``); Gupshup keeps it 30 days.
+
+        The MIME type and the size are checked first, against what WhatsApp delivers (JPEG or
+        PNG images up to 5 MB, MP4 or 3GPP video and AAC, AMR, MP3, M4A or OGG audio up to
+        16 MB, WebP stickers up to 500 KB, documents up to 100 MB): a `ValidationError` at
+        ``file_type`` or ``file``, and nothing is sent. The file is read whole (in a thread).
+        Same rate limit and retries as a send; a retried upload at worst makes a second id.
+        """
+        if isinstance(file, bytes):
+            data, name = file, filename or "upload"
+            kind = check_upload(mime_type, len(data))
+        else:
+            path = Path(file)
+            try:
+                size = (await asyncio.to_thread(path.stat)).st_size
+            except OSError as missing:
+                said = f"cannot read {path}: {missing.strerror}"
+                raise ValidationError.at("file", said) from None
+            kind = check_upload(mime_type, size)
+            data, name = await asyncio.to_thread(path.read_bytes), filename or path.name
+        request = _Request(
+            f"~call:{next(self._calls)}",
+            None,
+            NO_ENVELOPE,
+            None,
+            url=self._media_url,
+            read=_media_accepted,
+            content_type=None,
+            files={"file": (name, data, kind)},
+            form={"file_type": kind},
+            ambiguous=False,
+            hooked=False,
+        )
+        result = await self._attempts(request, None, None)
+        return result.message_id
+
+    async def download_media(
+        self,
+        media: MediaReceived | str,
+        to: str | os.PathLike[str] | None = None,
+        *,
+        max_bytes: int = 100 * 1024 * 1024,
+    ) -> bytes | Path:
+        """The file of a `MediaReceived` (by the URL Gupshup gives with it) or at a URL: its
+        bytes, or written to ``to`` and that path. Gupshup's URLs expire: download soon after
+        the webhook. Transient failures are retried as a send's; a 4xx is not (Gupshup
+        rate-limits repeated calls for invalid media). The app token goes only to Gupshup's
+        own host, never to another. Raises `ValidationError` when there is no URL, `APIError`
+        or `TransportError` otherwise.
+        """
+        url = media.url if isinstance(media, MediaReceived) else media
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ValidationError.at(
+                "url",
+                "this media came without a URL to fetch it (Gupshup gives one with inbound media)",
+            )
+        self._check_usable()
+        target = httpx.URL(url)
+        token = await self._provider.token()
+        ours = target.host == httpx.URL(self.base_url).host
+        headers = token_headers(token) if ours else httpx.Headers()
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._limiter is not None:
+                await self._limiter.acquire(f"~call:{next(self._calls)}")
+            try:
+                answer = await self._exchange.send(
+                    "GET", target, headers=headers, limit=max_bytes, ambiguous=False, secret=token
+                )
+                if not answer.ok:
+                    raise answer.refusal()
+                break
+            except GupshupError as failed:
+                if not self.retry.should_retry(failed, attempt):
+                    failed.attempts = attempt
+                    raise
+                await asyncio.sleep(self._wait_after("~download", failed, attempt))
+        if to is None:
+            return answer.content
+        path = Path(to)
+        await asyncio.to_thread(path.write_bytes, answer.content)
+        return path
+
     async def fetch_templates(self, *, max_age: float | None = None) -> TemplateDefinitions:
         """The app's templates as Gupshup lists them (``GET /partner/app/{app_id}/templates``).
 
@@ -498,7 +685,7 @@ class GupshupClient(AsyncClosing):
             raise self._give_up(error, tally) from None
         if tally.uncertain and tally.confirmer is not None:
             result = await self._duplicates(result, tally.confirmer, tally.uncertain)
-        if self._hooks is not None:
+        if self._hooks is not None and request.hooked:
             self._hooks.success(result)
         return result
 
@@ -581,10 +768,10 @@ class GupshupClient(AsyncClosing):
             if watch is not None:
                 watch.leaving()
             tally.attempts += 1
-            if self._hooks is not None:
+            if self._hooks is not None and tally.request.hooked:
                 self._hooks.attempt(recipient, tally.attempts)
             try:
-                message_id, wa_id, user_id = await self._post(body, tally.token)
+                message_id, wa_id, user_id = await self._post(tally.request, body, tally.token)
             except GupshupError as error:
                 if watch is not None:
                     watch.after(error)
@@ -612,20 +799,29 @@ class GupshupClient(AsyncClosing):
                 callback_data=tally.request.callback_data(tally.number),
             )
 
-    async def _post(self, body: bytes, token: str) -> tuple[str, str | None, str | None]:
+    async def _post(self, request: _Request, body: bytes, token: str) -> _Accepted:
         """POST the request and read the answer."""
         answer = await self._exchange.send(
-            "POST", self._httpx_url, headers=self._headers_for(token), content=body, secret=token
+            "POST",
+            request.url or self._httpx_url,
+            headers=self._headers_for(token, request.content_type),
+            content=body or None,
+            form=request.form,
+            files=request.files,
+            ambiguous=request.ambiguous,
+            secret=token,
         )
         if answer.ok:
-            return accepted_ids(answer.status, answer.content)
+            return request.read(answer.status, answer.content)
         raise answer.refusal()
 
-    def _headers_for(self, token: str) -> httpx.Headers:
+    def _headers_for(self, token: str, content_type: str | None = _JSON) -> httpx.Headers:
         """Our headers for ``token``, made once per token: httpx merges them with the client's
         own on every request, and parsing a URL and a header dict per request cost more than
         everything else this library does per send (docs/performance.md).
         """
+        if content_type != _JSON:  # a read receipt or an upload: rare, not cached
+            return token_headers(token, content_type)
         made = self._headers
         if made is None or made[0] != token:
             made = (token, token_headers(token, _JSON))
@@ -657,7 +853,7 @@ class GupshupClient(AsyncClosing):
             _reason(error),
             tally.next_wait,
         )
-        if self._hooks is not None:
+        if self._hooks is not None and tally.request.hooked:
             self._hooks.retry(tally.recipient, tally.attempts, error, tally.next_wait)
 
     def _give_up(self, error: GupshupError, tally: _Tally) -> GupshupError:
@@ -676,7 +872,7 @@ class GupshupClient(AsyncClosing):
             tally.attempts,
             _reason(error),
         )
-        if self._hooks is not None:
+        if self._hooks is not None and tally.request.hooked:
             self._hooks.failure(tally.recipient, error)
         return error
 
@@ -698,6 +894,43 @@ class _Delivery:
     ) -> SendResult:
         return await self.client._deliver(
             recipient, message, envelope, self.policy, watch, self.confirmer
+        )
+
+
+def _event_accepted(status: int, content: bytes) -> _Accepted:
+    """A read receipt taken: a 2xx, unless its body says ``"status": "error"``."""
+    _refused_in_body(status, content)
+    return ("", None, None)
+
+
+def _media_accepted(status: int, content: bytes) -> _Accepted:
+    """An upload taken: ``{"mediaId": ..., "status": "success"}``."""
+    _refused_in_body(status, content)
+    try:
+        media_id = json.loads(content)["mediaId"]
+        if not isinstance(media_id, str) or not media_id:
+            raise TypeError(media_id)
+    except (ValueError, LookupError, TypeError):
+        raise APIError(
+            "the upload was accepted but the answer carries no mediaId",
+            status_code=status,
+            body=content[:200].decode("utf-8", "replace"),
+        ) from None
+    return (media_id, None, None)
+
+
+def _refused_in_body(status: int, content: bytes) -> None:
+    # Gupshup answers some refusals with a 2xx and {"status": "error", "message": ...}.
+    try:
+        data = json.loads(content) if content else {}
+    except ValueError:
+        return
+    if isinstance(data, dict) and data.get("status") == "error":
+        said = data.get("message")
+        raise APIError(
+            f"refused: {said}" if isinstance(said, str) else "refused",
+            status_code=status,
+            body=content[:200].decode("utf-8", "replace"),
         )
 
 

@@ -94,12 +94,15 @@ async def test_a_button_tap_is_answered_in_context() -> None:
             await box.tap(offer.message_id, "book", "Book it")
             offered = box.account.processed[0]
             tap_id = f"wamid.sandbox-reply-{offered.seq}-book"  # the id the sandbox gives a tap
-            await until(lambda: len(box.account.processed) >= 2)  # the offer, then the answer
-            answer = box.account.processed[-1]
+            await until(lambda: len(box.account.processed) >= 3)  # offer, answer, image
+            _, answer, image = box.account.processed
     assert answer.body_text is not None
     assert answer.body_text.startswith("Booked")
+    assert answer.interactive_type == "text"
     assert answer.reply_to == tap_id  # sent as a reply to the tap itself
     assert answer.to == "919876543210"
+    assert (image.interactive_type, image.to) == ("image", "919876543210")
+    assert box.account.read_receipts == [(tap_id, True)]  # the tap marked read, typing shown
 
 
 def test_the_csv_campaign_script_sends_every_row_once_and_resumes(tmp_path: Path) -> None:

@@ -131,6 +131,10 @@ class Account:
 
     def __init__(self) -> None:
         self.processed: list[Processed] = []
+        #: Read receipts asked for, in order: (Meta's id of the user's message, typing shown).
+        self.read_receipts: list[tuple[str, bool]] = []
+        #: Media uploaded, by media id: (MIME type, the file's bytes).
+        self.media: dict[str, tuple[str, bytes]] = {}
         self.answers: collections.Counter[int] = collections.Counter()
         self.faults: collections.Counter[str] = collections.Counter()
 
@@ -143,6 +147,11 @@ class Account:
     def to_json(self) -> dict[str, Any]:
         return {
             "processed": len(self.processed),
+            "media": {media_id: kind for media_id, (kind, _) in self.media.items()},
+            "read_receipts": [
+                {"message_id": message_id, "typing": typing}
+                for message_id, typing in self.read_receipts
+            ],
             "answers": {str(k): v for k, v in sorted(self.answers.items())},
             "faults": dict(sorted(self.faults.items())),
             "by_recipient": {

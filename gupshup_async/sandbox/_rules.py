@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from gupshup_async._media_files import check_upload
 from gupshup_async.errors import ValidationError
 from gupshup_async.messages import (
     CALLBACK_DATA_MAX,
@@ -225,9 +226,14 @@ class SandboxRules:
     ) -> Answer:
         if method == "GET" and path == "/sandbox/account":
             return Answer(200, _json(self.account.to_json()))
+        if method == "GET" and path.startswith("/sandbox/media/"):
+            return self._media_file(path.removeprefix("/sandbox/media/"))
         listing = _templates_of(path) if method == "GET" else None
         if listing is not None:
             return self._template_list(listing, headers)
+        event_app = _app_of(path, ("v1", "event"))
+        if method == "POST" and event_app is not None:
+            return self._event(event_app, headers, body)
         app_id = _app_of(path)
         if method != "POST" or app_id is None:
             return _NOT_FOUND
@@ -275,6 +281,62 @@ class SandboxRules:
         if headers.get("authorization") != self.apps[app_id]:
             return _UNAUTHORIZED
         return None
+
+    def upload(
+        self, app_id: str, headers: Mapping[str, str], file_type: object, data: bytes | None
+    ) -> Answer:
+        """A file posted to the media endpoint (the server reads the multipart form): kept in
+        the account, its id answered as Gupshup does (``{"mediaId", "status"}``).
+        """
+        refused = self._app_refused(app_id, headers)
+        if refused is not None:
+            return refused
+        if data is None:
+            return Answer(400, gupshup_error("file is required"))
+        try:
+            kind = check_upload(file_type, len(data))
+        except ValidationError as bad:
+            return Answer(400, gupshup_error(str(bad)))
+        media_id = self.keep_media(kind, data)
+        return Answer(200, _json({"mediaId": media_id, "status": "success"}))
+
+    def keep_media(self, kind: str, data: bytes) -> str:
+        """Keep a file (uploaded, or sent by a user) and return its media id."""
+        media_id = str(self._ids.getrandbits(52))
+        self.account.media[media_id] = (kind, data)
+        return media_id
+
+    def _media_file(self, media_id: str) -> Answer:
+        found = self.account.media.get(media_id)
+        if found is None:
+            return Answer(404, gupshup_error("no such media (or it expired)"))
+        kind, data = found
+        return Answer(200, data, headers=(("Content-Type", kind),))
+
+    def _event(self, app_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """A read receipt (and typing indicator), as Gupshup's event endpoint takes it."""
+        refused = self._app_refused(app_id, headers)
+        if refused is not None:
+            return refused
+        try:
+            request = json.loads(body)
+            event = request["message"]
+            message_id = event["message_id"]
+            typing = event.get("typing_indicator")
+            well_formed = (
+                request.get("type") == "message-event"
+                and event.get("messaging_product") == "whatsapp"
+                and event.get("status") == "read"
+                and isinstance(message_id, str)
+                and message_id.strip() != ""
+                and (typing is None or typing == {"type": "text"})
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            well_formed = False
+        if not well_formed:
+            return _invalid("the body is not a message-event marking a message read")
+        self.account.read_receipts.append((message_id, typing is not None))
+        return Answer(200, _json({"status": "success"}))
 
     def _template_list(self, app_id: str, headers: Mapping[str, str]) -> Answer:
         refused = self._app_refused(app_id, headers)
@@ -425,10 +487,10 @@ def _envelope_problem(request: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _app_of(path: str) -> str | None:
-    # /partner/app/{app_id}/v3/message
+def _app_of(path: str, tail: tuple[str, ...] = ("v3", "message")) -> str | None:
+    # /partner/app/{app_id}/v3/message, or another endpoint of the app's
     parts = path.split("?", 1)[0].split("/")
-    if len(parts) == 6 and parts[1:3] == ["partner", "app"] and parts[4:] == ["v3", "message"]:
+    if parts[1:3] == ["partner", "app"] and tuple(parts[4:]) == tail and len(parts) > 4:
         return parts[3] or None
     return None
 

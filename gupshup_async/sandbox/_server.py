@@ -20,7 +20,7 @@ from httpx_aiohttp import HttpxAiohttpClient
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.sandbox._account import SANDBOX_APP_ID, SANDBOX_TOKEN, Account, Processed
 from gupshup_async.sandbox._events import inbound_event, reply_event, status_event
-from gupshup_async.sandbox._rules import Faults, SandboxRules
+from gupshup_async.sandbox._rules import Answer, Faults, SandboxRules
 from gupshup_async.template_definitions import TemplateDefinitions
 
 __all__ = ["Sandbox"]
@@ -32,6 +32,13 @@ _DROP_AFTER = 0.1
 #: Seconds between a message processed and its first status, and between its statuses: a
 #: fast first status as Gupshup posts them, so the loop shows without slowing a demo.
 STATUS_DELAY = 0.2
+
+
+def _response(answer: Answer) -> web.Response:
+    # A file answers with its own type; everything else the sandbox says is JSON.
+    headers = dict(answer.headers)
+    kind = None if "Content-Type" in headers else "application/json"
+    return web.Response(status=answer.status, body=answer.body, content_type=kind, headers=headers)
 
 
 class Sandbox(AsyncClosing):
@@ -154,8 +161,12 @@ class Sandbox(AsyncClosing):
         self._runner = runner
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.path
+        parts = path.split("/")
+        if request.method == "POST" and parts[1:3] == ["partner", "app"] and parts[4:] == ["media"]:
+            return _response(await self._upload(parts[3], request))
         body = await request.read()
-        if request.method == "POST" and request.rel_url.path == "/sandbox/inbound":
+        if request.method == "POST" and path == "/sandbox/inbound":
             return await self._user_writes_over_http(body)
         rules = self.rules
         seen = len(rules.account.processed)
@@ -168,12 +179,36 @@ class Sandbox(AsyncClosing):
             request.transport.abort()  # what follows is written to no one
         if answer.delay:
             await asyncio.sleep(answer.delay)
-        return web.Response(
-            status=answer.status,
-            body=answer.body,
-            content_type="application/json",
-            headers=dict(answer.headers),
-        )
+        return _response(answer)
+
+    async def _upload(self, app_id: str, request: web.Request) -> Answer:
+        """The media endpoint: aiohttp reads the multipart form, the rules decide."""
+        try:
+            form = await request.post()
+        except ValueError:
+            form = None
+        upload = form.get("file") if form is not None else None
+        data = upload.file.read() if isinstance(upload, web.FileField) else None
+        file_type = form.get("file_type") if form is not None else None
+        return self.rules.upload(app_id, request.headers, file_type, data)
+
+    async def user_sends_media(
+        self, sender: str, kind: str, data: bytes, mime_type: str, *, caption: str | None = None
+    ) -> str:
+        """Post the callback of the user sending a file (``kind``: image, video, audio,
+        document, sticker), with the URL to fetch it from the sandbox, as Gupshup gives one.
+        Returns the media id.
+        """
+        media_id = self.rules.keep_media(mime_type, data)
+        media: dict[str, Any] = {"id": media_id, "mime_type": mime_type, "sha256": "sandbox"}
+        media["url"] = f"{self.base_url}/sandbox/media/{media_id}"
+        if caption is not None:
+            media["caption"] = caption
+        self._inbound_seq += 1
+        content = {"type": kind, kind: media}
+        event = inbound_event(self.app_id, sender, content, self._inbound_seq, int(time.time()))
+        await self._post(event)
+        return media_id
 
     async def tap(
         self,

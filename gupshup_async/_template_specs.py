@@ -15,10 +15,14 @@ from gupshup_async.messages import (
     DocumentHeader,
     ImageHeader,
     TemplateCard,
+    TemplateCatalogButton,
     TemplateCopyCode,
     TemplateFlowButton,
     TemplateLocation,
     TemplateMessage,
+    TemplateMultiProductButton,
+    TemplateOrderDetailsButton,
+    TemplateProduct,
     TemplateQuickReply,
     TemplateText,
     TemplateUrlButton,
@@ -30,7 +34,7 @@ Given = TemplateMessage | TemplateCard
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-HEADER_KINDS = ("text", "image", "video", "document", "location")
+HEADER_KINDS = ("text", "image", "video", "document", "location", "product")
 # What each button kind is called in a definition, and the parameter class that fills it.
 BUTTON_KINDS = {
     "QUICK_REPLY": "quick_reply",
@@ -41,6 +45,7 @@ BUTTON_KINDS = {
     "OTP": "otp",
     "CATALOG": "catalog",
     "MPM": "mpm",
+    "ORDER_DETAILS": "order_details",
     "VOICE_CALL": "voice_call",
 }
 _KIND_NAMES = {kind: name for name, kind in BUTTON_KINDS.items()}
@@ -49,7 +54,12 @@ _PARAMETER_OF = {
     TemplateUrlButton: "url",
     TemplateCopyCode: "copy_code",
     TemplateFlowButton: "flow",
+    TemplateCatalogButton: "catalog",
+    TemplateMultiProductButton: "mpm",
+    TemplateOrderDetailsButton: "order_details",
 }
+# What a button that needs a parameter needs, to say so.
+_NEEDED = {"url": "its URL's suffix", "mpm": "its products", "order_details": "its order"}
 # An authentication template's one-time-password button takes its code as a URL button's text
 # parameter (Meta, "Authentication templates": copy code, one tap and zero tap alike).
 _SENT_AS = {"otp": "url"}
@@ -59,6 +69,7 @@ _MEDIA_OF = {
     VideoHeader: "video",
     DocumentHeader: "document",
     TemplateLocation: "location",
+    TemplateProduct: "product",
 }
 
 
@@ -85,7 +96,7 @@ class TemplateButtonSpec:
 
     @property
     def needs_parameter(self) -> bool:
-        if self.kind in ("copy_code", "otp"):
+        if self.kind in ("copy_code", "otp", "mpm", "order_details"):
             return True
         return self.kind == "url" and bool(placeholders(self.url))
 
@@ -227,7 +238,7 @@ class PartsSpec:
                 out.append(Problem(path, f"button {index}'s URL {spec.url} has no variable part"))
         for index, spec in enumerate(self.buttons):
             if spec.needs_parameter and index not in given:
-                what = "its URL's suffix" if spec.kind == "url" else "its code"
+                what = _NEEDED.get(spec.kind, "its code")
                 out.append(
                     Problem(
                         container,

@@ -51,6 +51,8 @@ class TemplateDefinition(PartsSpec):
     body: str = ""
     #: The cards of a carousel template; None when the listing did not say (then unchecked).
     cards: tuple[TemplateCardSpec, ...] | None = ()
+    #: A limited-time offer whose expiry each message gives (``has_expiration``).
+    offer_expires: bool = False
 
     # Reading the two shapes definitions come in --------------------------------------------
 
@@ -64,8 +66,12 @@ class TemplateDefinition(PartsSpec):
         body = ""
         buttons: list[TemplateButtonSpec] = []
         cards: tuple[TemplateCardSpec, ...] = ()
+        offer_expires = False
         for component in obj.get("components") or ():
             kind = str(component.get("type", "")).upper()
+            if kind == "LIMITED_TIME_OFFER":
+                offer = component.get("limited_time_offer")
+                offer_expires = isinstance(offer, Mapping) and offer.get("has_expiration") is True
             if kind == "HEADER":
                 header = str(component.get("format", "TEXT")).lower()
                 header_placeholders = placeholders(component.get("text"))
@@ -77,6 +83,7 @@ class TemplateDefinition(PartsSpec):
                 cards = tuple(TemplateCardSpec.from_meta(c) for c in component.get("cards") or ())
         return cls(
             cards=cards,
+            offer_expires=offer_expires,
             name=str(obj["name"]),
             language=str(obj["language"]),
             status=str(obj.get("status", "APPROVED")).upper(),
@@ -145,6 +152,9 @@ class TemplateDefinition(PartsSpec):
             if self.header == "text":
                 header["text"] = self._header_text()
             components.append(header)
+        if self.offer_expires:
+            offer = {"has_expiration": True}
+            components.append({"type": "LIMITED_TIME_OFFER", "limited_time_offer": offer})
         components.append({"type": "BODY", "text": self._body_text()})
         if self.cards:
             cards = [card.to_meta() for card in self.cards]
@@ -201,7 +211,20 @@ class TemplateDefinition(PartsSpec):
             )
         self._fit(message, message.component_paths(), "template.components", out)
         self._fit_cards(message, out)
+        self._fit_offer(message, out)
         return out
+
+    def _fit_offer(self, message: TemplateMessage, out: list[Problem]) -> None:
+        given = message.offer_path
+        if self.offer_expires and given is None:
+            out.append(
+                Problem(
+                    "template.components",
+                    "the template's limited-time offer needs its expiry (offer_expires_ms=...)",
+                )
+            )
+        elif given is not None and not self.offer_expires:
+            out.append(Problem(given, "the template has no limited-time offer with an expiry"))
 
     def _fit_cards(self, message: TemplateMessage, out: list[Problem]) -> None:
         if self.cards is None:  # the listing did not say

@@ -216,6 +216,7 @@ class CarouselMessage(InteractiveBase):
                     )
                 )
             shapes.append(shape)
+        _one_catalog(out, where, cards)
 
     def _action_json(self) -> JSON:
         return {"cards": [card._json(i) for i, card in enumerate(self.cards)]}
@@ -228,6 +229,24 @@ class CarouselMessage(InteractiveBase):
             lambda o, p, i: _read_card(o, i, p, reader),
         )
         return {"cards": cards}
+
+
+def _one_catalog(out: list[Problem], where: str, cards: tuple[Any, ...]) -> None:
+    """Meta, "Product carousel messages": every product card comes from the same catalog."""
+    catalogs = [
+        (i, card.catalog_id)
+        for i, card in enumerate(cards)
+        if isinstance(card, ProductCard) and isinstance(card.catalog_id, str)
+    ]
+    for i, catalog in catalogs[1:]:
+        if catalog != catalogs[0][1]:
+            out.append(
+                Problem(
+                    f"{where}[{i}].action.catalog_id",
+                    f"every product card must come from one catalog: card {catalogs[0][0]} is "
+                    f"from {rules.show(catalogs[0][1])}, this one from {rules.show(catalog)}",
+                )
+            )
 
 
 def _describe(shape: tuple[str, int]) -> str:

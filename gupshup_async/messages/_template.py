@@ -38,12 +38,16 @@ from gupshup_async.messages._template_parts import (
     BodyParameter,
     TemplateButton,
     TemplateButtonBase,
+    TemplateCatalogButton,
     TemplateCopyCode,
     TemplateCurrency,
     TemplateDateTime,
     TemplateFlowButton,
     TemplateHeader,
     TemplateLocation,
+    TemplateMultiProductButton,
+    TemplateOrderDetailsButton,
+    TemplateProduct,
     TemplateQuickReply,
     TemplateText,
     TemplateUrlButton,
@@ -59,17 +63,27 @@ from gupshup_async.messages._template_parts import (
 # optional body and up to two buttons; every card of a template has the same components.
 CARDS_MAX: Final = 10
 CARD_BUTTONS_MAX: Final = 2
-_CARD_HEADER_TYPES = (ImageHeader, VideoHeader)
+_CARD_HEADER_TYPES = (ImageHeader, VideoHeader, TemplateProduct)
 
 
 def _part_paths(
-    prefix: str, header: object, body: object, buttons: object, *, carousel: bool = False
+    prefix: str,
+    header: object,
+    body: object,
+    buttons: object,
+    *,
+    carousel: bool = False,
+    offer: bool = False,
 ) -> tuple[str | None, str | None, str | None, list[str]]:
-    """Where header, body, carousel and each button land, as `_components` writes them."""
+    """Where header, body, carousel and each button land, as `_components` writes them (a
+    limited-time offer comes right after the header).
+    """
     n = 0
     header_path = body_path = carousel_path = None
     if header is not None:
         header_path, n = f"{prefix}.components[{n}]", n + 1
+    if offer:
+        n += 1
     if body:
         body_path, n = f"{prefix}.components[{n}]", n + 1
     if carousel:
@@ -215,6 +229,9 @@ class TemplateMessage:
     body: tuple[BodyParameter, ...] = attrs.field(default=(), kw_only=True, converter=to_body)
     buttons: tuple[TemplateButton, ...] = attrs.field(default=(), kw_only=True, converter=to_tuple)
     cards: tuple[TemplateCard, ...] = attrs.field(default=(), kw_only=True, converter=to_tuple)
+    #: A limited-time offer's expiry: a Unix time in milliseconds (Meta's
+    #: ``expiration_time_ms``), shown as a countdown. None: no offer component.
+    offer_expires_ms: int | None = attrs.field(default=None, kw_only=True)
     extra: dict[str, Any] = attrs.field(
         factory=dict, kw_only=True, hash=False, converter=copy_extra
     )
@@ -265,7 +282,17 @@ class TemplateMessage:
 
     def _paths(self) -> tuple[str | None, str | None, str | None, list[str]]:
         carousel = isinstance(self.cards, tuple) and bool(self.cards)
-        return _part_paths(PATH, self.header, self.body, self.buttons, carousel=carousel)
+        offer = self.offer_expires_ms is not None
+        return _part_paths(
+            PATH, self.header, self.body, self.buttons, carousel=carousel, offer=offer
+        )
+
+    @property
+    def offer_path(self) -> str | None:
+        """The path of the limited-time offer component, for a message with one."""
+        if self.offer_expires_ms is None:
+            return None
+        return f"{PATH}.components[{0 if self.header is None else 1}]"
 
     def _check(self, out: list[Problem]) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
@@ -295,6 +322,16 @@ class TemplateMessage:
             self._check_cards(carousel_path, out)
         where = f"{PATH}.components"
         _check_buttons(self.buttons, button_paths, where, out, BUTTON_INDEX_MAX)
+        expires: object = self.offer_expires_ms
+        if expires is not None and (
+            isinstance(expires, bool) or not isinstance(expires, int) or expires <= 0
+        ):
+            out.append(
+                Problem(
+                    f"{self.offer_path}.parameters[0].limited_time_offer.expiration_time_ms",
+                    f"must be a Unix time in milliseconds, got {rules.show(expires)}",
+                )
+            )
 
     def _check_cards(self, path: str, out: list[Problem]) -> None:
         if len(self.cards) > CARDS_MAX:
@@ -312,6 +349,21 @@ class TemplateMessage:
                 continue
             card._check(where, out)
             shapes.append((i, card.shape()))
+        catalogs = [
+            (i, card.header.catalog_id)
+            for i, card in enumerate(cards)
+            if isinstance(card, TemplateCard) and isinstance(card.header, TemplateProduct)
+        ]
+        for i, catalog in catalogs[1:]:
+            if catalog != catalogs[0][1]:  # Meta: a product carousel shows one catalog
+                out.append(
+                    Problem(
+                        f"{path}.cards[{i}].components[0].parameters[0].product.catalog_id",
+                        f"every product card must come from one catalog: card {catalogs[0][0]} "
+                        f"is from {rules.show(catalogs[0][1])}, "
+                        f"this one from {rules.show(catalog)}",
+                    )
+                )
         for i, shape in shapes[1:]:
             if shape != shapes[0][1]:
                 out.append(
@@ -324,6 +376,11 @@ class TemplateMessage:
 
     def _fields_json(self) -> JSON:
         components = _components(self.header, self.body, ())
+        if self.offer_expires_ms is not None:
+            offer = {"expiration_time_ms": self.offer_expires_ms}
+            parameters = [{"type": "limited_time_offer", "limited_time_offer": offer}]
+            at = 0 if self.header is None else 1
+            components.insert(at, {"type": "limited_time_offer", "parameters": parameters})
         if self.cards:
             cards = [card._json(i) for i, card in enumerate(self.cards)]
             components.append({"type": "carousel", "cards": cards})
@@ -359,6 +416,7 @@ def parse_template(document: Mapping[str, Any]) -> TemplateMessage:
         body=fields["body"],
         buttons=fields["buttons"],
         cards=fields["cards"],
+        offer_expires_ms=fields["offer"],
     )
     return with_leftover(message, doc)
 
@@ -386,14 +444,25 @@ def _read_component(
         fields["cards"] = reader.each(
             obj.get("cards"), f"{path}.cards", lambda o, p, i: _read_card(o, p, reader)
         )
-    # Other components (limited-time offer...) ride along in ``extra``.
+    elif kind == "limited_time_offer":
+        found = reader.each(parameters, f"{path}.parameters", lambda o, p, i: o)
+        offer = found[0].get("limited_time_offer") if found else None
+        if isinstance(offer, Mapping):
+            fields["offer"] = offer.get("expiration_time_ms")
+    # Other components ride along in ``extra``.
 
 
 def _read_parts(
     components: object, path: str, reader: Reader, *, card: bool = False
 ) -> dict[str, Any]:
     """Header, body, buttons and (but in a card) cards, read from a components array."""
-    fields: dict[str, Any] = {"header": None, "body": (), "buttons": [], "cards": []}
+    fields: dict[str, Any] = {
+        "header": None,
+        "body": (),
+        "buttons": [],
+        "cards": [],
+        "offer": None,
+    }
     for i, component in enumerate(reader.array(components, f"{path}.components")):
         where = f"{path}.components[{i}]"
         part = reader.mapping(component, where)
@@ -419,6 +488,12 @@ def _read_header(obj: Mapping[str, Any], path: str, reader: Reader) -> Any:
             name=where.get("name"),
             address=where.get("address"),
         )
+    if kind == "product":
+        product = reader.mapping(obj.get("product"), f"{path}.product") or {}
+        return TemplateProduct(
+            product.get("product_retailer_id"),  # type: ignore[arg-type]
+            product.get("catalog_id"),  # type: ignore[arg-type]
+        )
     media_types = {"image": ImageHeader, "video": VideoHeader, "document": DocumentHeader}
     if kind in media_types:
         cls = media_types[kind]
@@ -426,7 +501,8 @@ def _read_header(obj: Mapping[str, Any], path: str, reader: Reader) -> Any:
         extra = {"filename": media.get("filename")} if cls is DocumentHeader else {}
         return cls(media.get("link"), id=media.get("id"), **extra)
     reader.problem(
-        f"{path}.type", f"must be text, image, video, document or location, got {rules.show(kind)}"
+        f"{path}.type",
+        f"must be text, image, video, document, location or product, got {rules.show(kind)}",
     )
     return None
 
@@ -452,7 +528,9 @@ def _read_body(obj: Mapping[str, Any], path: str, reader: Reader) -> Any:
 
 def _read_button(obj: Mapping[str, Any], path: str, reader: Reader) -> TemplateButton | None:
     sub_type = obj.get("sub_type")
-    cls = BUTTON_TYPES.get(sub_type) if isinstance(sub_type, str) else None
+    # Meta writes them in either case (its coupon example: "COPY_CODE"); the spelling given is
+    # kept, as every field read is, and written back.
+    cls = BUTTON_TYPES.get(sub_type.lower()) if isinstance(sub_type, str) else None
     if cls is None:
         kinds = ", ".join(BUTTON_TYPES)
         reader.problem(f"{path}.sub_type", f"must be one of {kinds}, got {rules.show(sub_type)}")
@@ -474,6 +552,17 @@ def _read_button(obj: Mapping[str, Any], path: str, reader: Reader) -> TemplateB
     if cls is TemplateCopyCode:
         return TemplateCopyCode(index, first.get("coupon_code"))  # type: ignore[arg-type]
     action = reader.mapping(first.get("action", {}), f"{path}.parameters[0].action") or {}
+    if cls is TemplateCatalogButton:
+        return TemplateCatalogButton(index, action.get("thumbnail_product_retailer_id"))
+    if cls is TemplateMultiProductButton:
+        sections = action.get("sections")
+        return TemplateMultiProductButton(
+            index,
+            action.get("thumbnail_product_retailer_id"),  # type: ignore[arg-type]
+            sections=sections,
+        )
+    if cls is TemplateOrderDetailsButton:
+        return TemplateOrderDetailsButton(index, action.get("order_details"))
     return TemplateFlowButton(
         index, action.get("flow_token"), action_data=action.get("flow_action_data")
     )

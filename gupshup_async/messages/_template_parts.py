@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Final
@@ -165,10 +166,41 @@ class TemplateLocation:
         return {"type": "location", "location": location}
 
 
+@attrs.frozen
+class TemplateProduct:
+    """A product header: one product of a catalog (a single-product template, or a card of a
+    product-card carousel template).
+    """
+
+    product_retailer_id: str
+    catalog_id: str
+    kind: ClassVar[str] = "product"
+
+    def _check(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.product"
+        rules.identifier(
+            out, f"{where}.product_retailer_id", self.product_retailer_id, rules.ID_MAX
+        )
+        rules.identifier(out, f"{where}.catalog_id", self.catalog_id, rules.ID_MAX)
+
+    def _json(self) -> JSON:
+        product = {"product_retailer_id": self.product_retailer_id, "catalog_id": self.catalog_id}
+        return {"type": "product", "product": product}
+
+
 BodyParameter = TemplateText | TemplateCurrency | TemplateDateTime
-TemplateHeader = TemplateText | ImageHeader | VideoHeader | DocumentHeader | TemplateLocation
+TemplateHeader = (
+    TemplateText | ImageHeader | VideoHeader | DocumentHeader | TemplateLocation | TemplateProduct
+)
 BODY_TYPES = (TemplateText, TemplateCurrency, TemplateDateTime)
-HEADER_TYPES = (TemplateText, ImageHeader, VideoHeader, DocumentHeader, TemplateLocation)
+HEADER_TYPES = (
+    TemplateText,
+    ImageHeader,
+    VideoHeader,
+    DocumentHeader,
+    TemplateLocation,
+    TemplateProduct,
+)
 
 
 def to_header(value: TemplateHeader | str | None) -> TemplateHeader | None:
@@ -296,10 +328,140 @@ class TemplateFlowButton(TemplateButtonBase):
         return {"type": "action", "action": action}
 
 
-TemplateButton = TemplateQuickReply | TemplateUrlButton | TemplateCopyCode | TemplateFlowButton
+def _sections(value: Any) -> Any:
+    return as_tuple(value, _copied)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a mapping (the caller's cannot change the message later)."""
+    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value
+
+
+@attrs.frozen
+class TemplateCatalogButton(TemplateButtonBase):
+    """Catalog button ``index`` (it opens the business's catalog); ``thumbnail`` is the
+    ``product_retailer_id`` of the product shown as the message's image (optional).
+    """
+
+    thumbnail: str | None = None
+    sub_type: ClassVar[str] = "catalog"
+
+    def _check_parameter(self, path: str, out: list[Problem]) -> None:
+        rules.text(
+            out,
+            f"{path}.action.thumbnail_product_retailer_id",
+            self.thumbnail,
+            rules.ID_MAX,
+            required=False,
+        )
+
+    def _parameter(self) -> JSON:
+        action: JSON = {}
+        if self.thumbnail is not None:
+            action["thumbnail_product_retailer_id"] = self.thumbnail
+        return {"type": "action", "action": action}
+
+
+@attrs.frozen
+class TemplateMultiProductButton(TemplateButtonBase):
+    """Multi-product button ``index``: ``sections`` of products of the template's catalog,
+    ``{"title": ..., "product_items": [{"product_retailer_id": ...}]}`` (1 to 10 sections, 30
+    products in all, as a `ProductListMessage`), and the ``thumbnail`` product's image.
+    """
+
+    thumbnail: str
+    sections: tuple[dict[str, Any], ...] = attrs.field(
+        default=(), kw_only=True, converter=_sections
+    )
+    sub_type: ClassVar[str] = "mpm"
+
+    def _check_parameter(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.action"
+        rules.identifier(
+            out, f"{where}.thumbnail_product_retailer_id", self.thumbnail, rules.ID_MAX
+        )
+        sections: object = self.sections
+        if not isinstance(sections, tuple):
+            out.append(Problem(f"{where}.sections", f"must be a list, got {rules.show(sections)}"))
+            return
+        rules.count(out, f"{where}.sections", len(sections), 1, rules.SECTIONS_MAX, "sections")
+        items = 0
+        for i, section in enumerate(sections):
+            at = f"{where}.sections[{i}]"
+            if not isinstance(section, Mapping):
+                out.append(Problem(at, f"must be an object, got {rules.show(section)}"))
+                continue
+            rules.text(out, f"{at}.title", section.get("title"), rules.SECTION_TITLE_MAX)
+            products = section.get("product_items")
+            if not isinstance(products, list) or not products:
+                out.append(Problem(f"{at}.product_items", "must be a non-empty list"))
+                continue
+            for j, product in enumerate(products):
+                retailer = (
+                    product.get("product_retailer_id") if isinstance(product, Mapping) else None
+                )
+                rules.identifier(
+                    out, f"{at}.product_items[{j}].product_retailer_id", retailer, rules.ID_MAX
+                )
+            items += len(products)
+        if items > rules.PRODUCT_ITEMS_MAX:
+            out.append(
+                Problem(
+                    f"{where}.sections",
+                    f"must hold at most {rules.PRODUCT_ITEMS_MAX} products in all, got {items}",
+                )
+            )
+
+    def _parameter(self) -> JSON:
+        action = {
+            "thumbnail_product_retailer_id": self.thumbnail,
+            "sections": [copy.deepcopy(section) for section in self.sections],
+        }
+        return {"type": "action", "action": action}
+
+
+@attrs.frozen
+class TemplateOrderDetailsButton(TemplateButtonBase):
+    """Order-details button ``index`` (a payment template): ``order_details``, Meta's object
+    (``reference_id``, ``type``, ``currency``, ``total_amount``, ``order``...), as given.
+    """
+
+    order_details: dict[str, Any] = attrs.field(factory=dict, converter=_copied)
+    sub_type: ClassVar[str] = "order_details"
+
+    def _check_parameter(self, path: str, out: list[Problem]) -> None:
+        where = f"{path}.action.order_details"
+        details: object = self.order_details
+        if not isinstance(details, Mapping) or not details:
+            out.append(Problem(where, f"must be a non-empty object, got {rules.show(details)}"))
+            return
+        rules.identifier(out, f"{where}.reference_id", details.get("reference_id"), rules.ID_MAX)
+
+    def _parameter(self) -> JSON:
+        action = {"order_details": copy.deepcopy(self.order_details)}
+        return {"type": "action", "action": action}
+
+
+TemplateButton = (
+    TemplateQuickReply
+    | TemplateUrlButton
+    | TemplateCopyCode
+    | TemplateFlowButton
+    | TemplateCatalogButton
+    | TemplateMultiProductButton
+    | TemplateOrderDetailsButton
+)
 BUTTON_TYPES: dict[str, type[TemplateButton]] = {
     cls.sub_type: cls
-    for cls in (TemplateQuickReply, TemplateUrlButton, TemplateCopyCode, TemplateFlowButton)
+    for cls in (
+        TemplateQuickReply,
+        TemplateUrlButton,
+        TemplateCopyCode,
+        TemplateFlowButton,
+        TemplateCatalogButton,
+        TemplateMultiProductButton,
+        TemplateOrderDetailsButton,
+    )
 }
 
 

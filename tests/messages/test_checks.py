@@ -402,3 +402,17 @@ def test_what_json_cannot_hold_is_refused_when_the_message_is_made(
         make()
     assert caught.value.path == path
     assert says in str(caught.value)
+
+
+def test_product_carousel_cards_all_come_from_one_catalog() -> None:
+    from gupshup_async import CarouselMessage, ProductCard
+
+    same = CarouselMessage("Pick one", [ProductCard("fern", "cat-1"), ProductCard("moss", "cat-1")])
+    assert [c["action"]["catalog_id"] for c in same.to_interactive()["action"]["cards"]] == [
+        "cat-1",
+        "cat-1",
+    ]
+    with pytest.raises(ValidationError) as refused:
+        CarouselMessage("Pick one", [ProductCard("fern", "cat-1"), ProductCard("moss", "cat-2")])
+    assert refused.value.path == "interactive.action.cards[1].action.catalog_id"
+    assert "one catalog" in str(refused.value)

@@ -185,3 +185,29 @@ async def test_media_without_a_url_is_refused() -> None:
         with pytest.raises(ValidationError) as refused:
             await client.download_media(event)
     assert refused.value.path == "url"
+
+
+async def test_a_campaign_mixing_every_kind_sends_and_journals_each_once(tmp_path: Path) -> None:
+    from gupshup_async import DocumentMessage, ReactionMessage, Recipient
+
+    journal = tmp_path / "mixed.db"
+    async with Sandbox() as sandbox, client_for(sandbox) as client:
+        uploaded = await client.upload_media(PNG, "image/png")
+        items = [
+            (Recipient("+917000000001", key="text"), TextMessage("Your order shipped")),
+            (Recipient("+917000000002", key="link"), ImageMessage("https://cdn.example.com/a.png")),
+            (Recipient("+917000000003", key="id"), ImageMessage(id=uploaded, caption="Receipt")),
+            (
+                Recipient("+917000000004", key="doc"),
+                DocumentMessage("https://cdn.example.com/i.pdf", filename="invoice.pdf"),
+            ),
+            (Recipient("+917000000005", key="react"), ReactionMessage("wamid.HBgL1", "👍")),
+        ]
+        first = [o async for o in client.send_many(items, journal=journal)]
+        again = [o async for o in client.send_many(items, journal=journal)]
+    assert all(o.ok and not o.skipped for o in first)
+    assert all(o.skipped for o in again)  # journaled, every kind: none sent twice
+    kinds = sorted(p.interactive_type for p in sandbox.account.processed)
+    assert kinds == ["document", "image", "image", "reaction", "text"]
+    [by_id] = [p for p in sandbox.account.processed if p.to == "917000000003"]
+    assert by_id.interactive_type == "image"

@@ -218,3 +218,58 @@ async def test_the_sandbox_refuses_what_whatsapp_would_in_a_free_form_body() -> 
     assert answer.status_code == 400
     assert "exactly one of 'id' or 'link'" in answer.text
     assert sandbox.account.processed == []
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"type": "text", "text": {"preview_url": True}}, "text.body"),
+        ({"type": "reaction", "reaction": {"emoji": "👍"}}, "reaction.message_id"),
+        ({"type": "reaction", "reaction": {"message_id": "w", "emoji": 5}}, "reaction.emoji"),
+        ({"type": "location", "location": {"longitude": 1}}, "location.latitude"),
+        (
+            {"type": "location", "location": {"latitude": "north", "longitude": 1}},
+            "location.latitude",
+        ),
+        ({"type": "contacts", "contacts": "Asha"}, "contacts"),
+        ({"type": "contacts", "contacts": ["Asha"]}, "contacts[0]"),
+        ({"type": "contacts", "contacts": [{"name": "Asha"}]}, "contacts[0].name"),
+        (
+            {
+                "type": "contacts",
+                "contacts": [{"name": {"formatted_name": "A"}, "emails": "a@b.c"}],
+            },
+            "contacts[0].emails",
+        ),
+        (
+            {"type": "contacts", "contacts": [{"name": {"formatted_name": "A"}, "urls": ["x"]}]},
+            "contacts[0].urls[0]",
+        ),
+        (
+            {"type": "contacts", "contacts": [{"name": {"formatted_name": "A"}, "org": "Acme"}]},
+            "contacts[0].org",
+        ),
+        (
+            {"type": "contacts", "contacts": [{"name": {"formatted_name": "A", "first_name": ""}}]},
+            "contacts[0].name.first_name",
+        ),
+        (
+            {"type": "contacts", "contacts": [{"name": {"formatted_name": "A"}, "birthday": 2012}]},
+            "contacts[0].birthday",
+        ),
+    ],
+)
+def test_reading_a_bad_body_says_where(document: dict[str, Any], path: str) -> None:
+    given = copy.deepcopy(document)
+    with pytest.raises(ValidationError) as refused:
+        parse_message(document)
+    assert refused.value.path == path
+    assert document == given
+
+
+def test_coordinates_written_as_strings_are_read_and_kept_as_written() -> None:
+    body = {"latitude": "12.9716", "longitude": "77.5946", "name": "MG Road"}
+    message = parse_message({"type": "location", "location": body})
+    assert isinstance(message, LocationMessage)
+    assert (message.latitude, message.longitude) == (12.9716, 77.5946)
+    assert message.to_json() == body

@@ -35,9 +35,12 @@ __all__ = [
     "OrderReceived",
     "ReactionReceived",
     "StatusUpdate",
+    "SystemNotice",
     "TemplateButtonReply",
+    "TemplateUpdate",
     "UnknownEvent",
     "UnsupportedReceived",
+    "UserPreference",
     "parse_events",
 ]
 
@@ -249,6 +252,76 @@ class ErrorNotice:
 
 
 @attrs.frozen
+class SystemNotice:
+    """A change WhatsApp reports about a user, in a ``system`` message: ``kind`` is
+    ``user_changed_number`` (``new_wa_id``: their new number's WhatsApp id) or
+    ``user_changed_user_id`` (``new_user_id``). Not a message from the user: it opens no
+    24-hour window.
+    """
+
+    sender: str
+    message_id: str
+    timestamp: int | None
+    kind: str
+    body: str | None = None
+    new_wa_id: str | None = None
+    new_user_id: str | None = None
+    user_id: str | None = attrs.field(default=None, kw_only=True)
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("message", self.message_id)
+
+
+@attrs.frozen
+class UserPreference:
+    """A user stopped (``value == "stop"``) or resumed marketing messages (``category``
+    ``marketing_messages``): Meta's ``user_preferences`` webhook.
+    """
+
+    wa_id: str
+    category: str
+    value: str
+    timestamp: int | None
+    detail: str | None = None
+    user_id: str | None = attrs.field(default=None, kw_only=True)
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def stopped(self) -> bool:
+        return self.value == "stop"
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("preference", self.wa_id, self.category, self.value, str(self.timestamp))
+
+
+@attrs.frozen
+class TemplateUpdate:
+    """A template's status, quality or category changed (Meta's
+    ``message_template_status_update``, ``message_template_quality_update`` and
+    ``template_category_update``): ``field`` says which; ``name``, ``language``,
+    ``template_id``; ``status`` (``APPROVED``, ``PAUSED``, ``DISABLED``, ``REJECTED``...) and
+    ``reason``, or ``previous`` and ``new`` (a quality score or a category).
+    """
+
+    field: str
+    name: str | None
+    language: str | None
+    template_id: str | None
+    status: str | None = None
+    reason: str | None = None
+    previous: str | None = None
+    new: str | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("template", json.dumps(self.raw, sort_keys=True, default=str))
+
+
+@attrs.frozen
 class UnknownEvent:
     """A shape this version does not know; ``raw`` keeps it whole."""
 
@@ -275,6 +348,9 @@ Event = (
     | UnsupportedReceived
     | InboundMessage
     | StatusUpdate
+    | SystemNotice
+    | UserPreference
+    | TemplateUpdate
     | ConnectivityCheck
     | UnknownEvent
 )
@@ -357,6 +433,17 @@ def _change(change: Any) -> Iterator[Event]:
     if field == "platform-event" and value.get("type") == "connectivity-check":
         yield ConnectivityCheck(_as_dict(value))
         return
+    if field in _TEMPLATE_FIELDS:
+        yield _template_update(str(field), value)
+        return
+    if field == "user_preferences":
+        user_ids = _user_ids(value.get("contacts"))
+        preferences = _list(value.get("user_preferences"))
+        for preference in preferences:
+            yield _preference(preference, user_ids)
+        if not preferences:
+            yield UnknownEvent(field, _as_dict(change))
+        return
     if field != "messages":
         yield UnknownEvent(_text(field), _as_dict(change))
         return
@@ -373,6 +460,52 @@ def _change(change: Any) -> Iterator[Event]:
         yield _error(error)
     if not found:
         yield UnknownEvent(field, _as_dict(change))
+
+
+_TEMPLATE_FIELDS = (
+    "message_template_status_update",
+    "message_template_quality_update",
+    "template_category_update",
+)
+
+
+def _template_update(field: str, value: Mapping[str, Any]) -> Event:
+    previous = value.get("previous_quality_score", value.get("previous_category"))
+    new = value.get("new_quality_score", value.get("new_category"))
+    return TemplateUpdate(
+        field,
+        _text(value.get("message_template_name")),
+        _text(value.get("message_template_language")),
+        _text(value.get("message_template_id"))
+        or _text(str(value.get("message_template_id") or "")),
+        status=_text(value.get("event")),
+        reason=_text(value.get("reason")),
+        previous=_text(previous),
+        new=_text(new),
+        raw=_as_dict(value),
+    )
+
+
+def _id(value: Any) -> str | None:
+    """An id Meta writes as a number or as a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return str(value) or None
+
+
+def _preference(preference: Any, user_ids: Mapping[str, str]) -> Event:
+    if not isinstance(preference, Mapping) or not _text(preference.get("wa_id")):
+        return UnknownEvent("user_preferences", _as_dict(preference))
+    wa_id = str(preference["wa_id"])
+    return UserPreference(
+        wa_id,
+        _text(preference.get("category")) or "unknown",
+        _text(preference.get("value")) or "unknown",
+        _seconds(preference.get("timestamp")),
+        _text(preference.get("detail")),
+        user_id=_text(preference.get("user_id")) or user_ids.get(wa_id),
+        raw=_as_dict(preference),
+    )
 
 
 def _user_ids(contacts: Any) -> dict[str, str]:
@@ -432,6 +565,19 @@ def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
         "raw": _as_dict(message),
     }
     kind = message.get("type")
+    if kind == "system" and isinstance(message.get("system"), Mapping):
+        system = message["system"]
+        return SystemNotice(
+            common["sender"],
+            common["message_id"],
+            common["timestamp"],
+            _text(system.get("type")) or "unknown",
+            _text(system.get("body")),
+            _text(system.get("new_wa_id")) or _text(system.get("wa_id")),
+            _text(system.get("new_user_id")),
+            user_id=common["user_id"],
+            raw=common["raw"],
+        )
     if kind == "button" and isinstance(message.get("button"), Mapping):
         button = message["button"]
         return TemplateButtonReply(

@@ -24,6 +24,7 @@ from gupshup_async.errors import (
     StopRequested,
     TransportError,
     UnreachableRecipient,
+    UserOptedOut,
     ValidationError,
     WebhookError,
 )
@@ -259,6 +260,7 @@ __all__ = [
     "UnknownEvent",
     "UnreachableRecipient",
     "UnsupportedReceived",
+    "UserOptedOut",
     "UserPreference",
     "ValidationError",
     "VideoHeader",

@@ -39,6 +39,11 @@ class TemplateList:
         self._failed: tuple[float, GupshupError] | None = None
         self._fetching = asyncio.Lock()
 
+    @property
+    def cached(self) -> TemplateDefinitions | None:
+        """The definitions last fetched, however old (None: none yet)."""
+        return self._fetched[1] if self._fetched is not None else None
+
     async def get(self, max_age: float | None = None) -> TemplateDefinitions:
         """The list, fetched at most once per ``max_age`` seconds (default: the list's own)."""
         max_age = self.max_age if max_age is None else max_age

@@ -36,6 +36,8 @@ from gupshup_async.errors import (
     OutsideWindow,
     StopRequested,
     UnreachableRecipient,
+    UserOptedOut,
+    ValidationError,
 )
 from gupshup_async.items import Item, Job, in_shard, job_of
 from gupshup_async.messages import Envelope, Message, TemplateMessage
@@ -47,7 +49,7 @@ from gupshup_async.tags import Tag
 if TYPE_CHECKING:
     from gupshup_async.stores import Journal
 
-__all__ = ["AttemptWatch", "BulkRun", "Deliver"]
+__all__ = ["UNSENDABLE_TEMPLATES", "AttemptWatch", "BulkRun", "Deliver"]
 
 
 class AttemptWatch(Protocol):
@@ -84,11 +86,19 @@ class Deliver(Protocol):
     def decides_windows(self) -> bool:
         """Whether a window policy decides each free-form message (it reads the window store)."""
 
+    def category_of(self, message: TemplateMessage) -> str | None:
+        """The template's category (``MARKETING``, ``UTILITY``...) as the client's definitions
+        give it, if they do.
+        """
+
     async def __call__(
         self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None
     ) -> SendResult:
         """Send ``message`` to ``recipient``, telling ``watch`` of each request."""
 
+
+# A template in one of these states is refused by Meta (132015, 132016).
+UNSENDABLE_TEMPLATES = frozenset({"PAUSED", "DISABLED", "REJECTED", "DELETED", "PENDING_DELETION"})
 
 # After one of these, every other item would fail the same way: stop sending.
 _FATAL = (
@@ -215,6 +225,8 @@ class BulkRun(AsyncClosing):
         self._status_poll = status_poll
         self._unreachable: dict[str, int | None] = {}
         self._window_closed: set[str] = set()
+        self._opted_out: set[str] = set()
+        self._templates: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._index = 0
         self._iterator: Any = None
@@ -302,6 +314,8 @@ class BulkRun(AsyncClosing):
         """Read the failed statuses recorded so far (the run does so every ``status_poll``)."""
         if self._state.journal is None:
             return
+        self._opted_out = self._state.journal.opted_out()
+        self._templates = self._state.journal.template_states()
         for recipient, code in self._state.journal.failures():
             meaning = CODES.get(code) if code is not None else None
             if meaning is not None and meaning.scope == "account" and self._state.fatal is None:
@@ -443,6 +457,27 @@ class BulkRun(AsyncClosing):
             and not isinstance(job.message, TemplateMessage)
         )
 
+    def _template_refusal(self, job: Job) -> GupshupError | None:
+        """What the statuses the receiver stored say against sending this template: it was
+        paused or disabled (not journaled: once approved again, the same command sends it), or
+        the user stopped marketing messages and it is a marketing one (journaled).
+        """
+        message = job.message
+        if not isinstance(message, TemplateMessage):
+            return None
+        status, category = self._templates.get((message.name, message.language), (None, None))
+        if status is not None and status.upper() in UNSENDABLE_TEMPLATES:
+            return ValidationError.at(
+                "template.name",
+                f"{message.name} ({message.language}) is {status.upper()}, as a template status "
+                "webhook said: Meta would refuse it (132015/132016); not sent",
+            )
+        if job.to in self._opted_out:
+            category = category or self._deliver.category_of(message)
+            if category is not None and category.upper() == "MARKETING":
+                return UserOptedOut(job.to, message.name)
+        return None
+
     def _tag_of(self, job: Job) -> Tag | None:
         """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its
         own tag), so its statuses find their item even without ids; a resumed item's attempts
@@ -510,6 +545,11 @@ class BulkRun(AsyncClosing):
             if journal is not None:
                 journal.failed(job.key, job.to, job.fingerprint, refused)
             return Outcome(job.to, job.message, job.key, error=refused)
+        declined = self._template_refusal(job)
+        if declined is not None:
+            if isinstance(declined, UserOptedOut) and journal is not None:
+                journal.failed(job.key, job.to, job.fingerprint, declined)
+            return Outcome(job.to, job.message, job.key, error=declined)
         if self._outside_window(job):
             # Not journaled: a later run, once the user has written, sends it.
             closed = OutsideWindow(job.to, time.time())

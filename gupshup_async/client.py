@@ -41,11 +41,12 @@ from gupshup_async.auth import (
     fresh_token,
     unauthorized,
 )
-from gupshup_async.bulk import AttemptWatch, BulkRun
+from gupshup_async.bulk import UNSENDABLE_TEMPLATES, AttemptWatch, BulkRun
 from gupshup_async.errors import (
     APIError,
     GupshupError,
     RateLimitError,
+    UserOptedOut,
     ValidationError,
 )
 from gupshup_async.items import Item
@@ -64,7 +65,13 @@ from gupshup_async.stores import Journal, WindowStore
 from gupshup_async.stores.statuses import Seen, StatusSource
 from gupshup_async.tags import Tag
 from gupshup_async.template_definitions import TemplateDefinitions
-from gupshup_async.webhooks import FromUser, MediaReceived
+from gupshup_async.webhooks import (
+    Event,
+    FromUser,
+    MediaReceived,
+    TemplateUpdate,
+    UserPreference,
+)
 from gupshup_async.window import WindowPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
@@ -296,6 +303,9 @@ class GupshupClient(AsyncClosing):
         self._confirmer = Confirmer(statuses) if statuses is not None else None
         # Plain sends' tags: this client's (random: clients never share one), then a count.
         self._tag_prefix = f"c{uuid.uuid4().hex[:11]}"
+        # What `learn` heard: templates' statuses, users who stopped marketing messages.
+        self._template_status: dict[tuple[str, str], str] = {}
+        self._opted_out: set[str] = set()
         self._sends = itertools.count(1)
         self._templates = templates
         self._template_list = TemplateList(
@@ -460,7 +470,8 @@ class GupshupClient(AsyncClosing):
         A `GupshupError` with ``attempts == 0`` sent nothing.
         """
         sending = message
-        if policy.checks or self._templates is not None:
+        learnt = bool(self._template_status or self._opted_out)
+        if policy.checks or self._templates is not None or learnt:
             sending = await self._prepare(recipient, message, policy)
         tag = watch.tag if watch is not None else None
         if tag is None and confirmer is not None and envelope.callback_data is None:
@@ -470,6 +481,33 @@ class GupshupClient(AsyncClosing):
         return result if sending is message else attrs.evolve(result, sent_instead=sending)
 
     # Windows and templates -----------------------------------------------------------------
+
+    def learn(self, event: Event) -> None:
+        """Take in what a webhook says that single sends must follow: a template paused,
+        disabled or approved again (`TemplateUpdate`), a user who stopped or resumed marketing
+        messages (`UserPreference`). Pass it to a `Receiver` as a handler
+        (``Receiver(secret, handlers=[client.learn])``); campaigns read the same from their
+        journal. A template known paused is then refused before sending (`ValidationError`
+        at ``template.name``), and a marketing template to a user who stopped them raises
+        `UserOptedOut`.
+        """
+        if isinstance(event, TemplateUpdate) and event.status and event.name and event.language:
+            self._template_status[(event.name, event.language)] = event.status.upper()
+        elif isinstance(event, UserPreference) and event.category == "marketing_messages":
+            users = {event.wa_id, event.user_id} - {None}
+            if event.stopped:
+                self._opted_out.update(u for u in users if u is not None)
+            else:
+                self._opted_out.difference_update(users)
+
+    def _category_of(self, message: TemplateMessage) -> str | None:
+        """The template's category, from the definitions given or last fetched."""
+        known = self._templates
+        definitions = self._template_list.cached if known == "fetch" else known
+        if not isinstance(definitions, TemplateDefinitions):
+            return None
+        found = definitions.get(message.name, message.language)
+        return found.category if found is not None else None
 
     def _policy(self, chosen: WindowPolicy | None) -> WindowPolicy:
         policy = self.window_policy if chosen is None else chosen
@@ -485,6 +523,8 @@ class GupshupClient(AsyncClosing):
             assert self.windows is not None
             window = self.windows.window(recipient)
             message = policy.decide(recipient, message, window, time.time())
+        if isinstance(message, TemplateMessage):
+            self._check_learnt(recipient, message)
         if isinstance(message, TemplateMessage) and self._templates is not None:
             definitions = self._templates
             if definitions == "fetch":
@@ -649,6 +689,19 @@ class GupshupClient(AsyncClosing):
         path = Path(to)
         await asyncio.to_thread(path.write_bytes, answer.content)
         return path
+
+    def _check_learnt(self, recipient: str, message: TemplateMessage) -> None:
+        status = self._template_status.get((message.name, message.language))
+        if status is not None and status in UNSENDABLE_TEMPLATES:
+            raise ValidationError.at(
+                "template.name",
+                f"{message.name} ({message.language}) is {status}, as a template status webhook "
+                "said: Meta would refuse it (132015/132016); not sent",
+            )
+        if recipient in self._opted_out:
+            category = self._category_of(message)
+            if category is not None and category.upper() == "MARKETING":
+                raise UserOptedOut(recipient, message.name)
 
     async def fetch_templates(self, *, max_age: float | None = None) -> TemplateDefinitions:
         """The app's templates as Gupshup lists them (``GET /partner/app/{app_id}/templates``).
@@ -888,6 +941,9 @@ class _Delivery:
     @property
     def decides_windows(self) -> bool:
         return self.policy.checks
+
+    def category_of(self, message: TemplateMessage) -> str | None:
+        return self.client._category_of(message)
 
     async def __call__(
         self, recipient: str, message: Message, envelope: Envelope, watch: AttemptWatch | None

@@ -54,6 +54,7 @@ __all__ = [
     "StopRequested",
     "TransportError",
     "UnreachableRecipient",
+    "UserOptedOut",
     "ValidationError",
     "WebhookError",
 ]
@@ -247,6 +248,19 @@ class UnreachableRecipient(GupshupError):
         meaning = CODES[code].meaning if code in CODES else "failed for good"
         super().__init__(f"not sent: an earlier message to {recipient} failed ({code}: {meaning})")
         self.code = code
+
+
+class UserOptedOut(GupshupError):
+    """Not sent: the user stopped marketing messages (a ``user_preferences`` webhook said so)
+    and this is a marketing template. Utility and authentication templates still go.
+    """
+
+    def __init__(self, recipient: str, template: str) -> None:
+        super().__init__(
+            f"not sent: {recipient} stopped marketing messages, and {template} is a marketing "
+            "template"
+        )
+        self.recipient = recipient
 
 
 class OutsideWindow(GupshupError):

@@ -6,16 +6,33 @@ its quality or category changed. Bodies as Meta documents them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gupshup_async import (
+    GupshupClient,
+    ImageHeader,
     MemoryWindowStore,
+    Receiver,
+    Recipient,
     SystemNotice,
+    TemplateCopyCode,
+    TemplateDefinitions,
+    TemplateMessage,
     TemplateUpdate,
     UnknownEvent,
+    UserOptedOut,
     UserPreference,
+    ValidationError,
     parse_events,
 )
+from gupshup_async._examples import TEMPLATE_EXAMPLE
+from gupshup_async.sandbox import Sandbox
+from tests.servers import under_uvicorn, until
+
+SECRET = "hook-secret-account-events"
 
 
 def change(field: str, value: dict[str, Any]) -> dict[str, Any]:
@@ -145,3 +162,166 @@ def test_template_status_quality_and_category_updates() -> None:
 def test_a_preference_without_a_user_stays_unknown_never_raises() -> None:
     [event] = parse_events(change("user_preferences", {"user_preferences": [{"value": "stop"}]}))
     assert isinstance(event, UnknownEvent)
+
+
+async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_run(
+    tmp_path: Path,
+) -> None:
+    """Marketing deals and utility receipts go out; midway the deals template is paused and one
+    user stops marketing messages. Nothing is sent after that WhatsApp would refuse or the user
+    declined; receipts still go, to that user too.
+    """
+    journal = tmp_path / "campaign.db"
+    templates = TemplateDefinitions.from_json(
+        [
+            {
+                "name": "deals",
+                "language": "en",
+                "status": "APPROVED",
+                "category": "MARKETING",
+                "components": [{"type": "BODY", "text": "Hi {{1}}, this week: 20% off"}],
+            },
+            {
+                "name": "spring_news",
+                "language": "en",
+                "status": "APPROVED",
+                "category": "MARKETING",
+                "components": [{"type": "BODY", "text": "Hi {{1}}, spring is here"}],
+            },
+            {
+                "name": "receipt",
+                "language": "en",
+                "status": "APPROVED",
+                "category": "UTILITY",
+                "components": [{"type": "BODY", "text": "Receipt {{1}}"}],
+            },
+        ]
+    )
+    people = [f"+9170000{n:05d}" for n in range(40)]
+    quitter = people[30]
+
+    def template(name: str, to: str) -> TemplateMessage:
+        return TemplateMessage(name, "en", body=[to[-4:]])
+
+    first = [(Recipient(to, key=f"deals-{to}"), template("deals", to)) for to in people[:20]]
+    buffer = [(Recipient(to, key=f"receipt-{to}"), template("receipt", to)) for to in people[:3]]
+    later = []
+    for to in people[20:]:
+        later.append((Recipient(to, key=f"deals-{to}"), template("deals", to)))
+        later.append((Recipient(to, key=f"spring-{to}"), template("spring_news", to)))
+        later.append((Recipient(to, key=f"receipt-{to}"), template("receipt", to)))
+    receiver = Receiver(SECRET, store=str(journal))
+    outcomes = []
+    async with under_uvicorn(receiver, "/hooks") as hook:
+        async with (
+            Sandbox(
+                callback_url=hook,
+                callback_headers={"X-Hook-Secret": SECRET},
+                templates=templates,
+                status_delay=0.01,
+            ) as sandbox,
+            GupshupClient(
+                sandbox.app_id,
+                sandbox.token,
+                base_url=sandbox.base_url,
+                rate_limit=None,
+                templates="fetch",
+            ) as client,
+        ):
+            run = client.send_many([*first, *buffer, *later], concurrency=1, journal=journal)
+            async with run:
+                async for outcome in run:
+                    outcomes.append(outcome)
+                    if len(outcomes) == len(first):  # midway: the buffer is next
+                        await sandbox.template_status("deals", "en", "PAUSED")
+                        await sandbox.user_preference(quitter.lstrip("+"), "stop")
+                        await until(lambda: receiver.stats["events"] >= 2)
+                        await receiver.drain()
+                        run.learn_from_statuses()
+        await receiver.aclose()
+    processed = sandbox.account.processed
+    after = processed[len(first) + len(buffer) :]
+    assert sandbox.account.answers[400] == 0  # nothing sent that WhatsApp would refuse
+    assert all(p.template != "deals" for p in after)  # paused: refused before sending
+    assert not any(p.template == "spring_news" and p.to == quitter.lstrip("+") for p in after)
+    assert any(p.template == "receipt" and p.to == quitter.lstrip("+") for p in after)
+    assert sum(p.template == "spring_news" for p in after) == len(people[20:]) - 1
+    by_key = {o.key: o for o in outcomes}
+    assert isinstance(by_key[f"spring-{quitter}"].error, UserOptedOut)
+    paused = by_key[f"deals-{people[25]}"].error
+    assert isinstance(paused, ValidationError)
+    assert "PAUSED" in str(paused)
+    assert paused.attempts == 0  # not sent, not journaled: once approved again, a rerun sends it
+
+
+async def test_single_sends_follow_what_the_client_learnt() -> None:
+    paused = parse_events(
+        change(
+            "message_template_status_update",
+            {
+                "event": "PAUSED",
+                "message_template_id": 1,
+                "message_template_name": "cart_reminder",
+                "message_template_language": "en",
+            },
+        )
+    )
+    stop, resume = (
+        parse_events(
+            change(
+                "user_preferences",
+                {
+                    "user_preferences": [
+                        {
+                            "wa_id": "919876543210",
+                            "category": "marketing_messages",
+                            "value": value,
+                            "timestamp": 1731705721 + n,
+                        }
+                    ]
+                },
+            )
+        )
+        for n, value in enumerate(("stop", "resume"))
+    )
+    spring = TEMPLATE_EXAMPLE  # order_shipped: a utility template
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            for event in paused:
+                client.learn(event)
+            cart = TemplateMessage(
+                "cart_reminder", "en", body={"first_name": "A", "discount": "5%"}
+            )
+            with pytest.raises(ValidationError, match="PAUSED"):
+                await client.send("+919876543210", cart)
+            for event in stop:
+                client.learn(event)
+            await client.send("+919876543210", spring)  # no definitions: category unknown, sent
+    assert [p.template for p in sandbox.account.processed] == ["order_shipped"]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id,
+            sandbox.token,
+            base_url=sandbox.base_url,
+            rate_limit=None,
+            templates="fetch",
+        ) as client:
+            for event in stop:
+                client.learn(event)
+            await client.fetch_templates()
+            news = TemplateMessage(
+                "cart_reminder",
+                "en",
+                header=ImageHeader("https://cdn.example.com/cart.png"),
+                body={"first_name": "Asha", "discount": "10%"},
+                buttons=[TemplateCopyCode(0, "SAVE10")],
+            )
+            with pytest.raises(UserOptedOut):
+                await client.send("+919876543210", news)  # marketing, and they stopped it
+            await client.send("+919876543210", spring)  # utility still goes
+            for event in resume:
+                client.learn(event)
+            await client.send("+919876543210", news)  # they resumed
+    assert [p.template for p in sandbox.account.processed] == ["order_shipped", "cart_reminder"]

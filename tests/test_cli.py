@@ -154,7 +154,7 @@ def test_send_a_message_file(sandbox_url: str, tmp_path: Path) -> None:
             2,
         ),
         (["send", "--to", "919876543210", "--body", "Hi", "--button", "nocolon"], "ID:TITLE", 2),
-        (["send", "--to", "919876543210"], "give --message FILE.json, or --body", 2),
+        (["send", "--to", "919876543210"], "give --message FILE.json, --body and at least one", 2),
         (["demo", "--fail-rate", "3"], "--fail-rate", 2),
         (["nonsense"], "No such command", 2),
         (["send", "--to", "1", "--body", "x", "--button", "a:b", "--app-id", ""], "empty", 2),

@@ -124,6 +124,8 @@ class Processed:
     template: str | None = None
     #: A free-form message sent when the user's 24-hour window was closed: it fails (131047).
     outside_window: bool = False
+    #: The template's language, for a template message.
+    language: str | None = None
 
 
 class Account:
@@ -133,6 +135,8 @@ class Account:
         self.processed: list[Processed] = []
         #: Read receipts asked for, in order: (Meta's id of the user's message, typing shown).
         self.read_receipts: list[tuple[str, bool]] = []
+        #: Users who stopped marketing messages (`Sandbox.user_preference`).
+        self.opted_out: set[str] = set()
         #: Media uploaded, by media id: (MIME type, the file's bytes).
         self.media: dict[str, tuple[str, bytes]] = {}
         self.answers: collections.Counter[int] = collections.Counter()

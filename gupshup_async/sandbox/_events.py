@@ -4,23 +4,31 @@ message, a tap on a button; in Gupshup's v3 format (Meta's envelope). Pure.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from gupshup_async.sandbox._account import Processed
 
-__all__ = ["inbound_event", "reply_event", "status_event"]
+__all__ = [
+    "inbound_event",
+    "preference_event",
+    "reply_event",
+    "status_event",
+    "template_status_event",
+]
 
 
-def _envelope(app_id: str, value: Mapping[str, Any]) -> dict[str, Any]:
+def _envelope(app_id: str, value: Mapping[str, Any], field: str = "messages") -> dict[str, Any]:
     return {
         "gs_app_id": app_id,
         "object": "whatsapp_business_account",
-        "entry": [{"id": "sandbox-waba", "changes": [{"field": "messages", "value": value}]}],
+        "entry": [{"id": "sandbox-waba", "changes": [{"field": field, "value": value}]}],
     }
 
 
 _FAILURES = {
+    131050: "Unable to deliver the message: the user stopped marketing messages",
     131026: "Message undeliverable",
     131047: "Re-engagement message: more than 24 hours since the customer last replied",
 }
@@ -98,3 +106,38 @@ def reply_event(
     return _envelope(
         app_id, {"messaging_product": "whatsapp", "contacts": contacts, "messages": [message]}
     )
+
+
+def template_status_event(app_id: str, name: str, language: str, status: str) -> dict[str, Any]:
+    """Meta's ``message_template_status_update`` for a template of the app's."""
+    value = {
+        "event": status,
+        "message_template_id": zlib.crc32(f"{name}/{language}".encode()),
+        "message_template_name": name,
+        "message_template_language": language,
+        "reason": None,
+    }
+    return _envelope(app_id, value, "message_template_status_update")
+
+
+def preference_event(app_id: str, wa_id: str, value: str, timestamp: int) -> dict[str, Any]:
+    """Meta's ``user_preferences``: the user stopped (or resumed) marketing messages."""
+    preference = {
+        "wa_id": wa_id,
+        "detail": f"User requested to {value} marketing messages",
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": timestamp,
+    }
+    change = {
+        "messaging_product": "whatsapp",
+        "contacts": [{"profile": {"name": "Sandbox User"}, "wa_id": wa_id}],
+        "user_preferences": [preference],
+    }
+    return {
+        "gs_app_id": app_id,
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": "sandbox-waba", "changes": [{"field": "user_preferences", "value": change}]}
+        ],
+    }

@@ -300,6 +300,22 @@ class SandboxRules:
         media_id = self.keep_media(kind, data)
         return Answer(200, _json({"mediaId": media_id, "status": "success"}))
 
+    def set_template_status(self, name: str, language: str, status: str) -> None:
+        """A template paused, disabled or approved again: messages naming it are judged so."""
+        self.templates = TemplateDefinitions(
+            attrs.evolve(d, status=status) if (d.name, d.language) == (name, language) else d
+            for d in self.templates
+        )
+
+    def marketing_declined(self, to: str, template: str | None, language: str) -> bool:
+        """Whether WhatsApp fails this template for this user (131050): a marketing one, to a
+        user who stopped marketing messages.
+        """
+        if template is None or to not in self.account.opted_out:
+            return False
+        found = self.templates.get(template, language)
+        return found is not None and (found.category or "").upper() == "MARKETING"
+
     def keep_media(self, kind: str, data: bytes) -> str:
         """Keep a file (uploaded, or sent by a user) and return its media id."""
         media_id = str(self._ids.getrandbits(52))
@@ -462,6 +478,7 @@ class SandboxRules:
                 callback_data=request.get("biz_opaque_callback_data"),
                 wamid=wamid,
                 template=str(message.get("name")) if template else None,
+                language=_language_of(message) if template else None,
                 outside_window=outside,
             )
         )
@@ -472,6 +489,12 @@ class SandboxRules:
             b'"contacts":[{"input":"%s",%s}]}'
             % (message_id.encode(), to.encode(), who % to.encode()),
         )
+
+
+def _language_of(template: Mapping[str, Any]) -> str | None:
+    language = template.get("language")
+    code = language.get("code") if isinstance(language, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def _envelope_problem(request: Mapping[str, Any]) -> str | None:

@@ -19,7 +19,13 @@ from httpx_aiohttp import HttpxAiohttpClient
 
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.sandbox._account import SANDBOX_APP_ID, SANDBOX_TOKEN, Account, Processed
-from gupshup_async.sandbox._events import inbound_event, reply_event, status_event
+from gupshup_async.sandbox._events import (
+    inbound_event,
+    preference_event,
+    reply_event,
+    status_event,
+    template_status_event,
+)
 from gupshup_async.sandbox._rules import Answer, Faults, SandboxRules
 from gupshup_async.template_definitions import TemplateDefinitions
 
@@ -192,6 +198,25 @@ class Sandbox(AsyncClosing):
         file_type = form.get("file_type") if form is not None else None
         return self.rules.upload(app_id, request.headers, file_type, data)
 
+    async def template_status(self, name: str, language: str, status: str) -> None:
+        """A template paused, disabled or approved again, as Meta reports it: messages naming
+        it are judged so from now on, and the status webhook is posted.
+        """
+        self.rules.set_template_status(name, language, status)
+        if self.callback_url is not None:
+            await self._post(template_status_event(self.app_id, name, language, status))
+
+    async def user_preference(self, wa_id: str, value: str = "stop") -> None:
+        """A user stops (or resumes) marketing messages: a marketing template to them is
+        accepted and then fails with 131050, and the ``user_preferences`` webhook is posted.
+        """
+        if value == "stop":
+            self.rules.account.opted_out.add(wa_id)
+        else:
+            self.rules.account.opted_out.discard(wa_id)
+        if self.callback_url is not None:
+            await self._post(preference_event(self.app_id, wa_id, value, int(time.time())))
+
     async def user_sends_media(
         self, sender: str, kind: str, data: bytes, mime_type: str, *, caption: str | None = None
     ) -> str:
@@ -290,6 +315,8 @@ class Sandbox(AsyncClosing):
             statuses = ("enqueued", "failed")
         elif item.outside_window or (item.to in self.outside_window and item.template is None):
             statuses, code = ("enqueued", "failed"), 131047  # accepted, then refused by WhatsApp
+        elif self.rules.marketing_declined(item.to, item.template, item.language or ""):
+            statuses, code = ("enqueued", "failed"), 131050  # the user stopped marketing
         events = [
             status_event(item.app_id, item, status, int(time.time()), failed_code=code)
             for status in statuses

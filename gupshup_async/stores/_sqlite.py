@@ -84,6 +84,21 @@ CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (item_key);
 CREATE INDEX IF NOT EXISTS deliveries_by_tag ON deliveries (tag);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_events (identity TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS preferences (
+    user TEXT NOT NULL,
+    category TEXT NOT NULL,
+    value TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (user, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS templates (
+    name TEXT NOT NULL,
+    language TEXT NOT NULL,
+    status TEXT,
+    category TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (name, language)
+) WITHOUT ROWID;
 """
 
 

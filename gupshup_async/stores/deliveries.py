@@ -23,7 +23,14 @@ from gupshup_async.stores._sqlite import (
 )
 from gupshup_async.stores.statuses import UNCONFIRMED_AFTER
 from gupshup_async.tags import Tag
-from gupshup_async.webhooks import Event, FromUser, StatusUpdate, TemplateButtonReply
+from gupshup_async.webhooks import (
+    Event,
+    FromUser,
+    StatusUpdate,
+    TemplateButtonReply,
+    TemplateUpdate,
+    UserPreference,
+)
 
 __all__ = ["Delivery", "DeliveryReport", "DeliveryStore"]
 
@@ -186,12 +193,41 @@ class DeliveryStore:
                         continue  # a repeat: recorded before, its effects already stored
                     if isinstance(event, StatusUpdate):
                         self._record_status(event)
+                    elif isinstance(event, (UserPreference, TemplateUpdate)):
+                        self._record_change(event, now)
                     new.append(event)
                 fresh.append(new)
             self._batches += 1
             if self._batches % 256 == 1:  # now and then (and at the first), not every batch
                 db.execute("DELETE FROM seen_events WHERE at < ?", (now - forget_after,))
         return fresh
+
+    def _record_change(self, event: UserPreference | TemplateUpdate, now: float) -> None:
+        """A user's marketing preference, or a template's status or category: the latest of
+        each (by its own time) is what campaigns act on.
+        """
+        db = self._connection
+        if isinstance(event, UserPreference):
+            at = float(event.timestamp) if event.timestamp is not None else now
+            for user in {event.wa_id, event.user_id} - {None}:
+                db.execute(
+                    "INSERT INTO preferences (user, category, value, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (user, category) DO UPDATE SET value = excluded.value, "
+                    "at = excluded.at WHERE excluded.at >= preferences.at",
+                    (user, event.category, event.value, at),
+                )
+            return
+        if event.name is None or event.language is None:
+            return
+        status = event.status if event.field == "message_template_status_update" else None
+        category = event.new if event.field == "template_category_update" else None
+        db.execute(
+            "INSERT INTO templates (name, language, status, category, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name, language) DO UPDATE SET "
+            "status = coalesce(excluded.status, status), "
+            "category = coalesce(excluded.category, category), at = excluded.at",
+            (event.name, event.language, status, category, now),
+        )
 
     def _record_status(self, update: StatusUpdate) -> bool:
         now = time.time()

@@ -290,6 +290,22 @@ class Journal:
         )
         return [(str(recipient), code) for recipient, code in rows]
 
+    def opted_out(self, category: str = "marketing_messages") -> set[str]:
+        """The users whose latest preference stopped ``category`` (a receiver records them)."""
+        if self._reader is None:
+            return set()
+        rows = self._reader.execute(
+            "SELECT user FROM preferences WHERE category = ? AND value = 'stop'", (category,)
+        )
+        return {str(user) for (user,) in rows}
+
+    def template_states(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """(name, language) -> (status, category) of the templates updates named."""
+        if self._reader is None:
+            return {}
+        rows = self._reader.execute("SELECT name, language, status, category FROM templates")
+        return {(str(n), str(lang)): (status, category) for n, lang, status, category in rows}
+
     def earlier(self, key: str, recipient: str, fingerprint: str) -> Recorded | None:
         """What an earlier run recorded of an item, or None to send it.
 

@@ -220,6 +220,16 @@ class StatusUpdate:
     error_title: str | None = None
     #: The send's ``callback_data`` (Meta's ``biz_opaque_callback_data``), echoed back.
     callback_data: str | None = None
+    #: The recipient's business-scoped user id (``recipient_user_id``), when given; a status
+    #: addressed by it alone has it in ``recipient`` too.
+    user_id: str | None = attrs.field(default=None, kw_only=True)
+    #: What the message costs, from the status's ``pricing``: its category (``marketing``,
+    #: ``utility``, ``authentication``, ``service``...), whether it is billable, the pricing
+    #: model; and the ``conversation`` it opened or belongs to.
+    pricing_category: str | None = attrs.field(default=None, kw_only=True)
+    billable: bool | None = attrs.field(default=None, kw_only=True)
+    pricing_model: str | None = attrs.field(default=None, kw_only=True)
+    conversation_id: str | None = attrs.field(default=None, kw_only=True)
     raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
 
     @property
@@ -535,10 +545,21 @@ def _status(status: Any) -> Event:
         first = errors[0]
         code = code if code is not None else _int(first.get("code"))
         title = title or _text(first.get("title")) or _text(first.get("message"))
+    pricing = status.get("pricing")
+    pricing = pricing if isinstance(pricing, Mapping) else {}
+    conversation = status.get("conversation")
+    conversation = conversation if isinstance(conversation, Mapping) else {}
+    billable = pricing.get("billable")
+    user_id = _text(status.get("recipient_user_id"))
     return StatusUpdate(
         message_id=str(status["id"]),
         status=_text(status.get("status")) or "unknown",
-        recipient=_text(status.get("recipient_id")),
+        recipient=_text(status.get("recipient_id")) or user_id,
+        user_id=user_id,
+        pricing_category=_text(pricing.get("category")),
+        billable=billable if isinstance(billable, bool) else None,
+        pricing_model=_text(pricing.get("pricing_model")),
+        conversation_id=_text(conversation.get("id")),
         timestamp=_seconds(status.get("timestamp")),
         gs_id=_text(status.get("gs_id")),
         error_code=code,

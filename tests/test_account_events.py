@@ -5,6 +5,7 @@ its quality or category changed. Bodies as Meta documents them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -12,16 +13,21 @@ from typing import Any
 import pytest
 
 from gupshup_async import (
+    DeliveryStore,
     GupshupClient,
     ImageHeader,
+    Journal,
     MemoryWindowStore,
     Receiver,
     Recipient,
+    SqliteWindowStore,
+    StatusUpdate,
     SystemNotice,
     TemplateCopyCode,
     TemplateDefinitions,
     TemplateMessage,
     TemplateUpdate,
+    TextMessage,
     UnknownEvent,
     UserOptedOut,
     UserPreference,
@@ -325,3 +331,148 @@ async def test_single_sends_follow_what_the_client_learnt() -> None:
                 client.learn(event)
             await client.send("+919876543210", news)  # they resumed
     assert [p.template for p in sandbox.account.processed] == ["order_shipped", "cart_reminder"]
+
+
+def test_a_status_addressed_by_user_id_only_and_its_pricing() -> None:
+    body = change(
+        "messages",
+        {
+            "statuses": [
+                {
+                    "id": "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA",
+                    "status": "delivered",
+                    "timestamp": "1750263773",
+                    "recipient_user_id": "US.13491208655302741918",
+                    "conversation": {
+                        "id": "6ceb9d929c1c1ad16f85dd4f8e2a1b7a",
+                        "origin": {"type": "marketing"},
+                    },
+                    "pricing": {"billable": True, "pricing_model": "PMP", "category": "marketing"},
+                }
+            ]
+        },
+    )
+    [status] = parse_events(body)
+    assert isinstance(status, StatusUpdate)
+    assert status.recipient == status.user_id == "US.13491208655302741918"
+    assert (status.pricing_category, status.billable, status.pricing_model) == (
+        "marketing",
+        True,
+        "PMP",
+    )
+    assert status.conversation_id == "6ceb9d929c1c1ad16f85dd4f8e2a1b7a"
+
+
+async def test_the_report_says_what_a_campaign_cost_by_category(tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.db"
+    receiver = Receiver(SECRET, store=str(journal))
+    people = [f"+9170000{n:05d}" for n in range(6)]
+    items = [(to, TEMPLATE_EXAMPLE) for to in people[:4]]  # order_shipped: utility
+    items += [(to, TextMessage("Thanks for writing")) for to in people[4:]]  # service
+    async with under_uvicorn(receiver, "/hooks") as hook:
+        async with (
+            Sandbox(
+                callback_url=hook, callback_headers={"X-Hook-Secret": SECRET}, status_delay=0.01
+            ) as sandbox,
+            GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+            ) as client,
+        ):
+            [o async for o in client.send_many(items, journal=journal)]
+            await until(lambda: not sandbox.callbacks_pending)
+            await receiver.drain()
+        await receiver.aclose()
+    report = DeliveryStore.read_report(journal)
+    assert report.by_category == {"utility": (4, 4), "service": (2, 2)}
+    assert report.to_json()["by_category"]["utility"] == {"messages": 4, "billable": 4}
+
+
+def number_change(old: str, new: str, at: int) -> dict[str, Any]:
+    return change(
+        "messages",
+        {
+            "messages": [
+                {
+                    "from": old,
+                    "id": f"wamid.system-{old}",
+                    "timestamp": str(at),
+                    "type": "system",
+                    "system": {"body": "changed", "new_wa_id": new, "type": "user_changed_number"},
+                }
+            ]
+        },
+    )
+
+
+def test_a_number_change_moves_the_window_in_either_store(tmp_path: Path) -> None:
+    now = int(time.time())
+    wrote = change(
+        "messages",
+        {
+            "messages": [
+                {
+                    "from": "919876543210",
+                    "id": "wamid.hi",
+                    "timestamp": str(now - 60),
+                    "type": "text",
+                    "text": {"body": "Hi"},
+                }
+            ]
+        },
+    )
+    for store in (MemoryWindowStore(), SqliteWindowStore(tmp_path / "w.db")):
+        store.record(parse_events(wrote))
+        assert store.window("919876543210").is_open(now)
+        store.record(parse_events(number_change("919876543210", "919812345678", now)))
+        assert store.window("919812345678").is_open(now)  # the window went with the user
+        assert not store.window("919876543210").is_open(now)  # the old number is not theirs
+
+
+def test_a_number_change_moves_the_users_records_but_not_an_old_failure(tmp_path: Path) -> None:
+    journal = tmp_path / "j.db"
+    store = DeliveryStore(journal)
+    try:
+        stop = change(
+            "user_preferences",
+            {
+                "user_preferences": [
+                    {
+                        "wa_id": "919876543210",
+                        "category": "marketing_messages",
+                        "value": "stop",
+                        "timestamp": 1,
+                    }
+                ]
+            },
+        )
+        failed = change(
+            "messages",
+            {
+                "statuses": [
+                    {
+                        "id": "wamid.f",
+                        "gs_id": "gs-f",
+                        "status": "failed",
+                        "timestamp": "1",
+                        "recipient_id": "919876543210",
+                        "errors": [{"code": 131026, "title": "undeliverable"}],
+                    }
+                ]
+            },
+        )
+        store.record_new([parse_events(stop), parse_events(failed)])
+        store.record_new([parse_events(number_change("919876543210", "919812345678", 2))])
+    finally:
+        store.close()
+    reader = Journal(journal)
+
+    async def read() -> tuple[set[str], list[tuple[str, int | None]]]:
+        await reader.open()
+        try:
+            return reader.opted_out(), reader.failures()
+        finally:
+            await reader.close()
+
+    opted_out, failures = asyncio.run(read())
+    assert "919812345678" in opted_out  # they said stop: it holds on their new number
+    assert failures == [("919876543210", 131026)]  # the old number's failure stays with it

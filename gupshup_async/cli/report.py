@@ -38,6 +38,8 @@ def report(journals: tuple[Path, ...], as_json: bool) -> None:
     table.add_row("sent twice, as statuses show (duplicated)", str(found.duplicated))
     table.add_row("may have gone, no status yet (uncertain)", str(found.uncertain))
     table.add_row("  of which for over 10 minutes (unconfirmed)", str(found.unconfirmed))
+    for category, (count, billable) in sorted(found.by_category.items()):
+        table.add_row(f"pricing: {category}", f"{count} messages, {billable} billable")
     if found.status_latency is not None:
         median, p95 = found.status_latency
         table.add_row("first status after (median / 95%)", f"{median:.2f} s / {p95:.2f} s")

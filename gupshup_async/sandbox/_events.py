@@ -35,10 +35,17 @@ _FAILURES = {
 
 
 def status_event(
-    app_id: str, processed: Processed, status: str, timestamp: int, *, failed_code: int = 131026
+    app_id: str,
+    processed: Processed,
+    status: str,
+    timestamp: int,
+    *,
+    failed_code: int = 131026,
+    pricing_category: str | None = None,
 ) -> dict[str, Any]:
     """The status callback Gupshup would post for a message it accepted: Meta's id in ``id``,
-    Gupshup's in ``gs_id``.
+    Gupshup's in ``gs_id``; with ``pricing_category``, the ``pricing`` (per-message pricing,
+    billable) and ``conversation`` a sent or delivered status carries.
     """
     entry: dict[str, Any] = {
         "id": processed.wamid,
@@ -49,6 +56,12 @@ def status_event(
     }
     if processed.callback_data is not None:
         entry["biz_opaque_callback_data"] = processed.callback_data
+    if pricing_category is not None and status in ("sent", "delivered", "read"):
+        entry["pricing"] = {"billable": True, "pricing_model": "PMP", "category": pricing_category}
+        entry["conversation"] = {
+            "id": f"sandbox-{processed.to}",
+            "origin": {"type": pricing_category},
+        }
     if status == "failed":
         title = _FAILURES.get(failed_code, "Message failed")
         entry["errors"] = [

@@ -316,6 +316,15 @@ class SandboxRules:
         found = self.templates.get(template, language)
         return found is not None and (found.category or "").upper() == "MARKETING"
 
+    def pricing_category(self, template: str | None, language: str | None) -> str:
+        """What a message is billed as: its template's category, or ``service`` (a free-form
+        message in the window).
+        """
+        if template is None:
+            return "service"
+        found = self.templates.get(template, language or "")
+        return (found.category or "utility").lower() if found is not None else "utility"
+
     def keep_media(self, kind: str, data: bytes) -> str:
         """Keep a file (uploaded, or sent by a user) and return its media id."""
         media_id = str(self._ids.getrandbits(52))

@@ -317,8 +317,16 @@ class Sandbox(AsyncClosing):
             statuses, code = ("enqueued", "failed"), 131047  # accepted, then refused by WhatsApp
         elif self.rules.marketing_declined(item.to, item.template, item.language or ""):
             statuses, code = ("enqueued", "failed"), 131050  # the user stopped marketing
+        category = self.rules.pricing_category(item.template, item.language)
         events = [
-            status_event(item.app_id, item, status, int(time.time()), failed_code=code)
+            status_event(
+                item.app_id,
+                item,
+                status,
+                int(time.time()),
+                failed_code=code,
+                pricing_category=category,
+            )
             for status in statuses
         ]
         if self.reorder_callbacks:

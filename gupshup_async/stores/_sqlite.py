@@ -45,7 +45,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 #: The journal's format, kept in SQLite's ``user_version``: 2 records each item's recipient and
 #: message fingerprint with its key (format 0, of version 0.1, keyed items by position); 3 adds
 #: each delivery's tag (the attempt its statuses name), when its first status came, and whether
-#: an item was recorded sent on a status's word (its answer never came). A format 2
+#: an item was recorded sent on a status's word (its answer never came), and what each message
+#: cost (its pricing category, billable or not, its conversation). A format 2
 #: file is upgraded in place when a run or a receiver opens it.
 FORMAT = 3
 
@@ -77,7 +78,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     error_code INTEGER,
     error_title TEXT,
     tag TEXT,
-    seen_at REAL
+    seen_at REAL,
+    pricing_category TEXT,
+    billable INTEGER,
+    conversation_id TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_wamid ON deliveries (wamid);
 CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (item_key);
@@ -140,7 +144,13 @@ def _upgrade_from_2(connection: sqlite3.Connection) -> None:
     with transaction(connection):
         if connection.execute("PRAGMA user_version").fetchone()[0] != 2:
             return  # another process upgraded it first
-        for column in ("tag TEXT", "seen_at REAL"):
+        for column in (
+            "tag TEXT",
+            "seen_at REAL",
+            "pricing_category TEXT",
+            "billable INTEGER",
+            "conversation_id TEXT",
+        ):
             connection.execute(f"ALTER TABLE deliveries ADD COLUMN {column}")
         connection.execute("ALTER TABLE items ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0")
         connection.execute(f"PRAGMA user_version={FORMAT}")

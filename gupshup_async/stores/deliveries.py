@@ -27,6 +27,7 @@ from gupshup_async.webhooks import (
     Event,
     FromUser,
     StatusUpdate,
+    SystemNotice,
     TemplateButtonReply,
     TemplateUpdate,
     UserPreference,
@@ -74,6 +75,8 @@ class DeliveryReport:
     status_latency: tuple[float, float] | None = None
     confirmed: int = 0
     unconfirmed: int = 0
+    #: Messages by pricing category (as the statuses said), and of those the billable ones.
+    by_category: dict[str, tuple[int, int]] = attrs.field(factory=dict)
 
     @property
     def without_status(self) -> int:
@@ -92,6 +95,11 @@ class DeliveryReport:
         campaign = "+".join(report.campaign for report in reports)
         accepted = sum(report.accepted for report in reports)
         latencies = [r.status_latency for r in reports if r.status_latency is not None]
+        categories: dict[str, tuple[int, int]] = {}
+        for report in reports:
+            for category, (count, billable) in report.by_category.items():
+                known = categories.get(category, (0, 0))
+                categories[category] = (known[0] + count, known[1] + billable)
         return cls(
             campaign,
             accepted,
@@ -101,6 +109,7 @@ class DeliveryReport:
             uncertain=sum(report.uncertain for report in reports),
             confirmed=sum(report.confirmed for report in reports),
             unconfirmed=sum(report.unconfirmed for report in reports),
+            by_category=categories,
             # The shards' worst: an upper bound, which is what a wait must cover.
             status_latency=(
                 (max(m for m, _ in latencies), max(p for _, p in latencies)) if latencies else None
@@ -113,6 +122,10 @@ class DeliveryReport:
             "accepted": self.accepted,
             "by_status": self.by_status,
             "without_status": self.without_status,
+            "by_category": {
+                category: {"messages": count, "billable": billable}
+                for category, (count, billable) in sorted(self.by_category.items())
+            },
             "confirmed": self.confirmed,
             "duplicated": self.duplicated,
             "uncertain": self.uncertain,
@@ -195,6 +208,8 @@ class DeliveryStore:
                         self._record_status(event)
                     elif isinstance(event, (UserPreference, TemplateUpdate)):
                         self._record_change(event, now)
+                    elif isinstance(event, SystemNotice):
+                        self._record_move(event)
                     new.append(event)
                 fresh.append(new)
             self._batches += 1
@@ -227,6 +242,24 @@ class DeliveryStore:
             "status = coalesce(excluded.status, status), "
             "category = coalesce(excluded.category, category), at = excluded.at",
             (event.name, event.language, status, category, now),
+        )
+
+    def _record_move(self, notice: SystemNotice) -> None:
+        """A user changed number: what is known of them follows (their messages' records and
+        their preferences), but not a failure of the old number, which says nothing of the new.
+        """
+        if notice.kind != "user_changed_number" or not notice.new_wa_id:
+            return
+        old, new = notice.sender, notice.new_wa_id
+        db = self._connection
+        db.execute(
+            "UPDATE deliveries SET recipient = ? WHERE recipient = ? AND status != 'failed'",
+            (new, old),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO preferences (user, category, value, at) "
+            "SELECT ?, category, value, at FROM preferences WHERE user = ?",
+            (new, old),
         )
 
     def _record_status(self, update: StatusUpdate) -> bool:
@@ -263,7 +296,9 @@ class DeliveryStore:
             "UPDATE deliveries SET wamid = coalesce(wamid, ?), status = coalesce(?, status), "
             "status_at = coalesce(?, status_at), error_code = coalesce(?, error_code), "
             "error_title = coalesce(?, error_title), tag = coalesce(tag, ?), "
-            "seen_at = coalesce(seen_at, ?) WHERE gs_id = ?",
+            "seen_at = coalesce(seen_at, ?), pricing_category = coalesce(?, pricing_category), "
+            "billable = coalesce(?, billable), conversation_id = coalesce(?, conversation_id) "
+            "WHERE gs_id = ?",
             (
                 update.message_id,
                 update.status if newer else None,  # an older status, come late: ignored
@@ -272,6 +307,9 @@ class DeliveryStore:
                 update.error_title,
                 update.callback_data,
                 now,
+                update.pricing_category,
+                None if update.billable is None else int(update.billable),
+                update.conversation_id,
                 gs_id,
             ),
         )
@@ -375,6 +413,14 @@ def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
         (time.time() - UNCONFIRMED_AFTER,),
     ).fetchone()
     confirmed = db.execute("SELECT COUNT(*) FROM items WHERE confirmed = 1").fetchone()[0]
+    by_category = {
+        str(category): (int(count), int(billable or 0))
+        for category, count, billable in db.execute(
+            "SELECT pricing_category, COUNT(*), SUM(billable) FROM deliveries "
+            "WHERE item_key IS NOT NULL AND pricing_category IS NOT NULL "
+            "GROUP BY pricing_category"
+        )
+    }
     return DeliveryReport(
         campaign,
         accepted,
@@ -385,6 +431,7 @@ def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:
         status_latency=_latency(db),
         confirmed=confirmed,
         unconfirmed=unconfirmed,
+        by_category=by_category,
     )
 
 

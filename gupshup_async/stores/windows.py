@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 from gupshup_async.errors import WINDOW_CLOSED
 from gupshup_async.messages import normalize_recipient
 from gupshup_async.stores._sqlite import connect, transaction
-from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate
+from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate, SystemNotice
 from gupshup_async.window import Window
 
 __all__ = ["MemoryWindowStore", "SqliteWindowStore", "WindowStore"]
@@ -72,6 +72,21 @@ def _changes(events: Iterable[Event]) -> list[tuple[str, str, float]]:
     return out
 
 
+def _moves(events: Iterable[Event]) -> list[tuple[str, str]]:
+    """``(old, new)`` for each user who changed number: their window goes with them."""
+    return [
+        (event.sender, event.new_wa_id)
+        for event in events
+        if isinstance(event, SystemNotice)
+        and event.kind == "user_changed_number"
+        and event.new_wa_id
+    ]
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 class MemoryWindowStore:
     """Windows kept in this process: ``MemoryWindowStore()``, given to both the `Receiver`
     (``windows=``) and the `GupshupClient` (``windows=``).
@@ -98,13 +113,23 @@ class MemoryWindowStore:
         self._windows[key] = self._windows.get(key, Window()).failed_closed(at)
 
     def record(self, events: Iterable[Event]) -> int:
+        events = list(events)
         changes = _changes(events)
         for recipient, what, when in changes:
             if what == "wrote":
                 self.user_wrote(recipient, when)
             else:
                 self.window_closed(recipient, when)
-        return len(changes)
+        moves = _moves(events)
+        for old, new in moves:
+            moved = self._windows.pop(_key(old), None)
+            if moved is not None:
+                there = self._windows.get(_key(new), Window())
+                self._windows[_key(new)] = Window(
+                    _later(moved.last_inbound, there.last_inbound),
+                    _later(moved.closed_seen, there.closed_seen),
+                )
+        return len(changes) + len(moves)
 
 
 _SCHEMA = """
@@ -158,10 +183,33 @@ class SqliteWindowStore:
         self._write([(recipient, "closed", at)])
 
     def record(self, events: Iterable[Event]) -> int:
+        events = list(events)
         changes = _changes(events)
         if changes:
             self._write(changes)
-        return len(changes)
+        moves = _moves(events)
+        if moves:
+            self._move(moves)
+        return len(changes) + len(moves)
+
+    def _move(self, moves: list[tuple[str, str]]) -> None:
+        with self._lock, transaction(self._connection) as db:
+            for old, new in moves:
+                row = db.execute(
+                    "SELECT last_inbound, closed_seen FROM windows WHERE recipient = ?",
+                    (_key(old),),
+                ).fetchone()
+                if row is None:
+                    continue
+                db.execute(
+                    "INSERT INTO windows (recipient, last_inbound, closed_seen) "
+                    "VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT (recipient) DO UPDATE SET "
+                    "last_inbound = max(coalesce(last_inbound, ?2), coalesce(?2, last_inbound)), "
+                    "closed_seen = max(coalesce(closed_seen, ?3), coalesce(?3, closed_seen))",
+                    (_key(new), row[0], row[1]),
+                )
+                db.execute("DELETE FROM windows WHERE recipient = ?", (_key(old),))
 
     def _write(self, changes: list[tuple[str, str, float]]) -> None:
         wrote = [(_key(r), when) for r, what, when in changes if what == "wrote"]

@@ -1,6 +1,6 @@
 """gupshup-async: send WhatsApp interactive messages through Gupshup's Partner API v3."""
 
-from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider
+from gupshup_async.auth import PartnerCredentials, StaticToken, TokenProvider, UniversalAppToken
 from gupshup_async.bulk import BulkRun
 from gupshup_async.client import GupshupClient, SendHooks
 from gupshup_async.errors import (
@@ -257,6 +257,7 @@ __all__ = [
     "TokenBucketLimiter",
     "TokenProvider",
     "TransportError",
+    "UniversalAppToken",
     "UnknownEvent",
     "UnreachableRecipient",
     "UnsupportedReceived",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ __all__ = [
     "PartnerCredentials",
     "StaticToken",
     "TokenProvider",
+    "UniversalAppToken",
     "fresh_token",
     "mask",
     "unauthorized",
@@ -83,7 +84,36 @@ class StaticToken:
         return f"StaticToken({mask(self._token)!r})"
 
 
-class PartnerCredentials:
+class _TokenEndpoint:
+    """What the token providers share: their requests go through a client's `Exchange` (the
+    `GupshupClient` they are given to), or one made here and closed by `aclose`.
+    """
+
+    _exchange: Exchange | None
+    _owns_http: httpx.AsyncClient | None
+
+    def use_exchange(self, exchange: Exchange) -> None:
+        """Send the token requests through ``exchange`` (a client's), unless this provider was
+        given an HTTP client of its own.
+        """
+        if self._exchange is None:
+            self._exchange = exchange
+
+    async def aclose(self) -> None:
+        """Close the HTTP client made here, if one was."""
+        if self._owns_http is not None:
+            await self._owns_http.aclose()
+            self._owns_http = None
+            self._exchange = None
+
+    def _through(self) -> Exchange:
+        if self._exchange is None:
+            self._owns_http = _engine.make_http_client(timeout=_TOKEN_TIMEOUT)
+            self._exchange = _exchange_on(self._owns_http)
+        return self._exchange
+
+
+class PartnerCredentials(_TokenEndpoint):
     """App tokens fetched with partner credentials, cached, and refreshed once on a 401.
 
     Logs in (``POST /partner/account/login`` with the email and client secret, form-encoded;
@@ -146,27 +176,7 @@ class PartnerCredentials:
             self._app_token = await self._fetch_app_token(force_login=True)
             return self._app_token
 
-    def use_exchange(self, exchange: Exchange) -> None:
-        """Send the token requests through ``exchange`` (a client's), unless this provider was
-        given an HTTP client of its own.
-        """
-        if self._exchange is None:
-            self._exchange = exchange
-
-    async def aclose(self) -> None:
-        """Close the HTTP client made here, if one was."""
-        if self._owns_http is not None:
-            await self._owns_http.aclose()
-            self._owns_http = None
-            self._exchange = None
-
     # The token endpoints ---------------------------------------------------------------------
-
-    def _through(self) -> Exchange:
-        if self._exchange is None:
-            self._owns_http = _engine.make_http_client(timeout=_TOKEN_TIMEOUT)
-            self._exchange = _exchange_on(self._owns_http)
-        return self._exchange
 
     async def _fetch_app_token(self, *, force_login: bool = False) -> str:
         partner = await self._partner(force=force_login)
@@ -230,6 +240,121 @@ class PartnerCredentials:
         except TransportError as error:
             error.args = (f"fetching a token: {error}",)
             raise
+
+
+class UniversalAppToken(_TokenEndpoint):
+    """App tokens minted with a Universal Token (Gupshup's 2026 authentication), renewed
+    before they expire.
+
+    ``POST /partner/app/{app_id}/token`` with ``Authorization: Bearer <universal token>`` mints
+    a Universal App Token (UAT) that lives ``lifetime`` seconds (Gupshup allows 1 to 24 hours;
+    None: its default, 24 hours). A token is renewed ``renew_before`` seconds before it expires
+    (and once after a 401), one renewal at a time however many sends ask: Gupshup allows 10
+    mints a minute and 3 active tokens per app, and each mint is named ``{name}-{time}`` so
+    that names stay unique among the active ones. ``clock`` (Unix seconds) is for tests. The
+    tokens are never logged nor shown in a repr; the universal token is sent to Gupshup's
+    token endpoint only.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        universal_token: str,
+        *,
+        base_url: str = "https://partner.gupshup.io",
+        name: str = "gupshup-async",
+        lifetime: float | None = None,
+        renew_before: float = 600.0,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for field, value in (("app_id", app_id), ("universal_token", universal_token)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{field} must be a non-empty string")
+        if lifetime is not None and not 3600 <= lifetime <= 86400:
+            raise ValueError(f"lifetime must be from 3600 to 86400 seconds, got {lifetime!r}")
+        if not 0 <= renew_before < (lifetime or 86400):
+            raise ValueError(
+                f"renew_before must be below the token's lifetime, got {renew_before!r}"
+            )
+        self.app_id = app_id
+        self._universal = universal_token
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.lifetime = lifetime
+        self.renew_before = renew_before
+        self._clock = clock
+        self._exchange = None if http_client is None else _exchange_on(http_client)
+        self._owns_http: httpx.AsyncClient | None = None
+        self._lock = asyncio.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+        #: Mints made, for monitoring their ten-a-minute budget.
+        self.token_requests = 0
+
+    def __repr__(self) -> str:
+        return f"UniversalAppToken(app_id={self.app_id!r})"
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the current token expires (Unix seconds), or None before the first mint."""
+        return self._expires if self._token is not None else None
+
+    def _fresh(self) -> bool:
+        return self._token is not None and self._clock() < self._expires - self.renew_before
+
+    async def token(self) -> str:
+        if self._fresh():
+            assert self._token is not None
+            return self._token
+        async with self._lock:
+            if not self._fresh():  # another task renewed it while this one waited
+                await self._mint()
+            assert self._token is not None
+            return self._token
+
+    async def refresh(self, rejected: str) -> str | None:
+        async with self._lock:
+            if self._token is not None and self._token != rejected:
+                return self._token  # renewed meanwhile
+            await self._mint()
+            return self._token
+
+    async def _mint(self) -> None:
+        now = self._clock()
+        form = {"name": f"{self.name}-{int(now * 1000)}"}
+        if self.lifetime is not None:
+            form["expiry"] = str(int((now + self.lifetime) * 1000))
+        self.token_requests += 1
+        try:
+            answer = await self._through().send(
+                "POST",
+                f"{self.base_url}/partner/app/{quote(self.app_id, safe='')}/token",
+                headers={"Authorization": f"Bearer {self._universal}"},
+                form=form,
+                ambiguous=False,
+                secret=self._universal,
+            )
+        except TransportError as error:
+            error.args = (f"minting an app token: {error}",)
+            raise
+        token = _nested_token(answer)
+        if token is None:
+            raise _refused("minting an app token", answer)
+        self._token = token
+        self._expires = _expiry_of(answer) or now + (self.lifetime or 86400.0)
+
+
+def _expiry_of(answer: Answer) -> float | None:
+    """The token's expiry the answer gives (epoch milliseconds), if it gives one."""
+    data = _json_of(answer)
+    for holder in (data, data.get("token") if isinstance(data, dict) else None):
+        if isinstance(holder, dict):
+            for key in ("expiredOn", "expiresOn", "expiry", "expires_at"):
+                value = holder.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                    return float(value) / 1000.0
+    return None
 
 
 _TOKEN_TIMEOUT = httpx.Timeout(30.0, connect=10.0)

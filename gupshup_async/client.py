@@ -38,6 +38,7 @@ from gupshup_async.auth import (
     PartnerCredentials,
     StaticToken,
     TokenProvider,
+    UniversalAppToken,
     fresh_token,
     unauthorized,
 )
@@ -81,6 +82,10 @@ logger = logging.getLogger("gupshup_async")
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = "application/json"
+
+
+# The providers that fetch tokens over HTTP: through the client's own exchange.
+_MADE_HERE = (PartnerCredentials, UniversalAppToken)
 
 
 class SendHooks:
@@ -278,7 +283,7 @@ class GupshupClient(AsyncClosing):
             timeout=self._timeout,
             attempt_timeout=attempt_timeout or total_timeout(self._timeout or http_client.timeout),
         )
-        if isinstance(self._provider, PartnerCredentials):
+        if isinstance(self._provider, _MADE_HERE):
             self._provider.use_exchange(self._exchange)  # token requests take the one path too
         # The attempts after the first: the first ran before tenacity is called.
         self._retrying = tenacity.AsyncRetrying(
@@ -318,8 +323,9 @@ class GupshupClient(AsyncClosing):
     @classmethod
     def from_env(cls, **options: Any) -> GupshupClient:
         """A client configured from the environment: ``GUPSHUP_APP_ID`` and either
-        ``GUPSHUP_APP_TOKEN`` or partner credentials (``GUPSHUP_PARTNER_EMAIL`` and
-        ``GUPSHUP_PARTNER_SECRET``); ``GUPSHUP_BASE_URL`` if set. ``options`` go to the
+        ``GUPSHUP_APP_TOKEN``, a universal token (``GUPSHUP_UNIVERSAL_TOKEN``: app tokens minted
+        from it and renewed before they expire) or partner credentials (``GUPSHUP_PARTNER_EMAIL``
+        and ``GUPSHUP_PARTNER_SECRET``); ``GUPSHUP_BASE_URL`` if set. ``options`` go to the
         constructor.
         """
         env = os.environ
@@ -330,6 +336,10 @@ class GupshupClient(AsyncClosing):
         token: str | TokenProvider
         if env.get("GUPSHUP_APP_TOKEN"):
             token = env["GUPSHUP_APP_TOKEN"]
+        elif env.get("GUPSHUP_UNIVERSAL_TOKEN"):
+            token = UniversalAppToken(
+                app_id, env["GUPSHUP_UNIVERSAL_TOKEN"], base_url=options["base_url"]
+            )
         elif env.get("GUPSHUP_PARTNER_EMAIL") and env.get("GUPSHUP_PARTNER_SECRET"):
             token = PartnerCredentials(
                 app_id,
@@ -366,7 +376,9 @@ class GupshupClient(AsyncClosing):
             # the loop runs them (aiohttp's "graceful shutdown"), so a loop closed right after
             # leaves no socket open.
             await asyncio.sleep(0)
-        if self._owns_provider and isinstance(self._provider, PartnerCredentials):
+        if self._owns_provider and isinstance(
+            self._provider, (PartnerCredentials, UniversalAppToken)
+        ):
             await self._provider.aclose()
 
     # Sending ------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ from gupshup_async.stores import (
     StatusSource,
     WindowStore,
 )
+from gupshup_async.subscriptions import Subscription
 from gupshup_async.tags import Tag
 from gupshup_async.template_definitions import (
     TemplateButtonSpec,
@@ -230,6 +231,7 @@ __all__ = [
     "StatusUpdate",
     "StickerMessage",
     "StopRequested",
+    "Subscription",
     "SystemNotice",
     "Tag",
     "TemplateButtonReply",

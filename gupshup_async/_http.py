@@ -13,7 +13,7 @@ import asyncio
 import ssl
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import aiohttp
@@ -119,11 +119,16 @@ class Exchange:
         limit: int = MAX_ANSWER_BYTES,
         ambiguous: bool = True,
         secret: str | None = None,
+        sink: Callable[[bytes], Awaitable[None]] | None = None,
+        whole_within: float | None = None,
     ) -> Answer:
         """Send the request and read its whole answer, at most ``limit`` bytes. No whole answer
         is a `TransportError`; ``ambiguous=False`` for a request that sends no message (its
         failures can have delivered nothing). ``secret`` (the token, a password) never reaches
         an error made from this request or its answer, even when the server echoes it.
+        ``sink``: a 2xx answer's body goes to it chunk by chunk as it arrives (a download),
+        not into the `Answer`; ``whole_within``: the attempt's bound in place of
+        ``attempt_timeout`` (a large file takes longer than an answer).
         """
         timeout = self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
@@ -139,15 +144,18 @@ class Exchange:
         except UnicodeEncodeError:
             raise not_ascii() from None  # from None: the error would quote the header
         try:
-            async with deadline(self.attempt_timeout):
+            async with deadline(whole_within or self.attempt_timeout):
                 response = await self.http.send(request, stream=True)
                 try:
-                    body = await _read(response, limit)
+                    streamed = sink if 200 <= response.status_code < 300 else None
+                    body = await _read(response, limit, streamed)
                 finally:
                     await response.aclose()
         except asyncio.TimeoutError:
             error = TransportError(
-                f"no whole answer within attempt_timeout={self.attempt_timeout:g}s",
+                f"no whole answer within {whole_within:g}s"
+                if whole_within
+                else f"no whole answer within attempt_timeout={self.attempt_timeout:g}s",
                 ambiguous=True,
             )
         except ENGINE_ERRORS as exc:
@@ -164,8 +172,14 @@ class Exchange:
         raise redacted(error, secret) from None
 
 
-async def _read(response: httpx.Response, limit: int) -> bytes:
-    """The answer's body, decoded, refusing more than ``limit`` bytes."""
+async def _read(
+    response: httpx.Response,
+    limit: int,
+    sink: Callable[[bytes], Awaitable[None]] | None = None,
+) -> bytes:
+    """The answer's body, decoded, refusing more than ``limit`` bytes; handed to ``sink``
+    chunk by chunk instead, when there is one.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -175,7 +189,10 @@ async def _read(response: httpx.Response, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
-        chunks.append(chunk)
+        if sink is not None:
+            await sink(chunk)
+        else:
+            chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -17,9 +17,9 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -64,6 +64,13 @@ from gupshup_async.ratelimit import Limiter, RateLimit
 from gupshup_async.results import BulkStats, SendResult
 from gupshup_async.stores import Journal, WindowStore
 from gupshup_async.stores.statuses import Seen, StatusSource
+from gupshup_async.subscriptions import (
+    DEFAULT_MODES,
+    Subscription,
+    check_url,
+    read_subscription,
+    read_subscriptions,
+)
 from gupshup_async.tags import Tag
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.webhooks import (
@@ -77,12 +84,17 @@ from gupshup_async.window import WindowPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "GupshupClient", "SendHooks"]
 
+_T = TypeVar("_T")
+
 logger = logging.getLogger("gupshup_async")
 
 DEFAULT_BASE_URL = "https://partner.gupshup.io"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _JSON = "application/json"
 
+
+# The longest a download may take, whole: 100 MB at about 170 KB/s.
+_DOWNLOAD_WITHIN = 600.0
 
 # The providers that fetch tokens over HTTP: through the client's own exchange.
 _MADE_HERE = (PartnerCredentials, UniversalAppToken)
@@ -132,6 +144,7 @@ class _Request:
     #: that may safely be made twice (marking a message read; an upload).
     ambiguous: bool = True
     hooked: bool = True
+    method: str = "POST"
     number: int = 0  # the attempt ``body`` was made for
     tagged: str | None = None  # and the callback data it carries
 
@@ -264,6 +277,7 @@ class GupshupClient(AsyncClosing):
         self._hooks = hooks
         self._owns_provider = False  # a provider made by from_env is closed with the client
         app_path = f"{self.base_url}/partner/app/{quote(app_id, safe='')}"
+        self._app_path = app_path
         self._url = f"{app_path}/v3/message"
         self._event_url = httpx.URL(f"{app_path}/v1/event")
         self._media_url = httpx.URL(f"{app_path}/media")
@@ -662,7 +676,8 @@ class GupshupClient(AsyncClosing):
         max_bytes: int = 100 * 1024 * 1024,
     ) -> bytes | Path:
         """The file of a `MediaReceived` (by the URL Gupshup gives with it) or at a URL: its
-        bytes, or written to ``to`` and that path. Gupshup's URLs expire: download soon after
+        bytes, or streamed to the file ``to`` as it arrives (written beside it and renamed once
+        whole) and that path. Gupshup's URLs expire: download soon after
         the webhook. Transient failures are retried as a send's; a 4xx is not (Gupshup
         rate-limits repeated calls for invalid media). The app token goes only to Gupshup's
         own host, never to another. Raises `ValidationError` when there is no URL, `APIError`
@@ -679,28 +694,68 @@ class GupshupClient(AsyncClosing):
         token = await self._provider.token()
         ours = target.host == httpx.URL(self.base_url).host
         headers = token_headers(token) if ours else httpx.Headers()
+        if to is None:
+            return await self._fetch(target, headers, token, max_bytes, None)
+        path = Path(to)
+        part = path.with_name(path.name + ".part")
+        # Written as it arrives, to a side file renamed once whole: never a partial file at
+        # ``to``, and never the whole file in memory.
+        handle = await asyncio.to_thread(part.open, "wb")
+        try:
+
+            async def write(chunk: bytes) -> None:
+                await asyncio.to_thread(handle.write, chunk)
+
+            async def restart() -> None:
+                await asyncio.to_thread(handle.seek, 0)
+                await asyncio.to_thread(handle.truncate)
+
+            await self._fetch(target, headers, token, max_bytes, (write, restart))
+        except BaseException:
+            await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(part.unlink, True)
+            raise
+        await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(part.replace, path)
+        return path
+
+    async def _fetch(
+        self,
+        target: httpx.URL,
+        headers: httpx.Headers,
+        token: str,
+        max_bytes: int,
+        writing: tuple[Callable[[bytes], Awaitable[None]], Callable[[], Awaitable[None]]] | None,
+    ) -> bytes:
+        """GET ``target``, retried as a send is (a 4xx is not); its body, or written through
+        ``writing`` (a chunk writer, and how to start over before a retry).
+        """
         attempt = 0
         while True:
             attempt += 1
             if self._limiter is not None:
                 await self._limiter.acquire(f"~call:{next(self._calls)}")
+            if writing is not None and attempt > 1:
+                await writing[1]()
             try:
                 answer = await self._exchange.send(
-                    "GET", target, headers=headers, limit=max_bytes, ambiguous=False, secret=token
+                    "GET",
+                    target,
+                    headers=headers,
+                    limit=max_bytes,
+                    ambiguous=False,
+                    secret=token,
+                    sink=writing[0] if writing is not None else None,
+                    whole_within=max(self._exchange.attempt_timeout or 0.0, _DOWNLOAD_WITHIN),
                 )
                 if not answer.ok:
                     raise answer.refusal()
-                break
+                return answer.content
             except GupshupError as failed:
                 if not self.retry.should_retry(failed, attempt):
                     failed.attempts = attempt
                     raise
                 await asyncio.sleep(self._wait_after("~download", failed, attempt))
-        if to is None:
-            return answer.content
-        path = Path(to)
-        await asyncio.to_thread(path.write_bytes, answer.content)
-        return path
 
     def _check_learnt(self, recipient: str, message: TemplateMessage) -> None:
         status = self._template_status.get((message.name, message.language))
@@ -714,6 +769,78 @@ class GupshupClient(AsyncClosing):
             category = self._category_of(message)
             if category is not None and category.upper() == "MARKETING":
                 raise UserOptedOut(recipient, message.name)
+
+    # The app's webhook -----------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        url: str,
+        *,
+        secret: str,
+        header: str = "X-Hook-Secret",
+        tag: str = "gupshup-async",
+        modes: Sequence[str] = DEFAULT_MODES,
+    ) -> Subscription:
+        """Point the app's webhook at ``url`` through Gupshup's subscription API, in the
+        format the `Receiver` reads (version 3, Meta's envelope), with ``header: secret`` sent
+        on every callback (the subscription's ``meta``: what the receiver checks). ``tag``
+        names it (unique per app). Returns the subscription; the secret is never kept in it.
+        """
+        check_url(url)
+        if not isinstance(secret, str) or not secret:
+            raise ValidationError.at("meta", "a secret is required: without one anybody can post")
+        form = {
+            "url": url,
+            "version": "3",
+            "tag": tag,
+            "modes": ",".join(modes),
+            "meta": json.dumps({header: secret}),
+        }
+        kept = _Kept(read_subscription)
+        await self._call("POST", "subscription", form=form, read=kept)
+        assert kept.value is not None
+        return kept.value
+
+    async def subscriptions(self) -> list[Subscription]:
+        """The app's webhook subscriptions."""
+        kept = _Kept(read_subscriptions)
+        await self._call("GET", "subscription", read=kept)
+        assert kept.value is not None
+        return kept.value
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        """Remove the subscription ``subscription_id``."""
+        if not isinstance(subscription_id, str) or not subscription_id.strip():
+            raise ValidationError.at("subscription_id", f"must be an id, got {subscription_id!r}")
+        path = f"subscription/{quote(subscription_id, safe='')}"
+        await self._call("DELETE", path, read=_event_accepted)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        read: Callable[[int, bytes], _Accepted],
+        form: dict[str, str] | None = None,
+    ) -> SendResult:
+        """A call to the app's endpoint ``path`` on the one send path (rate limit, retries,
+        token refresh); such calls are safe to repeat.
+        """
+        url = httpx.URL(f"{self._app_path}/{path}")
+        request = _Request(
+            f"~call:{next(self._calls)}",
+            None,
+            NO_ENVELOPE,
+            None,
+            url=url,
+            read=read,
+            content_type=None,
+            form=form,
+            ambiguous=False,
+            hooked=False,
+            method=method,
+        )
+        return await self._attempts(request, None, None)
 
     async def fetch_templates(self, *, max_age: float | None = None) -> TemplateDefinitions:
         """The app's templates as Gupshup lists them (``GET /partner/app/{app_id}/templates``).
@@ -867,7 +994,7 @@ class GupshupClient(AsyncClosing):
     async def _post(self, request: _Request, body: bytes, token: str) -> _Accepted:
         """POST the request and read the answer."""
         answer = await self._exchange.send(
-            "POST",
+            request.method,
             request.url or self._httpx_url,
             headers=self._headers_for(token, request.content_type),
             content=body or None,
@@ -963,6 +1090,18 @@ class _Delivery:
         return await self.client._deliver(
             recipient, message, envelope, self.policy, watch, self.confirmer
         )
+
+
+class _Kept(Generic[_T]):
+    """What one call's answer held, kept for the call that asked: the send path returns ids."""
+
+    def __init__(self, read: Callable[[int, bytes], _T]) -> None:
+        self._read = read
+        self.value: _T | None = None
+
+    def __call__(self, status: int, content: bytes) -> _Accepted:
+        self.value = self._read(status, content)
+        return ("", None, None)
 
 
 def _event_accepted(status: int, content: bytes) -> _Accepted:

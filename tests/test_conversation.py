@@ -5,6 +5,7 @@ what Gupshup does, against respx (virtual time) for retries and where the token 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import httpx
@@ -211,3 +212,22 @@ async def test_a_campaign_mixing_every_kind_sends_and_journals_each_once(tmp_pat
     assert kinds == ["document", "image", "image", "reaction", "text"]
     [by_id] = [p for p in sandbox.account.processed if p.to == "917000000003"]
     assert by_id.interactive_type == "image"
+
+
+async def test_a_download_to_a_file_is_whole_or_absent(tmp_path: Path) -> None:
+    # Real time: the file is written from a thread, which virtual time would outrun.
+    base = "https://partner.example.test"
+    target = tmp_path / "photo.png"
+    with respx.mock(using="httpx") as mock:
+        mock.get(f"{base}/media/ok").mock(
+            side_effect=[httpx.Response(503, content=b"busy"), httpx.Response(200, content=PNG)]
+        )
+        mock.get(f"{base}/media/gone").mock(return_value=httpx.Response(404))
+        async with GupshupClient(
+            "app-1", "tok", base_url=base, rate_limit=None, retry=RetryPolicy(initial_delay=0.01)
+        ) as client:
+            assert await client.download_media(f"{base}/media/ok", target) == target
+            with pytest.raises(APIError):
+                await client.download_media(f"{base}/media/gone", tmp_path / "gone.png")
+    assert target.read_bytes() == PNG  # the retry started the file over
+    assert sorted(os.listdir(tmp_path)) == ["photo.png"]  # no part left behind

@@ -1,6 +1,6 @@
 """The command line: ``gupshup-async demo | send | bulk | templates | report | receive |
-sandbox`` (click for arguments, rich for progress and tables, uvicorn for ``receive``: the
-``cli`` extra). One module per command; this one is the entry point.
+subscribe | sandbox`` (click for arguments, rich for progress and tables, uvicorn for
+``receive``: the ``cli`` extra). One module per command; this one is the entry point.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ except ImportError as missing:  # pragma: no cover - depends on how it was insta
         "pip install 'gupshup-async[cli]'"
     ) from None
 
-from gupshup_async.cli import bulk, demo, receive, report, sandbox, send, templates
+from gupshup_async.cli import (
+    bulk,
+    demo,
+    receive,
+    report,
+    sandbox,
+    send,
+    subscribe,
+    templates,
+)
 from gupshup_async.cli._common import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -31,7 +40,7 @@ from gupshup_async.errors import GupshupError, JournalError, RowsError, Validati
 __all__ = ["cli", "main"]
 
 # Every command registers itself with the group when its module is imported.
-_COMMANDS = (bulk, demo, receive, report, sandbox, send, templates)
+_COMMANDS = (bulk, demo, receive, report, sandbox, send, subscribe, templates)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

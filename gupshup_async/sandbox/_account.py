@@ -135,6 +135,8 @@ class Account:
         self.processed: list[Processed] = []
         #: Read receipts asked for, in order: (Meta's id of the user's message, typing shown).
         self.read_receipts: list[tuple[str, bool]] = []
+        #: Webhook subscriptions set through the subscription API, by id.
+        self.subscriptions: dict[str, dict[str, Any]] = {}
         #: Users who stopped marketing messages (`Sandbox.user_preference`).
         self.opted_out: set[str] = set()
         #: Media uploaded, by media id: (MIME type, the file's bytes).

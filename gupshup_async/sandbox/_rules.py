@@ -16,6 +16,7 @@ import base64
 import collections
 import json
 import random
+import urllib.parse
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -234,6 +235,9 @@ class SandboxRules:
         event_app = _app_of(path, ("v1", "event"))
         if method == "POST" and event_app is not None:
             return self._event(event_app, headers, body)
+        subscribing = _subscription_of(path)
+        if subscribing is not None:
+            return self._subscription(method, *subscribing, headers, body)
         app_id = _app_of(path)
         if method != "POST" or app_id is None:
             return _NOT_FOUND
@@ -337,6 +341,51 @@ class SandboxRules:
             return Answer(404, gupshup_error("no such media (or it expired)"))
         kind, data = found
         return Answer(200, data, headers=(("Content-Type", kind),))
+
+    def _subscription(
+        self,
+        method: str,
+        app_id: str,
+        subscription_id: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Answer:
+        """Gupshup's subscription API: set (POST, form-encoded), list (GET), remove (DELETE)."""
+        refused = self._app_refused(app_id, headers)
+        if refused is not None:
+            return refused
+        subscriptions = self.account.subscriptions
+        if method == "GET" and subscription_id is None:
+            listed = [_public(s) for s in subscriptions.values()]
+            return Answer(200, _json({"status": "success", "subscriptions": listed}))
+        if method == "DELETE" and subscription_id is not None:
+            if subscriptions.pop(subscription_id, None) is None:
+                return Answer(400, gupshup_error("Subscription not found"))
+            return Answer(200, _json({"status": "success"}))
+        if method != "POST" or subscription_id is not None:
+            return _NOT_FOUND
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+        url, tag = form.get("url", ""), form.get("tag", "")
+        if not url.startswith(("http://", "https://")):
+            return Answer(400, gupshup_error("url is invalid"))
+        if not tag or any(s["tag"] == tag for s in subscriptions.values()):
+            return Answer(400, gupshup_error("tag must be unique for each app"))
+        try:
+            meta = json.loads(form.get("meta") or "{}")
+        except ValueError:
+            return Answer(400, gupshup_error("meta must be a JSON object"))
+        subscription_id = str(len(subscriptions) + 1 + self._ids.getrandbits(16))
+        subscription: dict[str, Any] = {
+            "id": subscription_id,
+            "url": url,
+            "tag": tag,
+            "modes": form.get("modes", ""),
+            "version": int(form.get("version") or 2),
+            "active": True,
+            "meta": meta if isinstance(meta, dict) else {},
+        }
+        subscriptions[subscription_id] = subscription
+        return Answer(200, _json({"status": "success", "subscription": _public(subscription)}))
 
     def _event(self, app_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """A read receipt (and typing indicator), as Gupshup's event endpoint takes it."""
@@ -498,6 +547,21 @@ class SandboxRules:
             b'"contacts":[{"input":"%s",%s}]}'
             % (message_id.encode(), to.encode(), who % to.encode()),
         )
+
+
+def _subscription_of(path: str) -> tuple[str, str | None] | None:
+    # /partner/app/{app_id}/subscription[/{id}]
+    parts = path.split("?", 1)[0].split("/")
+    if parts[1:3] != ["partner", "app"] or len(parts) < 5 or parts[4] != "subscription":
+        return None
+    if len(parts) == 5:
+        return parts[3], None
+    return (parts[3], parts[5]) if len(parts) == 6 and parts[5] else None
+
+
+def _public(subscription: Mapping[str, Any]) -> dict[str, Any]:
+    """A subscription as the API shows it: its meta headers (a secret) are not echoed."""
+    return {key: value for key, value in subscription.items() if key != "meta"}
 
 
 def _language_of(template: Mapping[str, Any]) -> str | None:

@@ -108,6 +108,8 @@ class Sandbox(AsyncClosing):
     ) -> None:
         self.callback_url = callback_url
         self.callback_headers = dict(callback_headers or {})
+        self._configured_callback = callback_url is not None
+        self._followed = False  # the callback in use came from a subscription
         self.statuses = tuple(statuses)
         self.undeliverable = frozenset(undeliverable)
         self.outside_window = frozenset(outside_window)
@@ -179,6 +181,7 @@ class Sandbox(AsyncClosing):
         answer = rules.answer(
             request.method, request.rel_url.raw_path, request.headers, body, time.monotonic()
         )
+        self._follow_subscriptions()
         if self.callback_url is not None and len(rules.account.processed) > seen:
             self._report(rules.account.processed[seen:])
         if answer.drops_connection and request.transport is not None:
@@ -186,6 +189,20 @@ class Sandbox(AsyncClosing):
         if answer.delay:
             await asyncio.sleep(answer.delay)
         return _response(answer)
+
+    def _follow_subscriptions(self) -> None:
+        """Post callbacks where the latest version-3 subscription says, as Gupshup does,
+        unless the sandbox was given a callback URL of its own.
+        """
+        if self._configured_callback:
+            return
+        latest = [s for s in self.rules.account.subscriptions.values() if s["version"] == 3]
+        if latest:
+            self.callback_url = latest[-1]["url"]
+            self.callback_headers = {str(k): str(v) for k, v in latest[-1]["meta"].items()}
+            self._followed = True
+        elif self._followed:  # the subscription was removed
+            self.callback_url, self.callback_headers, self._followed = None, {}, False
 
     async def _upload(self, app_id: str, request: web.Request) -> Answer:
         """The media endpoint: aiohttp reads the multipart form, the rules decide."""

@@ -211,7 +211,10 @@ class Sandbox(AsyncClosing):
         except ValueError:
             form = None
         upload = form.get("file") if form is not None else None
-        data = upload.file.read() if isinstance(upload, web.FileField) else None
+        data = None
+        if isinstance(upload, web.FileField):
+            with upload.file:  # aiohttp may spool it to a temporary file: closed here
+                data = upload.file.read()
         file_type = form.get("file_type") if form is not None else None
         return self.rules.upload(app_id, request.headers, file_type, data)
 

@@ -239,7 +239,9 @@ class BulkRun(AsyncClosing):
         self._finished = False
         self._confirmer = confirmer
         self._confirm_within = confirm_within
-        self._resume_source: JournalStatuses | None = None  # a resumed run's, made when needed
+        # A resumed run's, made when needed: one poller for every item waiting out the horizon.
+        self._resume_source: JournalStatuses | None = None
+        self._resume_confirmer: Confirmer | None = None
         # Sends waiting for a status hold their recipient only: a stand-in worker takes each
         # one's place, and as many workers leave once the waits are over.
         self._surplus = 0
@@ -385,7 +387,7 @@ class BulkRun(AsyncClosing):
             self._state.journal = None
         if self._resume_source is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._resume_source.close)
-            self._resume_source = None
+            self._resume_source = self._resume_confirmer = None
 
     async def _work(self) -> None:
         while True:
@@ -506,9 +508,10 @@ class BulkRun(AsyncClosing):
         if not journal.resend_unconfirmed:
             return earlier
         if confirmer is None:
-            if self._resume_source is None:
+            if self._resume_confirmer is None:
                 self._resume_source = JournalStatuses(journal.path)
-            confirmer = Confirmer(self._resume_source)
+                self._resume_confirmer = Confirmer(self._resume_source)
+            confirmer = self._resume_confirmer
         remaining = journal.unconfirmed_after - (time.time() - uncertain.since)
         self._confirming(True)
         try:

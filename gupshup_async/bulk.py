@@ -34,13 +34,20 @@ from gupshup_async.errors import (
     LimiterUnavailable,
     NotAttempted,
     OutsideWindow,
+    RecipientMoved,
     StopRequested,
     UnreachableRecipient,
     UserOptedOut,
     ValidationError,
 )
 from gupshup_async.items import Item, Job, in_shard, job_of
-from gupshup_async.messages import Envelope, Message, TemplateMessage
+from gupshup_async.messages import (
+    Envelope,
+    Message,
+    TemplateMessage,
+    is_user_id,
+    user_id_refused,
+)
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.stores.journal import Recorded
 from gupshup_async.stores.statuses import JournalStatuses
@@ -226,6 +233,7 @@ class BulkRun(AsyncClosing):
         self._unreachable: dict[str, int | None] = {}
         self._window_closed: set[str] = set()
         self._opted_out: set[str] = set()
+        self._moved: dict[str, str] = {}
         self._templates: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._index = 0
@@ -297,6 +305,7 @@ class BulkRun(AsyncClosing):
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
         if self._state.journal is not None:
             self._campaign = self._state.journal.campaign
+            self.learn_from_statuses()  # what is known before the first send, not a poll later
         self._workers = []
         for _ in range(self._concurrency):
             self._add_worker()
@@ -317,6 +326,7 @@ class BulkRun(AsyncClosing):
         if self._state.journal is None:
             return
         self._opted_out = self._state.journal.opted_out()
+        self._moved = self._state.journal.moved()
         self._templates = self._state.journal.template_states()
         for recipient, code in self._state.journal.failures():
             meaning = CODES.get(code) if code is not None else None
@@ -462,7 +472,8 @@ class BulkRun(AsyncClosing):
     def _template_refusal(self, job: Job) -> GupshupError | None:
         """What the statuses the receiver stored say against sending this template: it was
         paused or disabled (not journaled: once approved again, the same command sends it), or
-        the user stopped marketing messages and it is a marketing one (journaled).
+        the user stopped marketing messages and it is a marketing one (journaled); an
+        authentication template to a user id (Meta refuses it: 131062).
         """
         message = job.message
         if not isinstance(message, TemplateMessage):
@@ -474,10 +485,12 @@ class BulkRun(AsyncClosing):
                 f"{message.name} ({message.language}) is {status.upper()}, as a template status "
                 "webhook said: Meta would refuse it (132015/132016); not sent",
             )
-        if job.to in self._opted_out:
-            category = category or self._deliver.category_of(message)
-            if category is not None and category.upper() == "MARKETING":
+        if job.to in self._opted_out or is_user_id(job.to):
+            category = (category or self._deliver.category_of(message) or "").upper()
+            if category == "MARKETING" and job.to in self._opted_out:
                 return UserOptedOut(job.to, message.name)
+            if category == "AUTHENTICATION" and is_user_id(job.to):
+                return user_id_refused(message.name)
         return None
 
     def _tag_of(self, job: Job) -> Tag | None:
@@ -549,8 +562,10 @@ class BulkRun(AsyncClosing):
                 journal.failed(job.key, job.to, job.fingerprint, refused)
             return Outcome(job.to, job.message, job.key, error=refused)
         declined = self._template_refusal(job)
+        if declined is None and job.to in self._moved:
+            declined = RecipientMoved(job.to, self._moved[job.to])
         if declined is not None:
-            if isinstance(declined, UserOptedOut) and journal is not None:
+            if isinstance(declined, (UserOptedOut, RecipientMoved)) and journal is not None:
                 journal.failed(job.key, job.to, job.fingerprint, declined)
             return Outcome(job.to, job.message, job.key, error=declined)
         if self._outside_window(job):

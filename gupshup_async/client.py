@@ -47,16 +47,20 @@ from gupshup_async.errors import (
     APIError,
     GupshupError,
     RateLimitError,
+    RecipientMoved,
     UserOptedOut,
     ValidationError,
 )
+from gupshup_async.identities import People, moves
 from gupshup_async.items import Item
 from gupshup_async.messages import (
     NO_ENVELOPE,
     Envelope,
     Message,
     TemplateMessage,
+    is_user_id,
     normalize_recipient,
+    user_id_refused,
 )
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
@@ -325,6 +329,8 @@ class GupshupClient(AsyncClosing):
         # What `learn` heard: templates' statuses, users who stopped marketing messages.
         self._template_status: dict[tuple[str, str], str] = {}
         self._opted_out: set[str] = set()
+        self._people = People()  # which ids are one person, as `learn` was told
+        self._moved: dict[str, str] = {}
         self._sends = itertools.count(1)
         self._templates = templates
         self._template_list = TemplateList(
@@ -496,7 +502,7 @@ class GupshupClient(AsyncClosing):
         A `GupshupError` with ``attempts == 0`` sent nothing.
         """
         sending = message
-        learnt = bool(self._template_status or self._opted_out)
+        learnt = bool(self._template_status or self._opted_out or self._moved)
         if policy.checks or self._templates is not None or learnt:
             sending = await self._prepare(recipient, message, policy)
         tag = watch.tag if watch is not None else None
@@ -511,12 +517,16 @@ class GupshupClient(AsyncClosing):
     def learn(self, event: Event) -> None:
         """Take in what a webhook says that single sends must follow: a template paused,
         disabled or approved again (`TemplateUpdate`), a user who stopped or resumed marketing
-        messages (`UserPreference`). Pass it to a `Receiver` as a handler
-        (``Receiver(secret, handlers=[client.learn])``); campaigns read the same from their
-        journal. A template known paused is then refused before sending (`ValidationError`
-        at ``template.name``), and a marketing template to a user who stopped them raises
-        `UserOptedOut`.
+        messages (`UserPreference`), a user who changed number or user id (`SystemNotice`,
+        `UserIdChange`), which ids are one person (any event naming two). Pass it to a
+        `Receiver` as a handler (``Receiver(secret, handlers=[client.learn])``); campaigns
+        read the same from their journal. A template known paused is then refused before
+        sending (`ValidationError` at ``template.name``), a marketing template to a user who
+        stopped them raises `UserOptedOut` (whichever of their ids either names), and a send
+        to an id its user left raises `RecipientMoved`.
         """
+        self._people.learn([event])
+        self._moved.update(moves([event]))
         if isinstance(event, TemplateUpdate) and event.status and event.name and event.language:
             self._template_status[(event.name, event.language)] = event.status.upper()
         elif isinstance(event, UserPreference) and event.category == "marketing_messages":
@@ -545,12 +555,12 @@ class GupshupClient(AsyncClosing):
         """What goes to ``recipient`` in place of ``message``: the window policy's choice,
         checked against its template definition when the client has them.
         """
+        if recipient in self._moved:
+            raise RecipientMoved(recipient, self._moved[recipient])
         if policy.checks and not isinstance(message, TemplateMessage):
             assert self.windows is not None
             window = self.windows.window(recipient)
             message = policy.decide(recipient, message, window, time.time())
-        if isinstance(message, TemplateMessage):
-            self._check_learnt(recipient, message)
         if isinstance(message, TemplateMessage) and self._templates is not None:
             definitions = self._templates
             if definitions == "fetch":
@@ -559,6 +569,8 @@ class GupshupClient(AsyncClosing):
                     definitions = await self.fetch_templates(max_age=60.0)  # approved lately?
             assert isinstance(definitions, TemplateDefinitions)
             definitions.check(message)
+        if isinstance(message, TemplateMessage):
+            self._check_learnt(recipient, message)
         return message
 
     # The conversation around a message: read receipts, replies, media ----------------------
@@ -765,10 +777,11 @@ class GupshupClient(AsyncClosing):
                 f"{message.name} ({message.language}) is {status}, as a template status webhook "
                 "said: Meta would refuse it (132015/132016); not sent",
             )
-        if recipient in self._opted_out:
-            category = self._category_of(message)
-            if category is not None and category.upper() == "MARKETING":
-                raise UserOptedOut(recipient, message.name)
+        category = (self._category_of(message) or "").upper()
+        if category == "AUTHENTICATION" and is_user_id(recipient):
+            raise user_id_refused(message.name)
+        if category == "MARKETING" and self._people.ids_of(recipient) & self._opted_out:
+            raise UserOptedOut(recipient, message.name)
 
     # The app's webhook -----------------------------------------------------------------------
 

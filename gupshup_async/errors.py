@@ -14,6 +14,8 @@
     ├── NotAttempted                          a campaign stopped before this item's turn
     ├── StopRequested                         why, when it was asked to stop
     ├── UnreachableRecipient                  an earlier message to them failed for good
+    ├── UserOptedOut                          the user stopped marketing messages: not sent
+    ├── RecipientMoved                        the user changed number or user id: not sent
     ├── OutsideWindow                         the user's 24-hour window is not open: not sent
     ├── EarlierOutcome                        the journal says an earlier run dealt with it
     ├── LimiterUnavailable                    the shared rate limiter did not answer
@@ -49,6 +51,7 @@ __all__ = [
     "OutsideWindow",
     "Problem",
     "RateLimitError",
+    "RecipientMoved",
     "RowsError",
     "ServerError",
     "StopRequested",
@@ -261,6 +264,21 @@ class UserOptedOut(GupshupError):
             "template"
         )
         self.recipient = recipient
+
+
+class RecipientMoved(GupshupError):
+    """Not sent: the user left this id (a ``user_changed_number`` or user id change webhook
+    said so) for ``new``; the old number may be given to somebody else. Send to ``new`` if
+    you mean them.
+    """
+
+    def __init__(self, recipient: str, new: str) -> None:
+        super().__init__(
+            f"not sent: {recipient} is no longer this user's (they changed to {new}, as a "
+            f"webhook said); send to {new} if you mean them"
+        )
+        self.recipient = recipient
+        self.new = new
 
 
 class OutsideWindow(GupshupError):

@@ -1,5 +1,7 @@
-"""Inbound webhook events (Gupshup's version 3, Meta's envelope): replies to our buttons and
-lists, flow answers, locations, other messages, delivery statuses. Pure: no I/O.
+"""Inbound webhook events: replies to our buttons and lists, flow answers, locations, other
+messages, delivery statuses, and what WhatsApp says of users (a number or user id changed, a
+marketing preference) and templates; in Gupshup's version 3 (Meta's envelope) or Gupshup's
+own format (version 2, with its billing events). Pure: no I/O.
 
 `parse_events` never raises on a new or unknown event shape (it becomes an `UnknownEvent`
 keeping the raw payload); only a body that is not a webhook envelope at all raises
@@ -21,6 +23,7 @@ __all__ = [
     "FROM_USER",
     "MAX_BODY",
     "MAX_DEPTH",
+    "BillingEvent",
     "ButtonReply",
     "CallPermissionReply",
     "ConnectivityCheck",
@@ -40,6 +43,8 @@ __all__ = [
     "TemplateUpdate",
     "UnknownEvent",
     "UnsupportedReceived",
+    "UserEvent",
+    "UserIdChange",
     "UserPreference",
     "parse_events",
 ]
@@ -55,8 +60,8 @@ _MILLISECONDS = 100_000_000_000
 @attrs.frozen
 class _Inbound:
     """What every inbound message carries. ``timestamp`` is in seconds, whatever unit it came
-    in; ``sender`` is the user's WhatsApp id or, for a user known only by it, their
-    business-scoped user id, also in ``user_id``.
+    in; ``sender`` is the user's WhatsApp id (also in ``phone``) or, for a user known only by
+    it, their business-scoped user id; ``user_id`` is that id whenever the message carries it.
     """
 
     sender: str
@@ -64,6 +69,11 @@ class _Inbound:
     timestamp: int | None
     context_id: str | None  # Meta's id (wamid) of our message this answers
     user_id: str | None = attrs.field(default=None, kw_only=True)
+    #: The user's phone number (WhatsApp id) when the message carries it: a user with a
+    #: username may come by user id alone.
+    phone: str | None = attrs.field(default=None, kw_only=True)
+    #: Their parent business-scoped user id (``US.ENT.…``), for businesses enrolled in them.
+    parent_user_id: str | None = attrs.field(default=None, kw_only=True)
     #: The key of the campaign item this answers: filled in by a `Receiver` whose delivery
     #: store knows the message (through ``context_id``; for a template's quick reply that came
     #: without one, the latest message sent to the user).
@@ -223,6 +233,11 @@ class StatusUpdate:
     #: The recipient's business-scoped user id (``recipient_user_id``), when given; a status
     #: addressed by it alone has it in ``recipient`` too.
     user_id: str | None = attrs.field(default=None, kw_only=True)
+    #: The recipient's phone number: ``recipient_id``, or the change's ``contacts`` entry for
+    #: ``user_id`` when the status names the user id only.
+    phone: str | None = attrs.field(default=None, kw_only=True)
+    #: The recipient's parent business-scoped user id (``recipient_parent_user_id``).
+    parent_user_id: str | None = attrs.field(default=None, kw_only=True)
     #: What the message costs, from the status's ``pricing``: its category (``marketing``,
     #: ``utility``, ``authentication``, ``service``...), whether it is billable, the pricing
     #: model; and the ``conversation`` it opened or belongs to.
@@ -264,9 +279,11 @@ class ErrorNotice:
 @attrs.frozen
 class SystemNotice:
     """A change WhatsApp reports about a user, in a ``system`` message: ``kind`` is
-    ``user_changed_number`` (``new_wa_id``: their new number's WhatsApp id) or
-    ``user_changed_user_id`` (``new_user_id``). Not a message from the user: it opens no
-    24-hour window.
+    ``user_changed_number`` (``new_wa_id``: their new number's WhatsApp id; a new number
+    also brings a new user id) or ``user_changed_user_id`` (``new_user_id``; no number).
+    ``previous_user_id`` and ``previous_parent_user_id`` name the ids that changed, and
+    ``new_parent_user_id`` the new parent id. Not a message from the user: it opens no 24-hour
+    window.
     """
 
     sender: str
@@ -277,6 +294,9 @@ class SystemNotice:
     new_wa_id: str | None = None
     new_user_id: str | None = None
     user_id: str | None = attrs.field(default=None, kw_only=True)
+    previous_user_id: str | None = attrs.field(default=None, kw_only=True)
+    new_parent_user_id: str | None = attrs.field(default=None, kw_only=True)
+    previous_parent_user_id: str | None = attrs.field(default=None, kw_only=True)
     raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
 
     @property
@@ -332,6 +352,67 @@ class TemplateUpdate:
 
 
 @attrs.frozen
+class UserIdChange:
+    """A user's business-scoped user id changed (Meta's ``user_id_update``):
+    ``previous_user_id`` became ``new_user_id`` (and the parent ids likewise); ``wa_id`` is
+    their phone number when it may be shared.
+    """
+
+    previous_user_id: str | None
+    new_user_id: str | None
+    timestamp: int | None
+    wa_id: str | None = None
+    previous_parent_user_id: str | None = None
+    new_parent_user_id: str | None = None
+    detail: str | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("user-id", str(self.previous_user_id), str(self.new_user_id), str(self.timestamp))
+
+
+@attrs.frozen
+class BillingEvent:
+    """What a message cost, in Gupshup's own format (its ``billing-event``): the message
+    (``message_id``, Meta's or Gupshup's id, and ``gs_id``) to ``recipient``; its pricing
+    ``category`` (``marketing``, ``utility``, ``authentication``, ``service``...), whether it is
+    ``billable``, the pricing ``model`` (``PMP``, or ``CBP`` with a ``conversation_id``).
+    """
+
+    message_id: str
+    gs_id: str | None
+    recipient: str | None
+    category: str | None
+    billable: bool | None
+    model: str | None
+    timestamp: int | None
+    conversation_id: str | None = None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("billing", self.message_id, str(self.gs_id))
+
+
+@attrs.frozen
+class UserEvent:
+    """A user event in Gupshup's own format (``user-event``): ``kind`` is ``opted-in``,
+    ``opted-out`` (Gupshup's opt-in list, not Meta's marketing preference) or
+    ``sandbox-start``; ``phone`` is the user's number.
+    """
+
+    phone: str
+    kind: str
+    timestamp: int | None
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        return ("user-event", self.phone, self.kind, str(self.timestamp))
+
+
+@attrs.frozen
 class UnknownEvent:
     """A shape this version does not know; ``raw`` keeps it whole."""
 
@@ -360,7 +441,10 @@ Event = (
     | StatusUpdate
     | SystemNotice
     | UserPreference
+    | UserIdChange
     | TemplateUpdate
+    | BillingEvent
+    | UserEvent
     | ConnectivityCheck
     | UnknownEvent
 )
@@ -417,6 +501,8 @@ def parse_events(body: bytes | str | Mapping[str, Any]) -> list[Event]:
         raise WebhookError(f"the webhook body is nested deeper than {MAX_DEPTH}")
     if not isinstance(envelope, Mapping):
         raise WebhookError("the webhook body is not a JSON object")
+    if "entry" not in envelope and isinstance(envelope.get("type"), str) and "payload" in envelope:
+        return [_gupshup_event(envelope)]
     if envelope.get("field") == "platform-event" or "entry" not in envelope:
         if isinstance(envelope.get("value"), Mapping):
             return list(_change(envelope))
@@ -454,17 +540,26 @@ def _change(change: Any) -> Iterator[Event]:
         if not preferences:
             yield UnknownEvent(field, _as_dict(change))
         return
+    if field == "user_id_update":
+        changes = _list(value.get("user_id_update"))
+        for changed in changes:
+            yield _user_id_change(changed)
+        if not changes:
+            yield UnknownEvent(field, _as_dict(change))
+        return
     if field != "messages":
         yield UnknownEvent(_text(field), _as_dict(change))
         return
     found = False
+    contacts = _contacts(value.get("contacts"))
     for status in _list(value.get("statuses")):
         found = True
-        yield _status(status)
+        yield _status(status, contacts)
     user_ids = _user_ids(value.get("contacts"))
+    parents = {key: parent for key, (_, parent) in contacts.items() if parent}
     for message in _list(value.get("messages")):
         found = True
-        yield _message(message, user_ids)
+        yield _message(message, user_ids, parents)
     for error in _list(value.get("errors")):
         found = True
         yield _error(error)
@@ -518,6 +613,40 @@ def _preference(preference: Any, user_ids: Mapping[str, str]) -> Event:
     )
 
 
+def _user_id_change(changed: Any) -> Event:
+    if not isinstance(changed, Mapping):
+        return UnknownEvent("user_id_update", _as_dict(changed))
+    user_id, parent = changed.get("user_id"), changed.get("parent_user_id")
+    user_id = user_id if isinstance(user_id, Mapping) else {}
+    parent = parent if isinstance(parent, Mapping) else {}
+    previous, new = _text(user_id.get("previous")), _text(user_id.get("current"))
+    if previous is None and new is None:
+        return UnknownEvent("user_id_update", _as_dict(changed))
+    return UserIdChange(
+        previous,
+        new,
+        _seconds(changed.get("timestamp")),
+        _text(changed.get("wa_id")),
+        _text(parent.get("previous")),
+        _text(parent.get("current")),
+        _text(changed.get("detail")),
+        raw=_as_dict(changed),
+    )
+
+
+def _contacts(contacts: Any) -> dict[str, tuple[str | None, str | None]]:
+    """Each contact's ``(wa_id, parent_user_id)`` by their user id (and by wa_id)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for contact in _list(contacts):
+        if isinstance(contact, Mapping):
+            wa_id, user_id = _text(contact.get("wa_id")), _text(contact.get("user_id"))
+            parent = _text(contact.get("parent_user_id"))
+            for key in (user_id, wa_id):
+                if key:
+                    found[key] = (wa_id, parent)
+    return found
+
+
 def _user_ids(contacts: Any) -> dict[str, str]:
     """The business-scoped user id of each sender, from the change's ``contacts``."""
     found: dict[str, str] = {}
@@ -536,7 +665,9 @@ def _error(error: Any) -> Event:
     return ErrorNotice(_int(error.get("code")), title, _as_dict(error))
 
 
-def _status(status: Any) -> Event:
+def _status(
+    status: Any, contacts: Mapping[str, tuple[str | None, str | None]] | None = None
+) -> Event:
     if not isinstance(status, Mapping) or not _text(status.get("id")):
         return UnknownEvent("messages", _as_dict(status))
     code, title = _int(status.get("code")), _text(status.get("reason"))
@@ -551,11 +682,15 @@ def _status(status: Any) -> Event:
     conversation = conversation if isinstance(conversation, Mapping) else {}
     billable = pricing.get("billable")
     user_id = _text(status.get("recipient_user_id"))
+    phone = _text(status.get("recipient_id"))
+    known_phone, known_parent = (contacts or {}).get(user_id or phone or "", (None, None))
     return StatusUpdate(
         message_id=str(status["id"]),
         status=_text(status.get("status")) or "unknown",
-        recipient=_text(status.get("recipient_id")) or user_id,
+        recipient=phone or user_id,
         user_id=user_id,
+        phone=phone or known_phone,
+        parent_user_id=_text(status.get("recipient_parent_user_id")) or known_parent,
         pricing_category=_text(pricing.get("category")),
         billable=billable if isinstance(billable, bool) else None,
         pricing_model=_text(pricing.get("pricing_model")),
@@ -569,7 +704,10 @@ def _status(status: Any) -> Event:
     )
 
 
-def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
+def _message(
+    message: Any, user_ids: Mapping[str, str], parents: Mapping[str, str] | None = None
+) -> Event:
+    parents = parents or {}
     if not isinstance(message, Mapping) or not _text(message.get("id")):
         return UnknownEvent("messages", _as_dict(message))
     phone = _text(message.get("from"))
@@ -577,9 +715,12 @@ def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
     if not phone and not user_id:  # never an event from nobody
         return UnknownEvent("messages", _as_dict(message))
     context = message.get("context")
+    parent = _text(message.get("from_parent_user_id")) or parents.get(user_id or phone or "")
     common: dict[str, Any] = {
         "sender": phone or user_id,
         "user_id": user_id,
+        "phone": phone,
+        "parent_user_id": parent,
         "message_id": str(message["id"]),
         "timestamp": _seconds(message.get("timestamp")),
         "context_id": _text(context.get("id")) if isinstance(context, Mapping) else None,
@@ -588,15 +729,23 @@ def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
     kind = message.get("type")
     if kind == "system" and isinstance(message.get("system"), Mapping):
         system = message["system"]
+        kind = _text(system.get("type")) or "unknown"
+        new_user_id = _text(system.get("new_user_id")) or _text(system.get("user_id"))
+        previous = _text(system.get("previous_user_id"))
+        if previous is None and user_id != new_user_id:
+            previous = user_id  # the message comes from the id that changed
         return SystemNotice(
             common["sender"],
             common["message_id"],
             common["timestamp"],
-            _text(system.get("type")) or "unknown",
+            kind,
             _text(system.get("body")),
             _text(system.get("new_wa_id")) or _text(system.get("wa_id")),
-            _text(system.get("new_user_id")),
+            new_user_id,
             user_id=common["user_id"],
+            previous_user_id=previous,
+            new_parent_user_id=_text(system.get("parent_user_id")),
+            previous_parent_user_id=_text(system.get("previous_parent_user_id")),
             raw=common["raw"],
         )
     if kind == "button" and isinstance(message.get("button"), Mapping):
@@ -692,6 +841,136 @@ def _message(message: Any, user_ids: Mapping[str, str]) -> Event:
 
 
 _MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+
+
+def _gupshup_event(envelope: Mapping[str, Any]) -> Event:
+    """An event in Gupshup's own format (``{"app", "version": 2, "type", "payload"}``): what
+    an app subscribed with version 2 receives, typed as its version-3 twin would be.
+    """
+    kind, payload = envelope.get("type"), envelope.get("payload")
+    if not isinstance(payload, Mapping):
+        return UnknownEvent(_text(kind), _as_dict(envelope))
+    inner = payload.get("payload")
+    inner = inner if isinstance(inner, Mapping) else {}
+    at = _seconds(envelope.get("timestamp"))
+    if kind == "message-event" and _text(payload.get("id")):
+        own_id = str(payload["id"])
+        return StatusUpdate(
+            message_id=_text(inner.get("whatsappMessageId")) or own_id,
+            status=_text(payload.get("type")) or "unknown",
+            recipient=_text(payload.get("destination")),
+            phone=_text(payload.get("destination")),
+            timestamp=_seconds(inner.get("ts")) or at,
+            gs_id=_text(payload.get("gsId")) or own_id,
+            error_code=_int(inner.get("code")),
+            error_title=_text(inner.get("reason")),
+            raw=_as_dict(envelope),
+        )
+    if kind == "billing-event":
+        billing = _billing(payload, at, envelope)
+        if billing is not None:
+            return billing
+    if kind == "user-event" and _text(payload.get("phone")):
+        return UserEvent(
+            str(payload["phone"]),
+            _text(payload.get("type")) or "unknown",
+            at,
+            raw=_as_dict(envelope),
+        )
+    if kind == "message":
+        event = _gupshup_message(payload, inner, at)
+        if event is not None:
+            return event
+    return UnknownEvent(_text(kind), _as_dict(envelope))
+
+
+def _billing(
+    payload: Mapping[str, Any], at: int | None, envelope: Mapping[str, Any]
+) -> BillingEvent | None:
+    deductions, references = payload.get("deductions"), payload.get("references")
+    if not isinstance(deductions, Mapping) or not isinstance(references, Mapping):
+        return None
+    message_id = _text(references.get("id")) or _text(references.get("gsId"))
+    if not message_id:
+        return None
+    billable = deductions.get("billable")
+    if billable in ("true", "false"):  # the older format wrote it as a string
+        billable = billable == "true"
+    return BillingEvent(
+        message_id,
+        _text(references.get("gsId")),
+        _text(references.get("destination")),
+        # Per-message pricing names the category; conversation pricing put it in ``type``.
+        _text(deductions.get("category")) or _text(deductions.get("type")),
+        billable if isinstance(billable, bool) else None,
+        _text(deductions.get("model")),
+        at,
+        _text(references.get("conversationId")),
+        raw=_as_dict(envelope),
+    )
+
+
+#: Gupshup's names of media messages, and Meta's.
+_GUPSHUP_MEDIA = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
+_GUPSHUP_MEDIA |= {"sticker": "sticker"}
+
+
+def _gupshup_message(
+    payload: Mapping[str, Any], inner: Mapping[str, Any], at: int | None
+) -> Event | None:
+    sender = payload.get("sender")
+    sender = sender if isinstance(sender, Mapping) else {}
+    phone = _text(sender.get("phone")) or _text(payload.get("source"))
+    if not phone or not _text(payload.get("id")):
+        return None
+    context = payload.get("context")
+    common: dict[str, Any] = {
+        "sender": phone,
+        "phone": phone,
+        "message_id": str(payload["id"]),
+        "timestamp": at,
+        "context_id": _text(context.get("id")) if isinstance(context, Mapping) else None,
+        "raw": dict(payload),
+    }
+    kind = payload.get("type")
+    if kind in ("button_reply", "list_reply"):
+        chosen = _text(inner.get("postbackText")) or _text(inner.get("id")) or ""
+        if kind == "button_reply":
+            return ButtonReply(**common, id=chosen, title=_text(inner.get("title")) or "")
+        return ListReply(
+            **common,
+            id=chosen,
+            title=_text(inner.get("title")) or "",
+            description=_text(inner.get("description")),
+        )
+    if kind == "quick_reply":
+        text = _text(inner.get("text")) or ""
+        return TemplateButtonReply(**common, payload=_text(inner.get("payload")) or text, text=text)
+    if kind == "location":
+        latitude, longitude = _float(inner.get("latitude")), _float(inner.get("longitude"))
+        if latitude is not None and longitude is not None:
+            return LocationReply(
+                **common,
+                latitude=latitude,
+                longitude=longitude,
+                name=_text(inner.get("name")),
+                address=_text(inner.get("address")),
+            )
+    if kind in _GUPSHUP_MEDIA:
+        return MediaReceived(
+            **common,
+            kind=_GUPSHUP_MEDIA[str(kind)],
+            media_id=_text(inner.get("id")),
+            mime_type=_text(inner.get("contentType")),
+            caption=_text(inner.get("caption")),
+            filename=_text(inner.get("name")),
+            url=_text(inner.get("url")),
+        )
+    if kind == "contact":
+        cards = [dict(c) for c in _list(inner.get("contacts")) if isinstance(c, Mapping)]
+        return ContactsShared(**common, contacts=cards)
+    body = _text(inner.get("text")) if kind == "text" else None
+    return InboundMessage(**common, type=_text(kind) or "unknown", text=body)
 
 
 def _decoded(value: Any) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def test_button_reply_is_matched_to_the_message_that_carried_the_buttons() -> No
     )
     assert event == ButtonReply(
         sender="919876543210",
+        phone="919876543210",
         message_id="wamid.IN1",
         timestamp=1732500000,
         context_id="gs-42",

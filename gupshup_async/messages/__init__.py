@@ -48,6 +48,7 @@ from gupshup_async.messages._payload import (
     is_user_id,
     normalize_recipient,
     parse_message,
+    user_id_refused,
 )
 from gupshup_async.messages._reaction import ReactionMessage
 from gupshup_async.messages._requests import (
@@ -146,4 +147,5 @@ __all__ = [
     "parse_interactive",
     "parse_message",
     "parse_template",
+    "user_id_refused",
 ]

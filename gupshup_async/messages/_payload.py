@@ -24,18 +24,33 @@ Message = InteractiveMessage | TemplateMessage | FreeFormMessage
 _SEPARATORS = str.maketrans("", "", " -().\u00a0\t")
 
 
-# Meta's business-scoped user ids: a country code, a dot, then the id ("US.13491208655302741918").
-_USER_ID = re.compile(r"[A-Z]{2}\.[0-9A-Za-z]{1,64}")
+# Meta's business-scoped user ids: a country code, a dot, then the id ("US.13491208655302741918");
+# a parent user id has "ENT." before the id ("US.ENT.11815799212886844830").
+_USER_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[0-9A-Za-z]{1,64}")
 
 
 def is_user_id(recipient: str) -> bool:
-    """Whether ``recipient`` is a business-scoped user id rather than a phone number."""
+    """Whether ``recipient`` is a business-scoped user id (or a parent user id, ``US.ENT.…``)
+    rather than a phone number.
+    """
     return _USER_ID.fullmatch(recipient) is not None
+
+
+def user_id_refused(template: str) -> ValidationError:
+    """Why an authentication template does not go to a user id: Meta sends them (one-tap,
+    zero-tap, copy-code) to phone numbers only, and refuses them with 131062.
+    """
+    return ValidationError.at(
+        "to",
+        f"{template} is an authentication template: WhatsApp sends those to phone numbers only "
+        "(131062 for a business-scoped user id); send it to the user's number",
+    )
 
 
 def normalize_recipient(to: object, region: str | None = None) -> str:
     """The recipient as WhatsApp ids are written: country code and number, digits only; or a
-    business-scoped user id (``US.13491208655302741918``), as it is.
+    business-scoped user id (``US.13491208655302741918``) or parent user id
+    (``US.ENT.11815799212886844830``), as it is: it is sent as ``recipient``, as Meta documents.
 
     Accepts ``+``, spaces, dashes, dots, brackets and a leading ``00``. A number written with
     ``+`` or ``00`` is international; one written without is read in ``region`` (an ISO

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from gupshup_async.errors import CODES, JournalError
+from gupshup_async.identities import links, moves
 from gupshup_async.stores._sqlite import (
     connect,
     open_read_only,
@@ -24,10 +25,10 @@ from gupshup_async.stores._sqlite import (
 from gupshup_async.stores.statuses import UNCONFIRMED_AFTER
 from gupshup_async.tags import Tag
 from gupshup_async.webhooks import (
+    BillingEvent,
     Event,
     FromUser,
     StatusUpdate,
-    SystemNotice,
     TemplateButtonReply,
     TemplateUpdate,
     UserPreference,
@@ -208,8 +209,9 @@ class DeliveryStore:
                         self._record_status(event)
                     elif isinstance(event, (UserPreference, TemplateUpdate)):
                         self._record_change(event, now)
-                    elif isinstance(event, SystemNotice):
-                        self._record_move(event)
+                    elif isinstance(event, BillingEvent):
+                        self._record_cost(event)
+                    self._record_people([event], now)
                     new.append(event)
                 fresh.append(new)
             self._batches += 1
@@ -244,22 +246,44 @@ class DeliveryStore:
             (event.name, event.language, status, category, now),
         )
 
-    def _record_move(self, notice: SystemNotice) -> None:
-        """A user changed number: what is known of them follows (their messages' records and
-        their preferences), but not a failure of the old number, which says nothing of the new.
+    def _record_people(self, events: list[Event], now: float) -> None:
+        """Which ids are one person, and which ids users left: what is known of a user who
+        changed number or user id follows them (their messages' records and preferences), but
+        not a failure of the old number, which says nothing of the new.
         """
-        if notice.kind != "user_changed_number" or not notice.new_wa_id:
-            return
-        old, new = notice.sender, notice.new_wa_id
         db = self._connection
-        db.execute(
-            "UPDATE deliveries SET recipient = ? WHERE recipient = ? AND status != 'failed'",
-            (new, old),
-        )
-        db.execute(
-            "INSERT OR REPLACE INTO preferences (user, category, value, at) "
-            "SELECT ?, category, value, at FROM preferences WHERE user = ?",
-            (new, old),
+        for a, b in links(events):
+            db.executemany("INSERT OR IGNORE INTO links (a, b) VALUES (?, ?)", [(a, b), (b, a)])
+        for old, new in moves(events):
+            db.execute(
+                "INSERT INTO moves (old, new, at) VALUES (?, ?, ?) ON CONFLICT (old) DO UPDATE "
+                "SET new = excluded.new, at = excluded.at",
+                (old, new, now),
+            )
+            db.execute(
+                "UPDATE deliveries SET recipient = ? WHERE recipient = ? AND status != 'failed'",
+                (new, old),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO preferences (user, category, value, at) "
+                "SELECT ?, category, value, at FROM preferences WHERE user = ?",
+                (new, old),
+            )
+            db.execute("DELETE FROM links WHERE a = ?1 OR b = ?1", (old,))
+
+    def _record_cost(self, billing: BillingEvent) -> None:
+        """A billing event's pricing, on the message it names (by either id)."""
+        self._connection.execute(
+            "UPDATE deliveries SET pricing_category = coalesce(?1, pricing_category), "
+            "billable = coalesce(?2, billable), conversation_id = coalesce(?3, conversation_id) "
+            "WHERE gs_id = ?4 OR wamid = ?5 OR gs_id = ?5",
+            (
+                billing.category,
+                None if billing.billable is None else int(billing.billable),
+                billing.conversation_id,
+                billing.gs_id or billing.message_id,
+                billing.message_id,
+            ),
         )
 
     def _record_status(self, update: StatusUpdate) -> bool:
@@ -351,7 +375,8 @@ class DeliveryStore:
 
     def answered(self, event: FromUser) -> Delivery | None:
         """The sent message a user's message answers: the one its ``context_id`` names; for a
-        template's quick-reply tap without one, the latest message sent to that user.
+        template's quick-reply tap without one, the latest message sent to that user (by any
+        of their ids).
         """
         if event.context_id:
             found = self.find(event.context_id)
@@ -359,9 +384,12 @@ class DeliveryStore:
                 return found
         if not isinstance(event, TemplateButtonReply):
             return None
+        # Sent to one of their ids, tapped from another: any id known to be theirs.
         row = self._connection.execute(
             "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
-            "FROM deliveries WHERE recipient = ? ORDER BY accepted DESC LIMIT 1",
+            "FROM deliveries WHERE recipient = ?1 "
+            "OR recipient IN (SELECT b FROM links WHERE a = ?1) "
+            "ORDER BY accepted DESC LIMIT 1",
             (event.sender,),
         ).fetchone()
         return Delivery(*row) if row else None

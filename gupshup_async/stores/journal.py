@@ -282,22 +282,39 @@ class Journal:
         return self._resuming
 
     def failures(self) -> list[tuple[str, int | None]]:
-        """(recipient, error code) of every message whose status said it failed."""
+        """(recipient, error code) of every message whose status said it failed, under each id
+        the recipient is known by.
+        """
         if self._reader is None:
             return []
         rows = self._reader.execute(
-            "SELECT recipient, error_code FROM deliveries WHERE status = 'failed'"
+            "WITH failed AS (SELECT recipient, error_code FROM deliveries WHERE status = 'failed') "
+            "SELECT recipient, error_code FROM failed UNION "
+            "SELECT links.b, error_code FROM failed JOIN links ON links.a = failed.recipient"
         )
         return [(str(recipient), code) for recipient, code in rows]
 
     def opted_out(self, category: str = "marketing_messages") -> set[str]:
-        """The users whose latest preference stopped ``category`` (a receiver records them)."""
+        """The users whose latest preference stopped ``category`` (a receiver records them),
+        under each id they are known by.
+        """
         if self._reader is None:
             return set()
         rows = self._reader.execute(
-            "SELECT user FROM preferences WHERE category = ? AND value = 'stop'", (category,)
+            "WITH stopped AS (SELECT user FROM preferences WHERE category = ? AND value = 'stop') "
+            "SELECT user FROM stopped UNION "
+            "SELECT links.b FROM stopped JOIN links ON links.a = stopped.user",
+            (category,),
         )
         return {str(user) for (user,) in rows}
+
+    def moved(self) -> dict[str, str]:
+        """The ids users left (a number or user id changed), each to the id it became."""
+        if self._reader is None:
+            return {}
+        return {
+            str(old): str(new) for old, new in self._reader.execute("SELECT old, new FROM moves")
+        }
 
     def template_states(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         """(name, language) -> (status, category) of the templates updates named."""

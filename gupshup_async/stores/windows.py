@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from gupshup_async.errors import WINDOW_CLOSED
+from gupshup_async.identities import People, links, moves
 from gupshup_async.messages import normalize_recipient
 from gupshup_async.stores._sqlite import connect, transaction
-from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate, SystemNotice
+from gupshup_async.webhooks import FROM_USER, Event, StatusUpdate
 from gupshup_async.window import Window
 
 __all__ = ["MemoryWindowStore", "SqliteWindowStore", "WindowStore"]
@@ -53,38 +54,37 @@ def _key(recipient: str) -> str:
 
 
 def _changes(events: Iterable[Event]) -> list[tuple[str, str, float]]:
-    """``(recipient, "wrote" | "closed", when)`` for each event about a window."""
+    """``(recipient, "wrote" | "closed", when)`` for each event about a window, under each id
+    the event names the user by.
+    """
     out: list[tuple[str, str, float]] = []
     for event in events:
         if isinstance(event, FROM_USER):
-            when = float(event.timestamp) if event.timestamp is not None else time.time()
-            out.append((event.sender, "wrote", when))
-            if event.user_id and event.user_id != event.sender:
-                out.append((event.user_id, "wrote", when))
+            what = "wrote"
+            ids = {event.sender, event.phone, event.user_id, event.parent_user_id}
         elif (
             isinstance(event, StatusUpdate)
             and event.status == "failed"
             and event.error_code == WINDOW_CLOSED
-            and event.recipient
         ):
-            when = float(event.timestamp) if event.timestamp is not None else time.time()
-            out.append((event.recipient, "closed", when))
+            what = "closed"
+            ids = {event.recipient, event.phone, event.user_id, event.parent_user_id}
+        else:
+            continue
+        when = float(event.timestamp) if event.timestamp is not None else time.time()
+        out.extend((one, what, when) for one in ids if one)
     return out
-
-
-def _moves(events: Iterable[Event]) -> list[tuple[str, str]]:
-    """``(old, new)`` for each user who changed number: their window goes with them."""
-    return [
-        (event.sender, event.new_wa_id)
-        for event in events
-        if isinstance(event, SystemNotice)
-        and event.kind == "user_changed_number"
-        and event.new_wa_id
-    ]
 
 
 def _later(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
+
+
+def _merged(one: Window, other: Window) -> Window:
+    """What two windows of one person say together: the latest of each."""
+    return Window(
+        _later(one.last_inbound, other.last_inbound), _later(one.closed_seen, other.closed_seen)
+    )
 
 
 class MemoryWindowStore:
@@ -94,6 +94,7 @@ class MemoryWindowStore:
 
     def __init__(self) -> None:
         self._windows: dict[str, Window] = {}
+        self._people = People()
 
     def __repr__(self) -> str:
         return f"<MemoryWindowStore of {len(self._windows)} recipients>"
@@ -102,7 +103,13 @@ class MemoryWindowStore:
         return len(self._windows)
 
     def window(self, recipient: str) -> Window:
-        return self._windows.get(_key(recipient)) or Window()
+        key = _key(recipient)
+        found = self._windows.get(key) or Window()
+        for other in self._people.ids_of(key) - {key}:
+            there = self._windows.get(other)
+            if there is not None:
+                found = _merged(found, there)
+        return found
 
     def user_wrote(self, recipient: str, at: float) -> None:
         key = _key(recipient)
@@ -120,16 +127,13 @@ class MemoryWindowStore:
                 self.user_wrote(recipient, when)
             else:
                 self.window_closed(recipient, when)
-        moves = _moves(events)
-        for old, new in moves:
-            moved = self._windows.pop(_key(old), None)
-            if moved is not None:
-                there = self._windows.get(_key(new), Window())
-                self._windows[_key(new)] = Window(
-                    _later(moved.last_inbound, there.last_inbound),
-                    _later(moved.closed_seen, there.closed_seen),
-                )
-        return len(changes) + len(moves)
+        self._people.learn(events)
+        moved = moves(events)
+        for old, new in moved:
+            window = self._windows.pop(_key(old), None)
+            if window is not None:
+                self._windows[_key(new)] = _merged(window, self._windows.get(_key(new), Window()))
+        return len(changes) + len(moved)
 
 
 _SCHEMA = """
@@ -137,7 +141,10 @@ CREATE TABLE IF NOT EXISTS windows (
     recipient TEXT PRIMARY KEY,
     last_inbound REAL,
     closed_seen REAL
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b)
+) WITHOUT ROWID;
 """
 
 
@@ -157,7 +164,7 @@ class SqliteWindowStore:
             # NORMAL, not FULL: a power cut may lose the last few records, which the next
             # messages re-teach; every callback waiting for a sync to disk would cost more.
             self._connection.execute("PRAGMA synchronous=NORMAL")
-            self._connection.execute(_SCHEMA)
+            self._connection.executescript(_SCHEMA)
         except sqlite3.DatabaseError as broken:
             self._connection.close()
             raise ValueError(f"{self.path} is not a window store ({broken})") from None
@@ -171,7 +178,8 @@ class SqliteWindowStore:
     def window(self, recipient: str) -> Window:
         with self._lock:
             row = self._connection.execute(
-                "SELECT last_inbound, closed_seen FROM windows WHERE recipient = ?",
+                "SELECT max(last_inbound), max(closed_seen) FROM windows WHERE recipient = ?1 "
+                "OR recipient IN (SELECT b FROM links WHERE a = ?1)",
                 (_key(recipient),),
             ).fetchone()
         return Window(row[0], row[1]) if row else Window()
@@ -187,14 +195,32 @@ class SqliteWindowStore:
         changes = _changes(events)
         if changes:
             self._write(changes)
-        moves = _moves(events)
-        if moves:
-            self._move(moves)
-        return len(changes) + len(moves)
+        linked, moved = links(events), moves(events)
+        if linked or moved:
+            self._move(linked, moved)
+        return len(changes) + len(moved)
 
-    def _move(self, moves: list[tuple[str, str]]) -> None:
+    def _move(self, linked: list[tuple[str, str]], moved: list[tuple[str, str]]) -> None:
+        """Learn which ids are one person, then move the windows of ids users left."""
         with self._lock, transaction(self._connection) as db:
-            for old, new in moves:
+            pairs = [(_key(a), _key(b)) for a, b in linked]
+            db.executemany(
+                "INSERT OR IGNORE INTO links (a, b) VALUES (?, ?)",
+                [*pairs, *((b, a) for a, b in pairs)],
+            )
+            for old, new in moved:
+                old, new = _key(old), _key(new)
+                db.execute(
+                    "INSERT OR IGNORE INTO links (a, b) SELECT ?1, b FROM links WHERE a = ?2 "
+                    "AND b != ?1",
+                    (new, old),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO links (a, b) SELECT a, ?1 FROM links WHERE b = ?2 "
+                    "AND a != ?1",
+                    (new, old),
+                )
+                db.execute("DELETE FROM links WHERE a = ?1 OR b = ?1", (old,))
                 row = db.execute(
                     "SELECT last_inbound, closed_seen FROM windows WHERE recipient = ?",
                     (_key(old),),

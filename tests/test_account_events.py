@@ -6,6 +6,7 @@ its quality or category changed. Bodies as Meta documents them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from gupshup_async import (
     MemoryWindowStore,
     Receiver,
     Recipient,
+    RecipientMoved,
     SqliteWindowStore,
     StatusUpdate,
     SystemNotice,
@@ -173,9 +175,10 @@ def test_a_preference_without_a_user_stays_unknown_never_raises() -> None:
 async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_run(
     tmp_path: Path,
 ) -> None:
-    """Marketing deals and utility receipts go out; midway the deals template is paused and one
-    user stops marketing messages. Nothing is sent after that WhatsApp would refuse or the user
-    declined; receipts still go, to that user too.
+    """Marketing deals and utility receipts go out; midway the deals template is paused, one
+    user stops marketing messages and another changes number. Nothing is sent after that
+    WhatsApp would refuse or the user declined, nothing to the number the other user left;
+    receipts still go, to the user who stopped marketing too. The report says what it cost.
     """
     journal = tmp_path / "campaign.db"
     templates = TemplateDefinitions.from_json(
@@ -204,7 +207,7 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
         ]
     )
     people = [f"+9170000{n:05d}" for n in range(40)]
-    quitter = people[30]
+    quitter, mover = people[30], people[35]
 
     def template(name: str, to: str) -> TemplateMessage:
         return TemplateMessage(name, "en", body=[to[-4:]])
@@ -241,9 +244,12 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
                     if len(outcomes) == len(first):  # midway: the buffer is next
                         await sandbox.template_status("deals", "en", "PAUSED")
                         await sandbox.user_preference(quitter.lstrip("+"), "stop")
-                        await until(lambda: receiver.stats["events"] >= 2)
+                        await sandbox.change_number(mover, "+919999900001")
+                        await until(lambda: receiver.stats["events"] >= 3)
                         await receiver.drain()
                         run.learn_from_statuses()
+            await until(lambda: not sandbox.callbacks_pending)
+            await receiver.drain()
         await receiver.aclose()
     processed = sandbox.account.processed
     after = processed[len(first) + len(buffer) :]
@@ -251,13 +257,25 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
     assert all(p.template != "deals" for p in after)  # paused: refused before sending
     assert not any(p.template == "spring_news" and p.to == quitter.lstrip("+") for p in after)
     assert any(p.template == "receipt" and p.to == quitter.lstrip("+") for p in after)
-    assert sum(p.template == "spring_news" for p in after) == len(people[20:]) - 1
+    assert sum(p.template == "spring_news" for p in after) == len(people[20:]) - 2  # both
     by_key = {o.key: o for o in outcomes}
     assert isinstance(by_key[f"spring-{quitter}"].error, UserOptedOut)
     paused = by_key[f"deals-{people[25]}"].error
     assert isinstance(paused, ValidationError)
     assert "PAUSED" in str(paused)
     assert paused.attempts == 0  # not sent, not journaled: once approved again, a rerun sends it
+    assert not any(p.to == mover.lstrip("+") for p in after)  # the number they left
+    moved = by_key[f"receipt-{mover}"].error
+    assert isinstance(moved, RecipientMoved)
+    assert moved.new == "919999900001"
+    assert "919999900001" in str(moved)
+    # What it cost: every message sent was billed in its template's category.
+    sent = collections.Counter(p.template for p in processed)
+    report = DeliveryStore.read_report(journal)
+    assert report.by_category == {
+        "marketing": (sent["deals"] + sent["spring_news"],) * 2,
+        "utility": (sent["receipt"],) * 2,
+    }
 
 
 async def test_single_sends_follow_what_the_client_learnt() -> None:

@@ -98,6 +98,18 @@ def test_demo_sends_every_type_and_a_bulk_and_summarises() -> None:
     assert re.search(r"wrote in the last 24 hours \(seen by the receiver\)\s+│\s+50\b", done.stdout)
     assert re.search(r"sent the template instead \(order_shipped\)\s+│\s+50\b", done.stdout)
     assert re.search(r"failed with 131047 \(window closed\)\s+│\s+0\b", done.stdout)
+    # Templates, opt-outs, number changes: 40 customers, 3 templates each; half-way the deals
+    # template is paused, one customer stops marketing and another changes number.
+    assert re.search(r"the template was paused midway\s+│\s+(1\d)\b", out)
+    assert re.search(r"the customer stopped marketing\s+│\s+1\b", out)
+    assert re.search(r"the number its customer left\s+│\s+[1-3]\b", out)
+    assert re.search(r"refused by WhatsApp\s+│\s+0\b", out)
+    sent = int(re.search(r"│ sent\s+│\s+(\d+)", out)[1])  # type: ignore[index]
+    marketing = re.search(r"marketing messages \(billable\)\s+│\s+(\d+) \((\d+)\)", out)
+    utility = re.search(r"utility messages \(billable\)\s+│\s+(\d+) \((\d+)\)", out)
+    assert marketing is not None
+    assert utility is not None
+    assert int(marketing[1]) + int(utility[1]) == sent  # every message sent is in the cost
 
 
 def test_send_buttons_prints_the_message_id(sandbox_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import tempfile
 import time
@@ -19,6 +20,7 @@ from gupshup_async.cli._common import POSITIVE
 from gupshup_async.cli._group import cli
 from gupshup_async.client import GupshupClient
 from gupshup_async.errors import WINDOW_CLOSED, GupshupError
+from gupshup_async.items import Recipient
 from gupshup_async.messages import ButtonMessage, Message, TemplateMessage, TemplateUrlButton
 from gupshup_async.policy import RetryPolicy
 from gupshup_async.ratelimit import RateLimit
@@ -26,6 +28,7 @@ from gupshup_async.receiver import Receiver
 from gupshup_async.results import BulkStats
 from gupshup_async.sandbox import Faults, Sandbox
 from gupshup_async.stores import DeliveryStore, JournalStatuses, MemoryWindowStore
+from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.webhooks import Event, StatusUpdate
 from gupshup_async.window import WindowPolicy
 
@@ -124,6 +127,7 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
             statuses.close()
             await _settle(receiver, sandbox)
             window_table = await _window_stage(receiver, windows, hook, secret)
+        events_table = await _account_events_stage(Path(folder, "events.journal.db"), secret)
         found = DeliveryStore.read_report(journal)
         _print_summary(out, stats, sandbox, found.duplicated)
     table = Table("", "", title="What the status webhooks said later (the bulk)", show_header=False)
@@ -135,11 +139,14 @@ async def _demo(total: int, rate: float, fail_rate: float, concurrency: int, see
     table.add_row("no status yet", str(found.without_status))
     out.print(table)
     out.print(window_table)
+    out.print(events_table)
     out.print(
         f"What you saw: {len(every_type())} message types sent one by one; a campaign of "
         f"{total:,} messages through {fail_rate:.0%} injected faults, where the status "
         "webhooks, not a guess, decided whether an unanswered attempt had gone out (nobody "
-        "messaged twice, nobody missed); a campaign that kept to the 24-hour window.",
+        "messaged twice, nobody missed); a campaign that kept to the 24-hour window; one "
+        "that followed a paused template, an opt-out and a number change as they came, and "
+        "what it cost.",
         highlight=False,
     )
     out.print(
@@ -218,6 +225,77 @@ async def _window_stage(
     table.add_row("sent the template instead (order_shipped)", str(instead))
     table.add_row("failed with 131047 (window closed)", str(len(closed)))
     return table
+
+
+async def _account_events_stage(journal: Path, secret: str) -> Table:
+    """A campaign of deals and news (marketing) and receipts (utility) to 40 customers, with
+    callbacks in Gupshup's own format (statuses and billing events): midway the deals
+    template is paused, one customer stops marketing messages and another changes number.
+    """
+    customers = [f"9172{i:08d}" for i in range(40)]
+    quitter, mover = customers[30], customers[35]
+    receiver = Receiver(secret, store=str(journal))
+    items: list[tuple[Recipient, Message]] = []
+    for to in customers:
+        for name in ("deals", "news", "receipt"):
+            message = TemplateMessage(name, "en", body=[to[-4:]])
+            items.append((Recipient(f"+{to}", key=f"{name}-{to}"), message))
+    outcomes = []
+    async with (
+        _serving(receiver) as hook,
+        Sandbox(
+            callback_url=hook,
+            callback_headers={"X-Hook-Secret": secret},
+            templates=_EVENT_TEMPLATES,
+            status_delay=0.001,
+            callback_format="gupshup",
+        ) as sandbox,
+        GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, templates="fetch"
+        ) as client,
+    ):
+        run = client.send_many(items, concurrency=1, journal=journal)
+        async with run:
+            async for outcome in run:
+                outcomes.append(outcome)
+                if len(outcomes) == len(items) // 2:
+                    await sandbox.template_status("deals", "en", "PAUSED")
+                    await sandbox.user_preference(quitter, "stop")
+                    await sandbox.change_number(mover, "919999900001")
+                    await receiver.drain()
+                    run.learn_from_statuses()
+        await _settle(receiver, sandbox)
+    await receiver.aclose()
+    report = DeliveryStore.read_report(journal)
+    errors = collections.Counter(type(o.error).__name__ for o in outcomes if o.error)
+    table = Table("", "", title="Templates, opt-outs and number changes (Gupshup's own format)")
+    table.add_row("sent", str(sum(o.ok for o in outcomes)))
+    table.add_row("not sent: the template was paused midway", str(errors["ValidationError"]))
+    table.add_row("not sent: the customer stopped marketing", str(errors["UserOptedOut"]))
+    table.add_row("not sent: the number its customer left", str(errors["RecipientMoved"]))
+    table.add_row("refused by WhatsApp", str(report.by_status.get("failed", 0)))
+    for category, (count, billable) in sorted(report.by_category.items()):
+        table.add_row(f"cost: {category} messages (billable)", f"{count} ({billable})")
+    table.show_header = False
+    return table
+
+
+_EVENT_TEMPLATES = TemplateDefinitions.from_json(
+    [
+        {
+            "name": name,
+            "language": "en",
+            "status": "APPROVED",
+            "category": category,
+            "components": [{"type": "BODY", "text": text}],
+        }
+        for name, category, text in (
+            ("deals", "MARKETING", "This week for {{1}}: 20% off"),
+            ("news", "MARKETING", "Spring is here, {{1}}"),
+            ("receipt", "UTILITY", "Receipt for order {{1}}"),
+        )
+    ]
+)
 
 
 @contextlib.asynccontextmanager

@@ -139,6 +139,8 @@ class Account:
         self.subscriptions: dict[str, dict[str, Any]] = {}
         #: Users who stopped marketing messages (`Sandbox.user_preference`).
         self.opted_out: set[str] = set()
+        #: Numbers users left, each to the number they changed to.
+        self.moved: dict[str, str] = {}
         #: Media uploaded, by media id: (MIME type, the file's bytes).
         self.media: dict[str, tuple[str, bytes]] = {}
         self.answers: collections.Counter[int] = collections.Counter()

@@ -11,12 +11,24 @@ from typing import Any
 from gupshup_async.sandbox._account import Processed
 
 __all__ = [
+    "gupshup_billing_event",
+    "gupshup_status_event",
     "inbound_event",
+    "number_change_event",
     "preference_event",
     "reply_event",
     "status_event",
     "template_status_event",
+    "user_id_of",
 ]
+
+
+def user_id_of(phone: str) -> str:
+    """The business-scoped user id the sandbox gives a number: stable, like Meta's."""
+    if "." in phone:
+        return phone  # already a user id
+    digits = phone.encode()
+    return f"IN.{zlib.crc32(b'u' + digits):010d}{zlib.crc32(b's' + digits):010d}"
 
 
 def _envelope(app_id: str, value: Mapping[str, Any], field: str = "messages") -> dict[str, Any]:
@@ -52,8 +64,10 @@ def status_event(
         "gs_id": processed.message_id,
         "status": status,
         "timestamp": str(timestamp),
-        "recipient_id": processed.to,
+        "recipient_user_id": user_id_of(processed.to),
     }
+    if "." not in processed.to:  # a send to a user id is answered by user id only
+        entry["recipient_id"] = processed.to
     if processed.callback_data is not None:
         entry["biz_opaque_callback_data"] = processed.callback_data
     if pricing_category is not None and status in ("sent", "delivered", "read"):
@@ -153,4 +167,79 @@ def preference_event(app_id: str, wa_id: str, value: str, timestamp: int) -> dic
         "entry": [
             {"id": "sandbox-waba", "changes": [{"field": "user_preferences", "value": change}]}
         ],
+    }
+
+
+def number_change_event(
+    app_id: str, old: str, new: str, seq: int, timestamp: int
+) -> dict[str, Any]:
+    """Meta's ``user_changed_number`` system message: from the old number, naming the new one
+    and the user ids before and after (a new number brings a new user id).
+    """
+    system = {
+        "body": f"User Sandbox User changed from {old} to {new}",
+        "wa_id": new,
+        "type": "user_changed_number",
+        "user_id": user_id_of(new),
+        "previous_user_id": user_id_of(old),
+    }
+    message = {
+        "from": old,
+        "id": f"wamid.sandbox-system-{seq}",
+        "timestamp": str(timestamp),
+        "type": "system",
+        "system": system,
+    }
+    return _envelope(app_id, {"messaging_product": "whatsapp", "messages": [message]})
+
+
+def gupshup_status_event(
+    app_name: str, processed: Processed, status: str, timestamp_ms: int, *, failed_code: int
+) -> dict[str, Any]:
+    """The status in Gupshup's own format (a version-2 subscription's ``message-event``)."""
+    inner: dict[str, Any] = {"ts": timestamp_ms // 1000}
+    if status == "enqueued":
+        inner = {"whatsappMessageId": processed.wamid, "type": "session"}
+    elif status == "failed":
+        inner = {"code": failed_code, "reason": _FAILURES.get(failed_code, "Message failed")}
+    payload: dict[str, Any] = {
+        "id": processed.message_id if status in ("enqueued", "failed") else processed.wamid,
+        "type": status,
+        "destination": processed.to,
+        "payload": inner,
+    }
+    if status not in ("enqueued", "failed"):
+        payload["gsId"] = processed.message_id
+    return {
+        "app": app_name,
+        "timestamp": timestamp_ms,
+        "version": 2,
+        "type": "message-event",
+        "payload": payload,
+    }
+
+
+def gupshup_billing_event(
+    app_name: str, processed: Processed, category: str, timestamp_ms: int
+) -> dict[str, Any]:
+    """Gupshup's ``billing-event`` for a message, as per-message pricing writes it."""
+    return {
+        "app": app_name,
+        "timestamp": timestamp_ms,
+        "version": 2,
+        "type": "billing-event",
+        "payload": {
+            "deductions": {
+                "type": "regular",
+                "model": "PMP",
+                "source": "whatsapp",
+                "billable": category != "service",
+                "category": category,
+            },
+            "references": {
+                "id": processed.wamid,
+                "gsId": processed.message_id,
+                "destination": processed.to,
+            },
+        },
     }

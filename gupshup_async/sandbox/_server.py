@@ -20,7 +20,10 @@ from httpx_aiohttp import HttpxAiohttpClient
 from gupshup_async._closing import AsyncClosing
 from gupshup_async.sandbox._account import SANDBOX_APP_ID, SANDBOX_TOKEN, Account, Processed
 from gupshup_async.sandbox._events import (
+    gupshup_billing_event,
+    gupshup_status_event,
     inbound_event,
+    number_change_event,
     preference_event,
     reply_event,
     status_event,
@@ -77,6 +80,12 @@ class Sandbox(AsyncClosing):
     template message that does not fit one is refused (132000, 132001). ``windows=True``: a
     free-form message to a user who has not written (`user_writes`) in the last 24 hours is
     accepted, then fails with 131047; templates always go through.
+
+    ``callback_format="gupshup"``: statuses come in Gupshup's own format (a version-2
+    subscription's ``message-event``), each sent or free-form message followed by its
+    ``billing-event``; by default they come in Meta's envelope, with the user's
+    business-scoped user id (``recipient_user_id``) and pricing. `template_status`,
+    `user_preference` and `change_number` post what WhatsApp says of templates and users.
     """
 
     app_id = SANDBOX_APP_ID
@@ -105,7 +114,11 @@ class Sandbox(AsyncClosing):
         reorder_callbacks: bool = False,
         templates: TemplateDefinitions | None = None,
         windows: bool = False,
+        callback_format: str = "meta",
     ) -> None:
+        if callback_format not in ("meta", "gupshup"):
+            raise ValueError(f"callback_format is 'meta' or 'gupshup', not {callback_format!r}")
+        self.callback_format = callback_format
         self.callback_url = callback_url
         self.callback_headers = dict(callback_headers or {})
         self._configured_callback = callback_url is not None
@@ -237,6 +250,18 @@ class Sandbox(AsyncClosing):
         if self.callback_url is not None:
             await self._post(preference_event(self.app_id, wa_id, value, int(time.time())))
 
+    async def change_number(self, old: str, new: str) -> None:
+        """The user of ``old`` changed their number to ``new``: a message to ``old`` is
+        accepted and then fails with 131026 (nobody is there), and the ``user_changed_number``
+        system message is posted.
+        """
+        old, new = old.lstrip("+"), new.lstrip("+")
+        self.rules.account.moved[old] = new
+        self._inbound_seq += 1
+        if self.callback_url is not None:
+            event = number_change_event(self.app_id, old, new, self._inbound_seq, int(time.time()))
+            await self._post(event)
+
     async def user_sends_media(
         self, sender: str, kind: str, data: bytes, mime_type: str, *, caption: str | None = None
     ) -> str:
@@ -331,24 +356,27 @@ class Sandbox(AsyncClosing):
     async def _statuses(self, item: Processed) -> None:
         code = 131026
         statuses: Sequence[str] = self.statuses
-        if item.to in self.undeliverable:
+        if item.to in self.undeliverable or item.to in self.account.moved:
             statuses = ("enqueued", "failed")
         elif item.outside_window or (item.to in self.outside_window and item.template is None):
             statuses, code = ("enqueued", "failed"), 131047  # accepted, then refused by WhatsApp
         elif self.rules.marketing_declined(item.to, item.template, item.language or ""):
             statuses, code = ("enqueued", "failed"), 131050  # the user stopped marketing
         category = self.rules.pricing_category(item.template, item.language)
-        events = [
-            status_event(
-                item.app_id,
-                item,
-                status,
-                int(time.time()),
-                failed_code=code,
-                pricing_category=category,
-            )
-            for status in statuses
-        ]
+        if self.callback_format == "gupshup":
+            events = self._gupshup_statuses(item, statuses, code, category)
+        else:
+            events = [
+                status_event(
+                    item.app_id,
+                    item,
+                    status,
+                    int(time.time()),
+                    failed_code=code,
+                    pricing_category=category,
+                )
+                for status in statuses
+            ]
         if self.reorder_callbacks:
             events.reverse()  # Gupshup may deliver statuses out of order
         for event in events:
@@ -356,6 +384,19 @@ class Sandbox(AsyncClosing):
             await self._post(event)
             if self.repeat_callbacks:  # and retry one it thought unacknowledged
                 await self._post(event)
+
+    def _gupshup_statuses(
+        self, item: Processed, statuses: Sequence[str], code: int, category: str
+    ) -> list[dict[str, Any]]:
+        now_ms = int(time.time() * 1000)
+        events = [
+            gupshup_status_event(item.app_id, item, status, now_ms, failed_code=code)
+            for status in statuses
+        ]
+        if "sent" in statuses:  # Gupshup bills a message once WhatsApp took it
+            at = list(statuses).index("sent") + 1
+            events.insert(at, gupshup_billing_event(item.app_id, item, category, now_ms))
+        return events
 
     async def _post(self, event: Mapping[str, Any]) -> None:
         if self.callback_url is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -56,7 +56,7 @@ from gupshup_async.tags import Tag
 if TYPE_CHECKING:
     from gupshup_async.stores import Journal
 
-__all__ = ["UNSENDABLE_TEMPLATES", "AttemptWatch", "BulkRun", "Deliver"]
+__all__ = ["UNSENDABLE_TEMPLATES", "AttemptWatch", "BulkRun", "Deliver", "template_refusal"]
 
 
 class AttemptWatch(Protocol):
@@ -106,6 +106,38 @@ class Deliver(Protocol):
 
 # A template in one of these states is refused by Meta (132015, 132016).
 UNSENDABLE_TEMPLATES = frozenset({"PAUSED", "DISABLED", "REJECTED", "DELETED", "PENDING_DELETION"})
+
+
+def template_refusal(
+    recipient: str,
+    message: TemplateMessage,
+    status: str | None,
+    category_of: Callable[[], str | None],
+    *,
+    opted_out: bool,
+) -> GupshupError | None:
+    """Why ``message`` must not go to ``recipient``, as webhooks told (None: it may go): the
+    template is paused or disabled (``status``); it is a marketing template and the user
+    stopped marketing messages; it is an authentication template and the recipient a user id
+    (Meta refuses it: 131062). ``category_of`` gives the template's category, asked only
+    when it matters. Campaigns and single sends decide alike, here.
+    """
+    if status is not None and status.upper() in UNSENDABLE_TEMPLATES:
+        return ValidationError.at(
+            "template.name",
+            f"{message.name} ({message.language}) is {status.upper()}, as a template status "
+            "webhook said: Meta would refuse it (132015/132016); not sent",
+        )
+    to_user_id = is_user_id(recipient)
+    if not opted_out and not to_user_id:
+        return None
+    category = (category_of() or "").upper()
+    if category == "MARKETING" and opted_out:
+        return UserOptedOut(recipient, message.name)
+    if category == "AUTHENTICATION" and to_user_id:
+        return user_id_refused(message.name)
+    return None
+
 
 # After one of these, every other item would fail the same way: stop sending.
 _FATAL = (
@@ -470,28 +502,21 @@ class BulkRun(AsyncClosing):
         )
 
     def _template_refusal(self, job: Job) -> GupshupError | None:
-        """What the statuses the receiver stored say against sending this template: it was
-        paused or disabled (not journaled: once approved again, the same command sends it), or
-        the user stopped marketing messages and it is a marketing one (journaled); an
-        authentication template to a user id (Meta refuses it: 131062).
+        """What the events the receiver stored say against sending this template
+        (`template_refusal`); a refusal for a paused template is not journaled: once it is
+        approved again, the same command sends it.
         """
         message = job.message
         if not isinstance(message, TemplateMessage):
             return None
         status, category = self._templates.get((message.name, message.language), (None, None))
-        if status is not None and status.upper() in UNSENDABLE_TEMPLATES:
-            return ValidationError.at(
-                "template.name",
-                f"{message.name} ({message.language}) is {status.upper()}, as a template status "
-                "webhook said: Meta would refuse it (132015/132016); not sent",
-            )
-        if job.to in self._opted_out or is_user_id(job.to):
-            category = (category or self._deliver.category_of(message) or "").upper()
-            if category == "MARKETING" and job.to in self._opted_out:
-                return UserOptedOut(job.to, message.name)
-            if category == "AUTHENTICATION" and is_user_id(job.to):
-                return user_id_refused(message.name)
-        return None
+        return template_refusal(
+            job.to,
+            message,
+            status,
+            lambda: category or self._deliver.category_of(message),
+            opted_out=job.to in self._opted_out,
+        )
 
     def _tag_of(self, job: Job) -> Tag | None:
         """With a journal, each send is tagged ``<campaign>/<key>`` (unless the item has its

@@ -42,13 +42,12 @@ from gupshup_async.auth import (
     fresh_token,
     unauthorized,
 )
-from gupshup_async.bulk import UNSENDABLE_TEMPLATES, AttemptWatch, BulkRun
+from gupshup_async.bulk import AttemptWatch, BulkRun, template_refusal
 from gupshup_async.errors import (
     APIError,
     GupshupError,
     RateLimitError,
     RecipientMoved,
-    UserOptedOut,
     ValidationError,
 )
 from gupshup_async.identities import People, moves
@@ -58,9 +57,7 @@ from gupshup_async.messages import (
     Envelope,
     Message,
     TemplateMessage,
-    is_user_id,
     normalize_recipient,
-    user_id_refused,
 )
 from gupshup_async.messages import encode_normalized as encode
 from gupshup_async.policy import RetryPolicy
@@ -396,9 +393,7 @@ class GupshupClient(AsyncClosing):
             # the loop runs them (aiohttp's "graceful shutdown"), so a loop closed right after
             # leaves no socket open.
             await asyncio.sleep(0)
-        if self._owns_provider and isinstance(
-            self._provider, (PartnerCredentials, UniversalAppToken)
-        ):
+        if self._owns_provider and isinstance(self._provider, _MADE_HERE):
             await self._provider.aclose()
 
     # Sending ------------------------------------------------------------------------------
@@ -530,11 +525,11 @@ class GupshupClient(AsyncClosing):
         if isinstance(event, TemplateUpdate) and event.status and event.name and event.language:
             self._template_status[(event.name, event.language)] = event.status.upper()
         elif isinstance(event, UserPreference) and event.category == "marketing_messages":
-            users = {event.wa_id, event.user_id} - {None}
+            # Under their number alone: `People` knows their other ids.
             if event.stopped:
-                self._opted_out.update(u for u in users if u is not None)
+                self._opted_out.add(event.wa_id)
             else:
-                self._opted_out.difference_update(users)
+                self._opted_out.discard(event.wa_id)
 
     def _category_of(self, message: TemplateMessage) -> str | None:
         """The template's category, from the definitions given or last fetched."""
@@ -595,18 +590,7 @@ class GupshupClient(AsyncClosing):
         if typing:
             event["typing_indicator"] = {"type": "text"}
         body = json.dumps({"type": "message-event", "message": event}).encode()
-        request = _Request(
-            f"~call:{next(self._calls)}",
-            None,
-            NO_ENVELOPE,
-            None,
-            body,
-            url=self._event_url,
-            read=_event_accepted,
-            ambiguous=False,
-            hooked=False,
-        )
-        await self._attempts(request, None, None)
+        await self._call("POST", self._event_url, read=_event_accepted, body=body)
 
     async def reply(
         self,
@@ -664,20 +648,10 @@ class GupshupClient(AsyncClosing):
                 raise ValidationError.at("file", said) from None
             kind = check_upload(mime_type, size)
             data, name = await asyncio.to_thread(path.read_bytes), filename or path.name
-        request = _Request(
-            f"~call:{next(self._calls)}",
-            None,
-            NO_ENVELOPE,
-            None,
-            url=self._media_url,
-            read=_media_accepted,
-            content_type=None,
-            files={"file": (name, data, kind)},
-            form={"file_type": kind},
-            ambiguous=False,
-            hooked=False,
+        files = {"file": (name, data, kind)}
+        result = await self._call(
+            "POST", self._media_url, read=_media_accepted, form={"file_type": kind}, files=files
         )
-        result = await self._attempts(request, None, None)
         return result.message_id
 
     async def download_media(
@@ -770,18 +744,15 @@ class GupshupClient(AsyncClosing):
                 await asyncio.sleep(self._wait_after("~download", failed, attempt))
 
     def _check_learnt(self, recipient: str, message: TemplateMessage) -> None:
-        status = self._template_status.get((message.name, message.language))
-        if status is not None and status in UNSENDABLE_TEMPLATES:
-            raise ValidationError.at(
-                "template.name",
-                f"{message.name} ({message.language}) is {status}, as a template status webhook "
-                "said: Meta would refuse it (132015/132016); not sent",
-            )
-        category = (self._category_of(message) or "").upper()
-        if category == "AUTHENTICATION" and is_user_id(recipient):
-            raise user_id_refused(message.name)
-        if category == "MARKETING" and self._people.ids_of(recipient) & self._opted_out:
-            raise UserOptedOut(recipient, message.name)
+        refused = template_refusal(
+            recipient,
+            message,
+            self._template_status.get((message.name, message.language)),
+            lambda: self._category_of(message),
+            opted_out=bool(self._people.ids_of(recipient) & self._opted_out),
+        )
+        if refused is not None:
+            raise refused
 
     # The app's webhook -----------------------------------------------------------------------
 
@@ -831,23 +802,28 @@ class GupshupClient(AsyncClosing):
     async def _call(
         self,
         method: str,
-        path: str,
+        where: str | httpx.URL,
         *,
         read: Callable[[int, bytes], _Accepted],
+        body: bytes = b"",
         form: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> SendResult:
-        """A call to the app's endpoint ``path`` on the one send path (rate limit, retries,
-        token refresh); such calls are safe to repeat.
+        """A call that is no message (``where``: a URL, or a path under the app's) on the one
+        send path (rate limit, retries, token refresh); such calls are safe to repeat. A
+        ``body`` goes as JSON, a ``form`` (with ``files``) as a form.
         """
-        url = httpx.URL(f"{self._app_path}/{path}")
+        url = where if isinstance(where, httpx.URL) else httpx.URL(f"{self._app_path}/{where}")
         request = _Request(
             f"~call:{next(self._calls)}",
             None,
             NO_ENVELOPE,
             None,
+            body,
             url=url,
             read=read,
-            content_type=None,
+            content_type=_JSON if body else None,
+            files=files,
             form=form,
             ambiguous=False,
             hooked=False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -532,11 +532,11 @@ def _change(change: Any) -> Iterator[Event]:
     if field in _TEMPLATE_FIELDS:
         yield _template_update(str(field), value)
         return
+    contacts = _contacts(value.get("contacts"))
     if field == "user_preferences":
-        user_ids = _user_ids(value.get("contacts"))
         preferences = _list(value.get("user_preferences"))
         for preference in preferences:
-            yield _preference(preference, user_ids)
+            yield _preference(preference, contacts)
         if not preferences:
             yield UnknownEvent(field, _as_dict(change))
         return
@@ -551,15 +551,12 @@ def _change(change: Any) -> Iterator[Event]:
         yield UnknownEvent(_text(field), _as_dict(change))
         return
     found = False
-    contacts = _contacts(value.get("contacts"))
     for status in _list(value.get("statuses")):
         found = True
         yield _status(status, contacts)
-    user_ids = _user_ids(value.get("contacts"))
-    parents = {key: parent for key, (_, parent) in contacts.items() if parent}
     for message in _list(value.get("messages")):
         found = True
-        yield _message(message, user_ids, parents)
+        yield _message(message, contacts)
     for error in _list(value.get("errors")):
         found = True
         yield _error(error)
@@ -598,7 +595,7 @@ def _id(value: Any) -> str | None:
     return str(value) or None
 
 
-def _preference(preference: Any, user_ids: Mapping[str, str]) -> Event:
+def _preference(preference: Any, contacts: Mapping[str, _Contact]) -> Event:
     if not isinstance(preference, Mapping) or not _text(preference.get("wa_id")):
         return UnknownEvent("user_preferences", _as_dict(preference))
     wa_id = str(preference["wa_id"])
@@ -608,7 +605,7 @@ def _preference(preference: Any, user_ids: Mapping[str, str]) -> Event:
         _text(preference.get("value")) or "unknown",
         _seconds(preference.get("timestamp")),
         _text(preference.get("detail")),
-        user_id=_text(preference.get("user_id")) or user_ids.get(wa_id),
+        user_id=_text(preference.get("user_id")) or contacts.get(wa_id, _NOBODY).user_id,
         raw=_as_dict(preference),
     )
 
@@ -634,27 +631,30 @@ def _user_id_change(changed: Any) -> Event:
     )
 
 
-def _contacts(contacts: Any) -> dict[str, tuple[str | None, str | None]]:
-    """Each contact's ``(wa_id, parent_user_id)`` by their user id (and by wa_id)."""
-    found: dict[str, tuple[str | None, str | None]] = {}
+class _Contact(NamedTuple):
+    """A user as the change's ``contacts`` entry names them."""
+
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+
+
+_NOBODY = _Contact(None, None, None)
+
+
+def _contacts(contacts: Any) -> dict[str, _Contact]:
+    """Each entry of the change's ``contacts``, by each id it names (wa_id, user id)."""
+    found: dict[str, _Contact] = {}
     for contact in _list(contacts):
         if isinstance(contact, Mapping):
-            wa_id, user_id = _text(contact.get("wa_id")), _text(contact.get("user_id"))
-            parent = _text(contact.get("parent_user_id"))
-            for key in (user_id, wa_id):
+            named = _Contact(
+                _text(contact.get("wa_id")),
+                _text(contact.get("user_id")),
+                _text(contact.get("parent_user_id")),
+            )
+            for key in (named.user_id, named.wa_id):
                 if key:
-                    found[key] = (wa_id, parent)
-    return found
-
-
-def _user_ids(contacts: Any) -> dict[str, str]:
-    """The business-scoped user id of each sender, from the change's ``contacts``."""
-    found: dict[str, str] = {}
-    for contact in _list(contacts):
-        if isinstance(contact, Mapping):
-            wa_id, user_id = _text(contact.get("wa_id")), _text(contact.get("user_id"))
-            if user_id:
-                found[wa_id or user_id] = user_id
+                    found[key] = named
     return found
 
 
@@ -665,9 +665,7 @@ def _error(error: Any) -> Event:
     return ErrorNotice(_int(error.get("code")), title, _as_dict(error))
 
 
-def _status(
-    status: Any, contacts: Mapping[str, tuple[str | None, str | None]] | None = None
-) -> Event:
+def _status(status: Any, contacts: Mapping[str, _Contact]) -> Event:
     if not isinstance(status, Mapping) or not _text(status.get("id")):
         return UnknownEvent("messages", _as_dict(status))
     code, title = _int(status.get("code")), _text(status.get("reason"))
@@ -683,14 +681,14 @@ def _status(
     billable = pricing.get("billable")
     user_id = _text(status.get("recipient_user_id"))
     phone = _text(status.get("recipient_id"))
-    known_phone, known_parent = (contacts or {}).get(user_id or phone or "", (None, None))
+    known = contacts.get(user_id or phone or "", _NOBODY)
     return StatusUpdate(
         message_id=str(status["id"]),
         status=_text(status.get("status")) or "unknown",
         recipient=phone or user_id,
         user_id=user_id,
-        phone=phone or known_phone,
-        parent_user_id=_text(status.get("recipient_parent_user_id")) or known_parent,
+        phone=phone or known.wa_id,
+        parent_user_id=_text(status.get("recipient_parent_user_id")) or known.parent_user_id,
         pricing_category=_text(pricing.get("category")),
         billable=billable if isinstance(billable, bool) else None,
         pricing_model=_text(pricing.get("pricing_model")),
@@ -704,18 +702,16 @@ def _status(
     )
 
 
-def _message(
-    message: Any, user_ids: Mapping[str, str], parents: Mapping[str, str] | None = None
-) -> Event:
-    parents = parents or {}
+def _message(message: Any, contacts: Mapping[str, _Contact]) -> Event:
     if not isinstance(message, Mapping) or not _text(message.get("id")):
         return UnknownEvent("messages", _as_dict(message))
     phone = _text(message.get("from"))
-    user_id = _text(message.get("from_user_id")) or user_ids.get(phone or "")
+    user_id = _text(message.get("from_user_id")) or contacts.get(phone or "", _NOBODY).user_id
     if not phone and not user_id:  # never an event from nobody
         return UnknownEvent("messages", _as_dict(message))
     context = message.get("context")
-    parent = _text(message.get("from_parent_user_id")) or parents.get(user_id or phone or "")
+    known = contacts.get(user_id or phone or "", _NOBODY)
+    parent = _text(message.get("from_parent_user_id")) or known.parent_user_id
     common: dict[str, Any] = {
         "sender": phone or user_id,
         "user_id": user_id,

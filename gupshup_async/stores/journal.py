@@ -392,10 +392,7 @@ class Journal:
         uncertain = self._reader.execute(
             "SELECT 1 FROM items WHERE state IN ('in_flight', 'ambiguous') LIMIT 1"
         ).fetchone()
-        statuses = self._reader.execute(
-            "SELECT 1 FROM deliveries WHERE seen_at IS NOT NULL LIMIT 1"
-        ).fetchone()
-        return uncertain is not None and statuses is None
+        return uncertain is not None and not self._statuses_recorded()
 
     def statuses_of(self, tags: Iterable[str]) -> list[Seen]:
         """The statuses this journal holds for any of ``tags`` (a receiver writes them)."""

@@ -197,10 +197,10 @@ class SqliteWindowStore:
             self._write(changes)
         linked, moved = links(events), moves(events)
         if linked or moved:
-            self._move(linked, moved)
+            self._learn_people(linked, moved)
         return len(changes) + len(moved)
 
-    def _move(self, linked: list[tuple[str, str]], moved: list[tuple[str, str]]) -> None:
+    def _learn_people(self, linked: list[tuple[str, str]], moved: list[tuple[str, str]]) -> None:
         """Learn which ids are one person, then move the windows of ids users left."""
         with self._lock, transaction(self._connection) as db:
             pairs = [(_key(a), _key(b)) for a, b in linked]
@@ -215,15 +215,14 @@ class SqliteWindowStore:
                     "AND b != ?1",
                     (new, old),
                 )
-                db.execute(
+                db.execute(  # links are kept both ways
                     "INSERT OR IGNORE INTO links (a, b) SELECT a, ?1 FROM links WHERE b = ?2 "
                     "AND a != ?1",
                     (new, old),
                 )
                 db.execute("DELETE FROM links WHERE a = ?1 OR b = ?1", (old,))
                 row = db.execute(
-                    "SELECT last_inbound, closed_seen FROM windows WHERE recipient = ?",
-                    (_key(old),),
+                    "SELECT last_inbound, closed_seen FROM windows WHERE recipient = ?", (old,)
                 ).fetchone()
                 if row is None:
                     continue
@@ -233,9 +232,9 @@ class SqliteWindowStore:
                     "ON CONFLICT (recipient) DO UPDATE SET "
                     "last_inbound = max(coalesce(last_inbound, ?2), coalesce(?2, last_inbound)), "
                     "closed_seen = max(coalesce(closed_seen, ?3), coalesce(?3, closed_seen))",
-                    (_key(new), row[0], row[1]),
+                    (new, row[0], row[1]),
                 )
-                db.execute("DELETE FROM windows WHERE recipient = ?", (_key(old),))
+                db.execute("DELETE FROM windows WHERE recipient = ?", (old,))
 
     def _write(self, changes: list[tuple[str, str, float]]) -> None:
         wrote = [(_key(r), when) for r, what, when in changes if what == "wrote"]

@@ -27,7 +27,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package (as Python 3.10 sees it: async-timeout included)."""
-    session.install("-e", ".[test,cli]", "mypy>=1.11", "async-timeout>=4.0")
+    session.install("-e", ".[test,cli,postgres]", "mypy>=1.11", "async-timeout>=4.0")
     session.run("mypy", "--strict", PACKAGE)
 
 
@@ -44,11 +44,11 @@ def tests(session: nox.Session) -> None:
 
 def lowest_pins() -> list[str]:
     """``name==floor`` for every direct dependency of the package and of the extras users
-    install (cli, redis), from the ``>=`` floors pyproject.toml declares.
+    install (cli, redis, postgres), from the ``>=`` floors pyproject.toml declares.
     """
     project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
     declared = [*project["dependencies"]]
-    for extra in ("cli", "redis"):
+    for extra in ("cli", "redis", "postgres"):
         declared += project["optional-dependencies"][extra]
     pins = []
     for line in declared:

@@ -50,7 +50,7 @@ from gupshup_async.messages import (
 )
 from gupshup_async.results import BulkStats, Outcome, SendResult
 from gupshup_async.stores.journal import Recorded
-from gupshup_async.stores.statuses import JournalStatuses
+from gupshup_async.stores.statuses import StatusReader
 from gupshup_async.tags import Tag
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class BulkRun(AsyncClosing):
         self._confirmer = confirmer
         self._confirm_within = confirm_within
         # A resumed run's, made when needed: one poller for every item waiting out the horizon.
-        self._resume_source: JournalStatuses | None = None
+        self._resume_source: StatusReader | None = None
         self._resume_confirmer: Confirmer | None = None
         # Sends waiting for a status hold their recipient only: a stand-in worker takes each
         # one's place, and as many workers leave once the waits are over.
@@ -337,6 +337,7 @@ class BulkRun(AsyncClosing):
         self._iterator = iter(items) if self._sync else aiter(items)  # type: ignore[arg-type]
         if self._state.journal is not None:
             self._campaign = self._state.journal.campaign
+            await self._state.journal.refresh()
             self.learn_from_statuses()  # what is known before the first send, not a poll later
         self._workers = []
         for _ in range(self._concurrency):
@@ -351,6 +352,10 @@ class BulkRun(AsyncClosing):
         """
         while self._state.journal is not None:
             await asyncio.sleep(self._status_poll)
+            try:
+                await self._state.journal.refresh()
+            except JournalError:
+                return  # the journal's failure is set: the next mark raises it, the run stops
             self.learn_from_statuses()
 
     def learn_from_statuses(self) -> None:
@@ -547,7 +552,7 @@ class BulkRun(AsyncClosing):
             return earlier
         if confirmer is None:
             if self._resume_confirmer is None:
-                self._resume_source = JournalStatuses(journal.path)
+                self._resume_source = journal.status_source()
                 self._resume_confirmer = Confirmer(self._resume_source)
             confirmer = self._resume_confirmer
         remaining = journal.unconfirmed_after - (time.time() - uncertain.since)

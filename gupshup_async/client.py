@@ -10,6 +10,7 @@ What is retried, how long it waits and when it stops come from the one `RetryPol
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import logging
@@ -554,7 +555,9 @@ class GupshupClient(AsyncClosing):
             raise RecipientMoved(recipient, self._moved[recipient])
         if policy.checks and not isinstance(message, TemplateMessage):
             assert self.windows is not None
-            window = self.windows.window(recipient)
+            found = self.windows.window(recipient)
+            # A database's store answers as a coroutine, a file's or memory's at once.
+            window = await found if inspect.isawaitable(found) else found
             message = policy.decide(recipient, message, window, time.time())
         if isinstance(message, TemplateMessage) and self._templates is not None:
             definitions = self._templates

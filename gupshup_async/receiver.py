@@ -33,9 +33,10 @@ import attrs
 
 from gupshup_async.errors import WebhookError
 from gupshup_async.stores import (
-    DeliveryStore,
+    DeliveryRecorder,
     MemoryWindowStore,
     WindowStore,
+    open_delivery_store,
 )
 from gupshup_async.webhooks import FROM_USER, MAX_BODY, Event, parse_events
 
@@ -111,10 +112,12 @@ class Receiver:
 
     - ``secret``: the value of ``header`` every callback must carry (put both in the
       subscription's ``meta``); required, compared in constant time.
-    - ``store``: a journal's path or a `DeliveryStore`: statuses are recorded against the
-      messages a campaign sent, and a reply's ``item`` is the key of the item it answers.
-      Optional.
-    - ``windows``: a window store (`MemoryWindowStore`, `SqliteWindowStore`) told of every
+    - ``store``: a journal's path, a database's URL (``postgresql://...``: every receiver of
+      a fleet records there, for every campaign), or a `DeliveryRecorder`: statuses are
+      recorded against the messages campaigns sent, and a reply's ``item`` is the key of the
+      item it answers. Optional.
+    - ``windows``: a window store (`MemoryWindowStore`, `SqliteWindowStore`,
+      `PostgresWindowStore`) told of every
       message from a user and every 131047 failure: what a client's window policy reads.
     - ``handlers``: called with each new event, in order, off the request (sync or async); an
       exception in one is logged and counted, and the others still run.
@@ -137,7 +140,7 @@ class Receiver:
         self,
         secret: str,
         *,
-        store: DeliveryStore | str | None = None,
+        store: DeliveryRecorder | str | None = None,
         windows: WindowStore | None = None,
         handlers: Iterable[Handler] = (),
         header: str = "x-hook-secret",
@@ -151,7 +154,7 @@ class Receiver:
             raise ValueError("a Receiver needs a shared secret: without one anybody can post")
         self._secret = secret.encode()
         self._header = header.lower().encode("latin-1")
-        self.store = DeliveryStore(store) if isinstance(store, str) else store
+        self.store = open_delivery_store(store) if isinstance(store, str) else store
         self.windows = windows
         self.handlers = list(handlers)
         self.max_body = max_body
@@ -354,7 +357,7 @@ class Receiver:
             )
 
     @staticmethod
-    def _tie(store: DeliveryStore, events: list[Event]) -> list[Event]:
+    def _tie(store: DeliveryRecorder, events: list[Event]) -> list[Event]:
         """The events with each reply tied to the item it answers."""
         tied: list[Event] = []
         for event in events:

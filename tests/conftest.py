@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.redis_server import redis_server_fixture  # noqa: F401  (a fixture: redis_server)
 from tests.virtual_time import VirtualTimeLoop
 

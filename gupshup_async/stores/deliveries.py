@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -34,7 +34,7 @@ from gupshup_async.webhooks import (
     UserPreference,
 )
 
-__all__ = ["Delivery", "DeliveryReport", "DeliveryStore"]
+__all__ = ["Delivery", "DeliveryRecorder", "DeliveryReport", "DeliveryStore"]
 
 # Later statuses win; a late "sent" after "read" (Gupshup may reorder) does not go back.
 _RANK = {"accepted": 0, "enqueued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
@@ -146,6 +146,28 @@ class DeliveryReport:
                 for code, count in sorted(self.failed_by_code.items(), key=lambda kv: -kv[1])
             ],
         }
+
+
+class DeliveryRecorder(Protocol):
+    """Where a webhook receiver records what the callbacks say: `DeliveryStore` (a journal
+    file) or `PostgresDeliveryStore` (a database for many hosts). Blocking calls: a
+    `Receiver` makes them from its writer's thread.
+    """
+
+    def record_new(
+        self, batches: list[list[Event]], *, forget_after: float = ...
+    ) -> list[list[Event]]:
+        """Record every batch in one transaction, durable when it returns; each batch's
+        events not recorded before. Raises on any failure, and then nothing is recorded.
+        """
+
+    def record(self, events: Iterable[Event]) -> int: ...
+
+    def find(self, message_id: str) -> Delivery | None: ...
+
+    def answered(self, event: FromUser) -> Delivery | None: ...
+
+    def close(self) -> None: ...
 
 
 class DeliveryStore:

@@ -3,9 +3,9 @@
 An attempt whose answer never came may have gone out. Its status webhooks say so, naming the
 attempt by its tag (`gupshup_async.tags`), and a `Receiver` stores them. A `StatusSource` is
 anything that can answer "which of these tags has a status?": the journal file a receiver writes
-(`JournalStatuses`, from this process or another on the host), or the statuses a receiver in
-this process hands to its handlers (`MemoryStatuses`). A shared database can serve the same
-small protocol.
+(`JournalStatuses`, from this process or another on the host), a database receivers on many
+hosts write (`PostgresStatuses`), or the statuses a receiver in this process hands to its
+handlers (`MemoryStatuses`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "JournalStatuses",
     "MemoryStatuses",
     "Seen",
+    "StatusReader",
     "StatusSource",
     "seen_in",
 ]
@@ -75,6 +76,12 @@ class StatusSource(Protocol):
         """What is known of any of ``tags``: one `Seen` per tag that has a status (or an
         accepted answer), in no particular order.
         """
+
+
+class StatusReader(StatusSource, Protocol):
+    """A status source that holds a connection, closed when its reader is done."""
+
+    def close(self) -> None: ...
 
 
 def seen_in(db: sqlite3.Connection, tags: Sequence[str]) -> list[Seen]:

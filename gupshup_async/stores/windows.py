@@ -4,6 +4,7 @@ failed with 131047, fed by the webhook receiver, read by the send path.
 - `MemoryWindowStore`: one process; the receiver and the client share the object.
 - `SqliteWindowStore`: a file shared by processes (a receiver under uvicorn, campaigns in
   their own processes); WAL mode, so readers never wait for the writer.
+- `PostgresWindowStore` (`gupshup_async.stores.postgres`): a database shared by hosts.
 
 A store is fed with events (`record`: what `Receiver` does with every callback) or told
 directly (`user_wrote`, `window_closed`) by an app that learns of messages another way.
@@ -15,7 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -33,8 +34,10 @@ __all__ = ["MemoryWindowStore", "SqliteWindowStore", "WindowStore"]
 class WindowStore(Protocol):
     """Where the client learns whether a recipient's window is open."""
 
-    def window(self, recipient: str) -> Window:
-        """What is known of ``recipient``'s window (normalised as `normalize_recipient` does)."""
+    def window(self, recipient: str) -> Window | Awaitable[Window]:
+        """What is known of ``recipient``'s window (normalised as `normalize_recipient` does):
+        at once, or a coroutine for a store that asks a database.
+        """
 
     def user_wrote(self, recipient: str, at: float) -> None:
         """``recipient`` wrote to the business at ``at`` (Unix time): the window opens."""

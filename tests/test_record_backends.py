@@ -1,0 +1,414 @@
+"""The same records on both engines: each test runs against an SQLite file and a PostgreSQL
+database (a real server the tests start, `tests.postgres_server`): a campaign's journal, the
+receiver's delivery store, the window store, the status source; resume, feedback, the run lock,
+failure. What only a database does (shards, many hosts) is tested below them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gupshup_async import (
+    AccountError,
+    ButtonMessage,
+    GupshupClient,
+    Journal,
+    JournalError,
+    OutsideWindow,
+    Receiver,
+    StatusUpdate,
+    TextMessage,
+    UnreachableRecipient,
+    WindowPolicy,
+)
+from gupshup_async.sandbox import Sandbox
+from gupshup_async.stores import (
+    open_delivery_store,
+    open_status_source,
+    open_window_store,
+)
+from gupshup_async.stores.postgres import PostgresDeliveryStore
+from tests.postgres_server import PostgresServer
+from tests.servers import under_uvicorn, until
+
+SECRET = "hook-secret-backends-1"
+NUMBERS = [f"+9171000{n:05d}" for n in range(24)]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the records go: a journal file, or a fresh database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "campaign.db")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
+def journal(where: str, **options: object) -> Journal:
+    return Journal(where, name="spring", **options)  # type: ignore[arg-type]
+
+
+def shipped(n: int) -> ButtonMessage:
+    return ButtonMessage(f"Order {n} shipped. Rate us?", [("good", "Great")])
+
+
+async def test_a_rerun_sends_nothing_twice_whatever_the_order(where: str) -> None:
+    items = [(to, shipped(n)) for n, to in enumerate(NUMBERS)]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            first = [o async for o in client.send_many(items[:10], journal=journal(where))]
+            again = [
+                o async for o in client.send_many(list(reversed(items)), journal=journal(where))
+            ]
+        sent = [p.to for p in sandbox.account.processed]
+    assert all(o.ok for o in first)
+    assert all(o.ok for o in again)
+    assert sorted(sent) == sorted(to.lstrip("+") for to in NUMBERS)  # each once
+    assert sum(o.skipped for o in again) == 10
+
+
+async def test_statuses_come_back_and_the_report_and_sources_see_them(where: str) -> None:
+    items = [(to, shipped(n)) for n, to in enumerate(NUMBERS[:12])]
+    undeliverable = {NUMBERS[3].lstrip("+")}
+    receiver = Receiver(SECRET, store=where)
+    async with under_uvicorn(receiver, "/hooks") as hook:
+        async with Sandbox(
+            callback_url=hook,
+            callback_headers={"X-Hook-Secret": SECRET},
+            undeliverable=undeliverable,
+            repeat_callbacks=True,
+            reorder_callbacks=True,
+            status_delay=0.002,
+        ) as sandbox:
+            async with GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+            ) as client:
+                book = journal(where)
+                outcomes = [o async for o in client.send_many(items, journal=book)]
+            await until(lambda: receiver.stats["events"] >= 4 * 11 + 2)
+            await receiver.drain()
+            processed = list(sandbox.account.processed)
+    assert all(o.ok for o in outcomes)
+    store = open_delivery_store(where)
+    try:
+        for sent in processed:
+            found = store.find(sent.message_id)
+            assert found is not None
+            assert found.key is not None
+            assert found.status == ("failed" if sent.to in undeliverable else "read")
+    finally:
+        store.close()
+    report = read_report(where)
+    assert report.accepted == 12
+    assert report.by_status == {"read": 11, "failed": 1}
+    assert report.failed_by_code == {131026: 1}
+    source = open_status_source(where)
+    try:
+        tags = [o.result.callback_data for o in outcomes if o.result is not None]
+        seen = await source.seen([t for t in tags if t is not None])
+    finally:
+        source.close()
+    assert len(seen) == 12
+
+
+def read_report(where: str):  # type: ignore[no-untyped-def]
+    from gupshup_async.stores import DeliveryStore
+
+    if where.startswith("postgresql://"):
+        return PostgresDeliveryStore.read_report(where, "spring")
+    return DeliveryStore.read_report(where)
+
+
+async def test_feedback_an_account_failure_stops_the_run_and_unreachable_are_skipped(
+    where: str,
+) -> None:
+    failed_before = StatusUpdate(
+        "wamid.x1", "failed", NUMBERS[0].lstrip("+"), 1, gs_id="gs-x1", error_code=131026
+    )
+    # A receiver recorded earlier that the first number is not on WhatsApp.
+    store = open_delivery_store(where)
+    try:
+        store.record_new([[failed_before]])
+    finally:
+        store.close()
+    items = [(to, shipped(n)) for n, to in enumerate(NUMBERS[:6])]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            outcomes = [o async for o in client.send_many(items, journal=journal(where))]
+        sent = {p.to for p in sandbox.account.processed}
+    assert isinstance(outcomes[0].error, UnreachableRecipient)
+    assert NUMBERS[0].lstrip("+") not in sent
+    assert len(sent) == 5
+    # An account-level failure of this campaign's message stops its next run at once.
+    book = journal(where)
+    await book.open()
+    tag = f"{book.campaign}/whatever"
+    await book.close()
+    locked = StatusUpdate(
+        "wamid.x2", "failed", "919999999999", 2, gs_id="gs-x2", error_code=131031,
+        callback_data=tag,
+    )  # fmt: skip
+    store = open_delivery_store(where)
+    try:
+        store.record_new([[locked]])
+    finally:
+        store.close()
+    more = [(to, shipped(n)) for n, to in enumerate(NUMBERS[6:10])]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            stopped = [o async for o in client.send_many(more, journal=journal(where))]
+        assert sandbox.account.processed == []
+    assert all(isinstance(o.error.__cause__ or o.error, Exception) for o in stopped)
+    assert all(not o.ok for o in stopped)
+    assert any("131031" in str(o.error) or isinstance(o.error, AccountError) for o in stopped)
+
+
+async def test_one_run_per_campaign_the_second_is_refused_by_name(where: str) -> None:
+    first = journal(where)
+    await first.open()
+    try:
+        second = journal(where)
+        with pytest.raises(JournalError, match="in use"):
+            await second.open()
+    finally:
+        await first.close()
+    again = journal(where)
+    await again.open()  # the lock went with the first run
+    await again.close()
+
+
+def test_a_lock_held_by_a_killed_process_is_released(where: str, tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys, time\n"
+            "from gupshup_async import Journal\n"
+            "async def main():\n"
+            "    j = Journal(sys.argv[1], name='spring')\n"
+            "    await j.open()\n"
+            "    print('open', flush=True)\n"
+            "    time.sleep(600)\n"
+            "asyncio.run(main())\n",
+            where,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+
+        async def refused() -> None:
+            with pytest.raises(JournalError, match="in use"):
+                await journal(where).open()
+
+        asyncio.run(refused())
+    finally:
+        holder.kill()  # SIGKILL: no goodbye to the database, no unlock of the file
+        holder.wait(timeout=10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+    async def taken() -> None:
+        for _ in range(100):  # the server notices the dead connection at once, or nearly
+            book = journal(where)
+            try:
+                await book.open()
+            except JournalError:
+                await asyncio.sleep(0.1)
+                continue
+            await book.close()
+            return
+        raise AssertionError("the lock outlived its process")
+
+    asyncio.run(taken())
+
+
+async def test_windows_one_store_for_the_receiver_and_the_client(where: str) -> None:
+    windows = open_window_store(where.replace("campaign.db", "windows.db"))
+    try:
+        to = NUMBERS[0]
+        windows.user_wrote(to, 1_000.0)
+        policy = WindowPolicy.refuse()
+        async with Sandbox() as sandbox:
+            async with GupshupClient(
+                sandbox.app_id,
+                sandbox.token,
+                base_url=sandbox.base_url,
+                rate_limit=None,
+                windows=windows,
+                window_policy=policy,
+            ) as client:
+                # A window opened long ago is closed now: refused, nothing sent.
+                with pytest.raises(OutsideWindow):
+                    await client.send(to, TextMessage("hello"))
+                import time
+
+                windows.user_wrote(to, time.time())
+                await client.send(to, TextMessage("hello"))
+            assert [p.to for p in sandbox.account.processed] == [to.lstrip("+")]
+    finally:
+        windows.close()  # type: ignore[attr-defined]
+
+
+async def test_a_failing_store_answers_503_and_stores_it_when_sent_again(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    store = PostgresDeliveryStore(url)
+    receiver = Receiver(SECRET, store=store)
+    body = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "statuses": [
+                                {
+                                    "id": "wamid.z1",
+                                    "gs_id": "gs-z1",
+                                    "status": "delivered",
+                                    "recipient_id": "917100000001",
+                                    "timestamp": "1700000000",
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+        "gs_app_id": "app",
+        "object": "whatsapp_business_account",
+    }
+    import psycopg
+
+    async with under_uvicorn(receiver, "/hooks") as hook:
+        async with httpx.AsyncClient() as http:
+            # The database drops the receiver's connection (a restart, a failover).
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            headers = {"X-Hook-Secret": SECRET}
+            first = await http.post(hook, json=body, headers=headers)
+            second = await http.post(hook, json=body, headers=headers)
+    assert first.status_code == 503  # not stored: Gupshup sends it again
+    assert second.status_code == 200
+    check = PostgresDeliveryStore(url)
+    try:
+        found = check.find("gs-z1")
+    finally:
+        check.close()
+    assert found is not None
+    assert found.status == "delivered"
+
+
+async def test_an_unreachable_database_stops_a_campaign_before_anything_is_sent(
+    postgres_server: PostgresServer,
+) -> None:
+    from tests.redis_server import free_port
+
+    url = f"postgresql://gupshup:s3cret-pass@127.0.0.1:{free_port()}/nowhere"
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            with pytest.raises(JournalError) as refused:
+                async for _ in client.send_many(
+                    [(NUMBERS[0], shipped(0))], journal=Journal(url, name="spring")
+                ):
+                    pass
+        assert sandbox.account.processed == []
+    assert "cannot connect" in str(refused.value)
+    assert "s3cret-pass" not in str(refused.value)  # the password is never shown
+    assert "***" in str(refused.value)
+
+
+async def test_a_database_that_dies_mid_run_stops_it_with_a_clear_error(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    items = [(f"+9172000{n:05d}", shipped(n)) for n in range(400)]
+    outcomes: list[object] = []
+    import psycopg
+
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+
+            async def run() -> None:
+                async for outcome in client.send_many(
+                    items, concurrency=4, journal=Journal(url, name="spring")
+                ):
+                    outcomes.append(outcome)
+                    if len(outcomes) == 50:
+                        with psycopg.connect(url, autocommit=True) as admin:
+                            admin.execute(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "datname = current_database() AND pid <> pg_backend_pid()"
+                            )
+
+            with pytest.raises(JournalError, match="cannot be written"):
+                await run()
+        sent = {p.to for p in sandbox.account.processed}
+    # Whatever left was recorded before it left: the next run sends only the rest.
+    recorded = Journal.sent_before(url, "spring")
+    assert {to.lstrip("+") for to in recorded} >= sent
+    assert len(sent) < len(items)
+
+
+def test_a_database_of_a_later_schema_is_refused(postgres_server: PostgresServer) -> None:
+    import psycopg
+
+    url = postgres_server.new_database()
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("CREATE TABLE gupshup_schema (version integer NOT NULL)")
+        admin.execute("INSERT INTO gupshup_schema VALUES (99)")
+    with pytest.raises(JournalError, match="schema 99"):
+        PostgresDeliveryStore(url)
+
+
+def test_a_journal_in_a_database_needs_the_campaigns_name(postgres_server: PostgresServer) -> None:
+    with pytest.raises(ValueError, match="name"):
+        Journal(postgres_server.url())
+    with pytest.raises(ValueError, match="shard"):
+        Journal("campaign.db", shard="0/2")
+
+
+async def test_shards_run_at_once_and_share_one_report_but_not_a_shard(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    one, two = Journal(url, name="spring", shard="0/2"), Journal(url, name="spring", shard="1/2")
+    await one.open()
+    await two.open()
+    try:
+        assert one.campaign == two.campaign  # one campaign: one tag space, one report
+        with pytest.raises(JournalError, match="in use"):
+            await Journal(url, name="spring", shard="0/2").open()
+        with pytest.raises(JournalError, match="in use"):
+            await Journal(url, name="spring").open()  # the whole campaign beside its shards
+        other = Journal(url, name="autumn")
+        await other.open()  # another campaign is another lock
+        assert other.campaign != one.campaign
+        await other.close()
+    finally:
+        await one.close()
+        await two.close()

@@ -19,7 +19,8 @@ from gupshup_async.client import DEFAULT_BASE_URL, GupshupClient
 from gupshup_async.errors import GupshupError, ValidationError
 from gupshup_async.policy import CONFIRM_WITHIN, RetryPolicy
 from gupshup_async.recipients import RowMessage
-from gupshup_async.stores import SqliteWindowStore
+from gupshup_async.stores import open_window_store
+from gupshup_async.stores._postgres import is_database, redacted
 from gupshup_async.template_definitions import TemplateDefinitions
 from gupshup_async.window import TemplateChoice, WindowPolicy
 
@@ -70,6 +71,20 @@ def writable(ctx: click.Context, param: click.Parameter, value: Path | None) -> 
     if value is not None and not value.parent.is_dir():
         raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
     return value
+
+
+def location(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    """A record's place: a ``postgresql://`` URL (kept as given), or a file whose folder
+    exists.
+    """
+    if value is None or is_database(value):
+        return value
+    return writable(ctx, param, Path(value))
+
+
+def printable(where: Path | str) -> str:
+    """A record's place as it may be printed: a database's URL without its password."""
+    return redacted(where) if isinstance(where, str) and is_database(where) else str(where)
 
 
 def refuse_overwriting(output: Path, inputs: list[Path | None], option: str) -> None:
@@ -289,9 +304,10 @@ def windows_and_templates(function: Any) -> Any:
         click.option(
             "--windows",
             "windows_file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            callback=writable,
-            help="The window store `receive --windows` writes: who wrote in the last 24 hours.",
+            envvar="GUPSHUP_WINDOWS",
+            callback=location,
+            help="The window store `receive --windows` writes (a file, or a postgresql:// "
+            "URL; or GUPSHUP_WINDOWS): who wrote in the last 24 hours.",
         ),
         click.option(
             "--outside-window",
@@ -321,7 +337,7 @@ def windows_and_templates(function: Any) -> Any:
 
 
 def window_options(
-    windows_file: Path | None,
+    windows_file: Path | str | None,
     outside_window: str,
     instead: TemplateChoice | None,
     templates_source: str | None,
@@ -345,7 +361,7 @@ def window_options(
         )
     if outside_window == "template" and instead is None:
         raise click.UsageError("--outside-window template needs --template-instead FILE")
-    options["windows"] = SqliteWindowStore(windows_file)
+    options["windows"] = open_window_store(windows_file)
     options["window_policy"] = (
         WindowPolicy.refuse() if instead is None else WindowPolicy.template_instead(instead)
     )

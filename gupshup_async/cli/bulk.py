@@ -33,9 +33,11 @@ from gupshup_async.cli._common import (
     Done,
     credentials,
     instead_template,
+    location,
     make_client,
     not_empty,
     parse_shard,
+    printable,
     redis_url,
     refuse_overwriting,
     window_options,
@@ -58,7 +60,7 @@ from gupshup_async.recipients import (
 )
 from gupshup_async.redis_limiter import RedisLimiter
 from gupshup_async.results import BulkStats, Outcome, failure_reason
-from gupshup_async.stores import UNCONFIRMED_AFTER, Journal, JournalStatuses
+from gupshup_async.stores import UNCONFIRMED_AFTER, Journal
 
 
 @cli.command()
@@ -75,9 +77,11 @@ from gupshup_async.stores import UNCONFIRMED_AFTER, Journal, JournalStatuses
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(1, 1000))
 @click.option(
     "--journal",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=writable,
-    help="SQLite journal for resuming (default: RECIPIENTS.journal.db).",
+    envvar="GUPSHUP_JOURNAL",
+    callback=location,
+    help="Where the campaign is recorded, to resume it: an SQLite file (default: "
+    "RECIPIENTS.journal.db), or a postgresql:// URL shared by every host (the campaign is "
+    "known there by --campaign; shards run at once). Or GUPSHUP_JOURNAL.",
 )
 @click.option(
     "--out",
@@ -164,7 +168,7 @@ def bulk(
     template_file: Path,
     rate: float,
     concurrency: int,
-    journal: Path | None,
+    journal: Path | str | None,
     out: Path | None,
     campaign: str | None,
     retry_failed: bool,
@@ -199,8 +203,15 @@ def bulk(
     region = connection.get("default_region")
     suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard is not None else ""
     journal = journal or recipients.with_name(f"{recipients.name}{suffix}.journal.db")
+    name = campaign or recipients.name
     if out is not None:
-        inputs = [recipients, template_file, journal, instead_file, windows_file]
+        files = [journal, windows_file]
+        inputs = [
+            recipients,
+            template_file,
+            instead_file,
+            *(f for f in files if isinstance(f, Path)),
+        ]
         if templates_source not in (None, "fetch"):
             inputs.append(Path(str(templates_source)))
         refuse_overwriting(out, inputs, "--out")
@@ -210,7 +221,7 @@ def bulk(
         *([filled] if filled is not None else []),
         region=region,
         allow_refused=skip_invalid or dry_run,
-        sent_before=Journal.sent_before(journal),
+        sent_before=Journal.sent_before(journal, name),
     )
     if dry_run:
         _print_dry_run(scan, template, recipients, region, as_json=as_json)
@@ -226,7 +237,9 @@ def bulk(
     connection.update(window_options(windows_file, outside_window, instead, templates_source))
     book = Journal(
         journal,
-        name=campaign or recipients.name,
+        name=name,
+        # A database holds the whole campaign: each shard runs under its own lock there.
+        shard=f"{shard[0]}/{shard[1]}" if shard is not None and isinstance(journal, str) else None,
         retry_failed=retry_failed,
         resend_ambiguous=resend_ambiguous,
         resend_unconfirmed=resend_unconfirmed,
@@ -264,10 +277,12 @@ def bulk(
     interrupted = bool(stopping)
     code = exit_code(stats, interrupted=interrupted)
     if as_json:
-        summary = summary_json(stats, scan, journal, interrupted=interrupted, exit_code=code)
+        summary = summary_json(
+            stats, scan, printable(journal), interrupted=interrupted, exit_code=code
+        )
         click.echo(json.dumps(summary, indent=2))
     else:
-        print_summary(Console(), stats, scan, journal, interrupted=interrupted)
+        print_summary(Console(), stats, scan, printable(journal), interrupted=interrupted)
     raise Done(code)
 
 
@@ -372,7 +387,7 @@ async def _bulk_run(
         limiter = RedisLimiter(redis_url, connection["app_id"], RateLimit(rate))
     # With --confirm-within, the statuses a receiver records in the journal settle uncertain
     # attempts; without it, nothing waits for them (resumed items are still looked up).
-    statuses = JournalStatuses(journal.path) if "confirm_within" in connection else None
+    statuses = journal.status_source() if "confirm_within" in connection else None
     try:
         async with make_client(
             **connection, rate_limit=limiter, max_connections=concurrency
@@ -487,7 +502,7 @@ def exit_code(stats: BulkStats, *, interrupted: bool) -> int:
 
 
 def summary_json(
-    stats: BulkStats, scan: RowsScan, journal: Path, *, interrupted: bool, exit_code: int
+    stats: BulkStats, scan: RowsScan, journal: str, *, interrupted: bool, exit_code: int
 ) -> dict[str, Any]:
     """The summary as `--json` prints it: the same counts as the table."""
     return {
@@ -508,14 +523,14 @@ def summary_json(
         "invalid_rows_skipped": len(scan.refused),
         "requests": stats.requests,
         "rate": round(stats.rate, 2),
-        "journal": str(journal),
+        "journal": journal,
         "interrupted": interrupted,
         "exit_code": exit_code,
     }
 
 
 def print_summary(
-    out: Console, stats: BulkStats, scan: RowsScan, journal: Path, *, interrupted: bool
+    out: Console, stats: BulkStats, scan: RowsScan, journal: str, *, interrupted: bool
 ) -> None:
     title = "Bulk summary (interrupted)" if interrupted else "Bulk summary"
     table = Table("", "", title=title, show_header=False)
@@ -550,7 +565,7 @@ def print_summary(
         table.add_row("not attempted (the run stopped)", str(stats.not_attempted))
     table.add_row("requests made", str(stats.requests))
     table.add_row("rate achieved", f"{stats.rate:.1f} requests/s")
-    table.add_row("journal", str(journal))
+    table.add_row("journal", journal)
     out.print(table)
     for hint in _hints(stats, interrupted):
         out.print(hint, highlight=False)

@@ -14,22 +14,27 @@ from gupshup_async.cli._common import (
     EXIT_FAILED,
     Done,
     fail,
+    location,
+    printable,
     secret_from_file,
     secret_option,
-    writable,
 )
 from gupshup_async.cli._group import cli
 from gupshup_async.receiver import LogThrottle, Receiver
-from gupshup_async.stores import SqliteWindowStore
+from gupshup_async.stores import open_window_store
 
 
 @cli.command()
 @click.option(
     "--journal",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "--store",
+    "journal",
+    envvar="GUPSHUP_JOURNAL",
     required=True,
-    callback=writable,
-    help="The campaign's journal: statuses are recorded against what it sent.",
+    callback=location,
+    help="Where statuses are recorded against what campaigns sent: a campaign's journal "
+    "file, or a postgresql:// URL every receiver and campaign of a fleet shares. Or "
+    "GUPSHUP_JOURNAL.",
 )
 @click.option(
     "--secret",
@@ -44,14 +49,22 @@ from gupshup_async.stores import SqliteWindowStore
 @click.option(
     "--windows",
     "windows_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=writable,
-    help="A window store to keep: who wrote when, whose window a 131047 showed closed.",
+    envvar="GUPSHUP_WINDOWS",
+    callback=location,
+    help="A window store to keep (a file, or a postgresql:// URL; or GUPSHUP_WINDOWS): who "
+    "wrote when, whose window a 131047 showed closed.",
 )
 def receive(
-    journal: Path, secret: str, header: str, host: str, port: int, windows_file: Path | None
+    journal: Path | str,
+    secret: str,
+    header: str,
+    host: str,
+    port: int,
+    windows_file: Path | str | None,
 ) -> None:
-    """Receive Gupshup's callbacks (any path) and record statuses in JOURNAL."""
+    """Receive Gupshup's callbacks (any path) and record statuses in JOURNAL (a file, or a
+    database every receiver of a fleet shares).
+    """
     try:
         import uvicorn
     except ImportError:  # pragma: no cover - depends on how it was installed
@@ -63,10 +76,11 @@ def receive(
         reason = os.strerror(busy.errno) if busy.errno else str(busy)
         fail(f"error: cannot listen on {host}:{port}: {reason}")
         raise Done(EXIT_FAILED) from None
-    windows = SqliteWindowStore(windows_file) if windows_file is not None else None
+    # A database that cannot be reached is one line, exit 1, before anything listens.
+    windows = open_window_store(windows_file) if windows_file is not None else None
     app = Receiver(secret, store=str(journal), header=header, windows=windows)
     bound = listening.getsockname()[1]
-    click.echo(f"receiving on http://{host}:{bound}, recording in {journal}", err=True)
+    click.echo(f"receiving on http://{host}:{bound}, recording in {printable(journal)}", err=True)
     config = uvicorn.Config(
         app,
         host=host,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -11,21 +12,26 @@ from rich.table import Table
 
 from gupshup_async.cli._group import cli
 from gupshup_async.stores import DeliveryReport, DeliveryStore
+from gupshup_async.stores._postgres import is_database
 
 
 @cli.command()
-@click.argument(
-    "journals",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.argument("journals", nargs=-1)
+@click.option(
+    "--campaign",
+    help="The campaign's name, for a journal in a database (which holds many): its shards "
+    "are reported together.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def report(journals: tuple[Path, ...], as_json: bool) -> None:
+def report(journals: tuple[str, ...], campaign: str | None, as_json: bool) -> None:
     """What became of a campaign's messages: delivered, read, failed and why. Give every
-    shard's journal to see the campaign whole.
+    shard's journal file to see the campaign whole, or the database (a postgresql:// URL, or
+    GUPSHUP_JOURNAL) and --campaign.
     """
-    found = DeliveryReport.merge([_report_of(journal) for journal in journals])
+    given = journals or tuple(filter(None, [os.environ.get("GUPSHUP_JOURNAL")]))
+    if not given:
+        raise click.UsageError("give the campaign's journal files, or its database's URL")
+    found = DeliveryReport.merge([_report_of(journal, campaign) for journal in given])
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2))
         return
@@ -51,5 +57,14 @@ def report(journals: tuple[Path, ...], as_json: bool) -> None:
         out.print(f"failed {failure['count']}x with {failure['code']} ({meaning}){todo}")
 
 
-def _report_of(journal: Path) -> DeliveryReport:
-    return DeliveryStore.read_report(journal)  # read-only: never creates or changes a file
+def _report_of(journal: str, campaign: str | None) -> DeliveryReport:
+    """Read-only: never creates or changes a file, nor a campaign in a database."""
+    if is_database(journal):
+        from gupshup_async.stores.postgres import PostgresDeliveryStore
+
+        if campaign is None:
+            raise click.UsageError("a database holds many campaigns: give --campaign NAME")
+        return PostgresDeliveryStore.read_report(journal, campaign)
+    if not Path(journal).is_file():
+        raise click.BadParameter(f"{journal}: no such file", param_hint="JOURNALS")
+    return DeliveryStore.read_report(journal)

@@ -54,9 +54,11 @@ from gupshup_async.template_definitions import TemplateDefinitions
 )
 @click.option(
     "--callback",
-    "callback_url",
+    "callback_urls",
+    multiple=True,
     help="Post the status webhooks of what it accepts to this URL (a receiver: "
-    "gupshup-async receive).",
+    "gupshup-async receive). Repeat it for several receivers: callbacks go to each in turn, "
+    "as through a load balancer.",
 )
 @click.option(
     "--callback-header",
@@ -83,13 +85,16 @@ def sandbox_command(
     apps: tuple[str, ...],
     templates_file: Path | None,
     windows: bool,
-    callback_url: str | None,
+    callback_urls: tuple[str, ...],
     callback_headers: tuple[str, ...],
     status_delay: float,
 ) -> None:
     """Run the local Gupshup look-alike until interrupted."""
-    if callback_url is not None and not callback_url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{callback_url!r} is not an http(s) URL", param_hint="--callback")
+    for callback_url in callback_urls:
+        if not callback_url.startswith(("http://", "https://")):
+            raise click.BadParameter(
+                f"{callback_url!r} is not an http(s) URL", param_hint="--callback"
+            )
     headers = dict(_header(h) for h in callback_headers)
     known = dict(_app(a) for a in apps) or None
     try:
@@ -114,7 +119,7 @@ def sandbox_command(
         seed=seed,
         templates=templates,
         windows=windows,
-        callback_url=callback_url,
+        callback_url=list(callback_urls) or None,
         callback_headers=headers,
         status_delay=status_delay,
     )

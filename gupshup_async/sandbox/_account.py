@@ -145,6 +145,8 @@ class Account:
         self.media: dict[str, tuple[str, bytes]] = {}
         self.answers: collections.Counter[int] = collections.Counter()
         self.faults: collections.Counter[str] = collections.Counter()
+        #: Callbacks acknowledged, by the URL that took them.
+        self.callbacks: collections.Counter[str] = collections.Counter()
 
     def by_recipient(self) -> dict[str, list[Processed]]:
         grouped: dict[str, list[Processed]] = {}
@@ -162,6 +164,7 @@ class Account:
             ],
             "answers": {str(k): v for k, v in sorted(self.answers.items())},
             "faults": dict(sorted(self.faults.items())),
+            "callbacks": dict(sorted(self.callbacks.items())),
             "by_recipient": {
                 to: [
                     {

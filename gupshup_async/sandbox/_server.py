@@ -50,6 +50,10 @@ def _response(answer: Answer) -> web.Response:
     return web.Response(status=answer.status, body=answer.body, content_type=kind, headers=headers)
 
 
+# A callback answered 5xx (or not at all) is posted again, up to this many times in all.
+_CALLBACK_ATTEMPTS = 5
+
+
 class Sandbox(AsyncClosing):
     """A local Gupshup look-alike on 127.0.0.1, for demos, tests and benchmarks.
 
@@ -66,7 +70,8 @@ class Sandbox(AsyncClosing):
     ``Retry-After`` of ``retry_after`` seconds when set; ``faults`` and ``seed`` inject
     failures; ``validate=False`` accepts any interactive object.
 
-    With ``callback_url``, it posts version-3 status callbacks for every message it accepts
+    With ``callback_url`` (or several, taken in turn; a callback answered 5xx is posted again,
+    as Gupshup does), it posts version-3 status callbacks for every message it accepts
     (``statuses``, ``status_delay`` seconds apart, the first ``status_delay`` after the message
     was processed, its answer lost on purpose or not; ``enqueued`` then ``failed`` with 131026 for
     numbers in ``undeliverable``, with 131047 for free-form messages to numbers in
@@ -104,7 +109,7 @@ class Sandbox(AsyncClosing):
         faults: Faults = Faults(),  # noqa: B008  (frozen)
         seed: int = 0,
         validate: bool = True,
-        callback_url: str | None = None,
+        callback_url: str | Sequence[str] | None = None,
         callback_headers: Mapping[str, str] | None = None,
         statuses: Sequence[str] = ("enqueued", "sent", "delivered", "read"),
         undeliverable: frozenset[str] | set[str] = frozenset(),
@@ -119,7 +124,11 @@ class Sandbox(AsyncClosing):
         if callback_format not in ("meta", "gupshup"):
             raise ValueError(f"callback_format is 'meta' or 'gupshup', not {callback_format!r}")
         self.callback_format = callback_format
-        self.callback_url = callback_url
+        # Several receivers behind one subscription: each callback goes to the next in turn.
+        urls = [callback_url] if isinstance(callback_url, str) else list(callback_url or [])
+        self.callback_url = urls[0] if urls else None
+        self._callback_urls = urls
+        self._next_callback = 0
         self.callback_headers = dict(callback_headers or {})
         self._configured_callback = callback_url is not None
         self._followed = False  # the callback in use came from a subscription
@@ -403,10 +412,23 @@ class Sandbox(AsyncClosing):
             raise RuntimeError("the sandbox has no callback_url")
         if self._http is None:
             self._http = HttpxAiohttpClient(timeout=10.0)
-        try:
-            await self._http.post(self.callback_url, json=event, headers=self.callback_headers)
-        except httpx.HTTPError:
-            self.account.faults["callback_failed"] += 1
+        urls = self._callback_urls if len(self._callback_urls) > 1 else [self.callback_url]
+        # As Gupshup does, a callback not acknowledged (5xx, no answer) is sent again, a few
+        # times, a little later each time (to the next receiver when there are several).
+        for attempt in range(_CALLBACK_ATTEMPTS):
+            self._next_callback += 1
+            url = urls[self._next_callback % len(urls)]
+            try:
+                answer = await self._http.post(url, json=event, headers=self.callback_headers)
+            except httpx.HTTPError:
+                pass
+            else:
+                if answer.status_code < 500:
+                    self.account.callbacks[url] += 1
+                    return
+            self.account.faults["callback_retried"] += 1
+            await asyncio.sleep(0.2 * (attempt + 1))
+        self.account.faults["callback_failed"] += 1
 
     async def stop(self) -> None:
         for task in list(self._callbacks):

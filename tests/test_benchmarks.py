@@ -72,3 +72,17 @@ def test_exact_rate_prints_what_the_server_saw_per_setup_and_rate() -> None:
         ("4 processes + Redis", "20"),
     ]
     assert all(row[4].strip() == "20" for row in rows)  # every message sent
+
+
+def test_records_compares_the_engines_in_one_table() -> None:
+    out = run("records.py", "--messages", "200", "--statuses", "200", "--rounds", "1")
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        "campaign, no journal",
+        "campaign, SQLite journal",
+        "campaign, PostgreSQL journal",
+        "receiver, SQLite, 1/commit",
+        "receiver, PostgreSQL, 1/commit",
+        "receiver, SQLite, 20/commit",
+        "receiver, PostgreSQL, 20/commit",
+    ]

@@ -358,8 +358,19 @@ class BulkRun(AsyncClosing):
                 return  # the journal's failure is set: the next mark raises it, the run stops
             self.learn_from_statuses()
 
+    async def read_statuses(self) -> None:
+        """Read what receivers recorded so far, in this process or any other (the run does so
+        every ``status_poll``), and act on it from the next item. Raises `JournalError` when
+        the journal cannot be read.
+        """
+        if self._state.journal is not None:
+            await self._state.journal.refresh()
+        self.learn_from_statuses()
+
     def learn_from_statuses(self) -> None:
-        """Read the failed statuses recorded so far (the run does so every ``status_poll``)."""
+        """Act on what the journal last read of the statuses: from a file, all recorded so far;
+        from a database, what it read when the run opened or at its latest `read_statuses`.
+        """
         if self._state.journal is None:
             return
         self._opted_out = self._state.journal.opted_out()

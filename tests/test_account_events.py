@@ -8,21 +8,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gupshup_async import (
-    DeliveryStore,
     GupshupClient,
     ImageHeader,
-    Journal,
     MemoryWindowStore,
     Receiver,
     Recipient,
     RecipientMoved,
-    SqliteWindowStore,
     StatusUpdate,
     SystemNotice,
     TemplateCopyCode,
@@ -38,6 +34,7 @@ from gupshup_async import (
 )
 from gupshup_async._examples import TEMPLATE_EXAMPLE
 from gupshup_async.sandbox import Sandbox
+from tests.conftest import Records, window_of
 from tests.servers import under_uvicorn, until
 
 SECRET = "hook-secret-account-events"
@@ -173,14 +170,13 @@ def test_a_preference_without_a_user_stays_unknown_never_raises() -> None:
 
 
 async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_run(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
     """Marketing deals and utility receipts go out; midway the deals template is paused, one
     user stops marketing messages and another changes number. Nothing is sent after that
     WhatsApp would refuse or the user declined, nothing to the number the other user left;
     receipts still go, to the user who stopped marketing too. The report says what it cost.
     """
-    journal = tmp_path / "campaign.db"
     templates = TemplateDefinitions.from_json(
         [
             {
@@ -219,7 +215,7 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
         later.append((Recipient(to, key=f"deals-{to}"), template("deals", to)))
         later.append((Recipient(to, key=f"spring-{to}"), template("spring_news", to)))
         later.append((Recipient(to, key=f"receipt-{to}"), template("receipt", to)))
-    receiver = Receiver(SECRET, store=str(journal))
+    receiver = Receiver(SECRET, store=records.where)
     outcomes = []
     async with under_uvicorn(receiver, "/hooks") as hook:
         async with (
@@ -237,7 +233,9 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
                 templates="fetch",
             ) as client,
         ):
-            run = client.send_many([*first, *buffer, *later], concurrency=1, journal=journal)
+            run = client.send_many(
+                [*first, *buffer, *later], concurrency=1, journal=records.journal()
+            )
             async with run:
                 async for outcome in run:
                     outcomes.append(outcome)
@@ -247,7 +245,7 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
                         await sandbox.change_number(mover, "+919999900001")
                         await until(lambda: receiver.stats["events"] >= 3)
                         await receiver.drain()
-                        run.learn_from_statuses()
+                        await run.read_statuses()
             await until(lambda: not sandbox.callbacks_pending)
             await receiver.drain()
         await receiver.aclose()
@@ -271,7 +269,7 @@ async def test_a_campaign_follows_a_template_paused_and_a_user_opting_out_mid_ru
     assert "919999900001" in str(moved)
     # What it cost: every message sent was billed in its template's category.
     sent = collections.Counter(p.template for p in processed)
-    report = DeliveryStore.read_report(journal)
+    report = records.report()
     assert report.by_category == {
         "marketing": (sent["deals"] + sent["spring_news"],) * 2,
         "utility": (sent["receipt"],) * 2,
@@ -381,9 +379,8 @@ def test_a_status_addressed_by_user_id_only_and_its_pricing() -> None:
     assert status.conversation_id == "6ceb9d929c1c1ad16f85dd4f8e2a1b7a"
 
 
-async def test_the_report_says_what_a_campaign_cost_by_category(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
-    receiver = Receiver(SECRET, store=str(journal))
+async def test_the_report_says_what_a_campaign_cost_by_category(records: Records) -> None:
+    receiver = Receiver(SECRET, store=records.where)
     people = [f"+9170000{n:05d}" for n in range(6)]
     items = [(to, TEMPLATE_EXAMPLE) for to in people[:4]]  # order_shipped: utility
     items += [(to, TextMessage("Thanks for writing")) for to in people[4:]]  # service
@@ -396,11 +393,11 @@ async def test_the_report_says_what_a_campaign_cost_by_category(tmp_path: Path) 
                 sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
             ) as client,
         ):
-            [o async for o in client.send_many(items, journal=journal)]
+            [o async for o in client.send_many(items, journal=records.journal())]
             await until(lambda: not sandbox.callbacks_pending)
             await receiver.drain()
         await receiver.aclose()
-    report = DeliveryStore.read_report(journal)
+    report = records.report()
     assert report.by_category == {"utility": (4, 4), "service": (2, 2)}
     assert report.to_json()["by_category"]["utility"] == {"messages": 4, "billable": 4}
 
@@ -422,7 +419,7 @@ def number_change(old: str, new: str, at: int) -> dict[str, Any]:
     )
 
 
-def test_a_number_change_moves_the_window_in_either_store(tmp_path: Path) -> None:
+async def test_a_number_change_moves_the_window_in_any_store(records: Records) -> None:
     now = int(time.time())
     wrote = change(
         "messages",
@@ -438,17 +435,23 @@ def test_a_number_change_moves_the_window_in_either_store(tmp_path: Path) -> Non
             ]
         },
     )
-    for store in (MemoryWindowStore(), SqliteWindowStore(tmp_path / "w.db")):
-        store.record(parse_events(wrote))
-        assert store.window("919876543210").is_open(now)
-        store.record(parse_events(number_change("919876543210", "919812345678", now)))
-        assert store.window("919812345678").is_open(now)  # the window went with the user
-        assert not store.window("919876543210").is_open(now)  # the old number is not theirs
+    kept = records.windows()
+    try:
+        for store in (MemoryWindowStore(), kept):
+            store.record(parse_events(wrote))
+            assert (await window_of(store, "919876543210")).is_open(now)
+            store.record(parse_events(number_change("919876543210", "919812345678", now)))
+            # The window went with the user; the old number is not theirs.
+            assert (await window_of(store, "919812345678")).is_open(now)
+            assert not (await window_of(store, "919876543210")).is_open(now)
+    finally:
+        kept.close()  # type: ignore[attr-defined]
 
 
-def test_a_number_change_moves_the_users_records_but_not_an_old_failure(tmp_path: Path) -> None:
-    journal = tmp_path / "j.db"
-    store = DeliveryStore(journal)
+def test_a_number_change_moves_the_users_records_but_not_an_old_failure(
+    records: Records,
+) -> None:
+    store = records.store()
     try:
         stop = change(
             "user_preferences",
@@ -482,7 +485,7 @@ def test_a_number_change_moves_the_users_records_but_not_an_old_failure(tmp_path
         store.record_new([parse_events(number_change("919876543210", "919812345678", 2))])
     finally:
         store.close()
-    reader = Journal(journal)
+    reader = records.journal()
 
     async def read() -> tuple[set[str], list[tuple[str, int | None]]]:
         await reader.open()

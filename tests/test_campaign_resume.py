@@ -31,6 +31,7 @@ from gupshup_async import (
 from gupshup_async.errors import JournalError, NotAttempted
 from gupshup_async.sandbox import Sandbox
 from gupshup_async.stores import Journal
+from tests.conftest import Records
 from tests.servers import sandbox_process
 
 NUMBERS = [f"+9170000{n:05d}" for n in range(60)]
@@ -235,7 +236,8 @@ CAMPAIGN = textwrap.dedent(
         items = ((to, ButtonMessage(f"message for {to}", ["OK"])) for to in numbers)
         async with GupshupClient(SANDBOX_APP_ID, SANDBOX_TOKEN, base_url=base_url,
                                  rate_limit=RateLimit(50)) as client:
-            async for outcome in client.send_many(items, concurrency=32, journal=journal):
+            book = Journal(journal, name="campaign")  # a file, or a campaign in a database
+            async for outcome in client.send_many(items, concurrency=32, journal=book):
                 error = outcome.error
                 state = "ok" if error is None else ("ambiguous" if error.ambiguous else "failed")
                 print(outcome.to, state, flush=True)
@@ -252,13 +254,12 @@ def sandbox_process_fixture() -> Iterator[str]:
 
 
 def test_sigkill_during_a_rate_limited_run_then_a_resume_in_another_order(
-    sandbox_process: str, tmp_path: Path
+    sandbox_process: str, tmp_path: Path, records: Records
 ) -> None:
     script = tmp_path / "campaign.py"
     script.write_text(CAMPAIGN)
-    journal = tmp_path / "campaign.db"
     total = 300
-    argv = [sys.executable, str(script), sandbox_process, str(journal), str(total)]
+    argv = [sys.executable, str(script), sandbox_process, records.where, str(total)]
     runner = subprocess.Popen([*argv, "forward"], stdout=subprocess.PIPE, text=True)
     assert runner.stdout is not None
     for _ in range(80):  # 80 outcomes in, 32 workers mostly waiting for the limiter

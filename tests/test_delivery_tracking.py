@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import httpx
 
@@ -14,7 +13,6 @@ from gupshup_async import (
     AccountError,
     ButtonMessage,
     ButtonReply,
-    DeliveryStore,
     Event,
     GupshupClient,
     Message,
@@ -26,6 +24,7 @@ from gupshup_async import (
     UnreachableRecipient,
 )
 from gupshup_async.sandbox import Sandbox
+from tests.conftest import Records
 from tests.servers import under_uvicorn, until
 
 SECRET = "hook-secret-tracking-1"
@@ -34,14 +33,13 @@ UNDELIVERABLE = {"917000000003", "917000000011"}
 OUTSIDE_WINDOW = {"917000000005", "917000000017", "917000000029"}
 
 
-async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
+async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(records: Records) -> None:
     seen: list[Event] = []
     items = [
         (to, ButtonMessage(f"Order {n} shipped. Rate us?", [("good", "Great")]))
         for n, to in enumerate(NUMBERS)
     ]
-    receiver = Receiver(SECRET, store=str(journal), handlers=[seen.append])
+    receiver = Receiver(SECRET, store=records.where, handlers=[seen.append])
     async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
         async with Sandbox(
             callback_url=hook,
@@ -55,7 +53,7 @@ async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path
             async with GupshupClient(
                 sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
             ) as client:
-                outcomes = [o async for o in client.send_many(items, journal=journal)]
+                outcomes = [o async for o in client.send_many(items, journal=records.journal())]
             expected_statuses = 4 * len(NUMBERS) - 2 * len(UNDELIVERABLE | OUTSIDE_WINDOW)
             await until(lambda: sum(isinstance(e, StatusUpdate) for e in seen) >= expected_statuses)
             first = sandbox.account.processed[0]
@@ -64,7 +62,7 @@ async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path
             await receiver.drain()
             stats = dict(receiver.stats)
     assert all(o.ok for o in outcomes)
-    store = DeliveryStore(str(journal))
+    store = records.store()
     try:
         for processed in sandbox.account.processed:
             delivery = store.find(processed.message_id)
@@ -81,9 +79,9 @@ async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path
         answered = store.find(tap.context_id or "")  # the reply names Meta's id
         assert answered is not None
         assert answered.gs_id == first.message_id
-        report = store.report()
     finally:
         store.close()
+    report = records.report()
     assert report.accepted == len(NUMBERS)
     assert report.by_status == {"read": 25, "failed": 5}
     assert report.failed_by_code == {131026: 2, 131047: 3}
@@ -92,8 +90,10 @@ async def test_a_campaigns_report_matches_what_the_sandbox_did_per_item(tmp_path
     assert stats["events"] == expected_statuses + 1
 
 
-async def test_statuses_find_their_item_by_callback_data_when_ids_are_gone(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
+async def test_statuses_find_their_item_by_callback_data_when_ids_are_gone(
+    records: Records,
+) -> None:
+    journal = records.journal()
     async with Sandbox() as sandbox:
         async with GupshupClient(
             sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
@@ -108,9 +108,9 @@ async def test_statuses_find_their_item_by_callback_data_when_ids_are_gone(tmp_p
     assert processed.callback_data is not None
     campaign, _, key = processed.callback_data.partition("/")
     assert key == outcome.key
-    store = DeliveryStore(str(journal))
+    store = records.store()
     try:
-        assert campaign == store.campaign
+        assert campaign == journal.campaign
         late = StatusUpdate(
             "wamid.unknown-to-us", "delivered", None, 1, callback_data=processed.callback_data
         )
@@ -192,13 +192,12 @@ async def test_a_failing_handler_is_counted_and_the_others_still_run() -> None:
     await receiver.aclose()
 
 
-async def test_statuses_feed_back_into_a_running_campaign(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
+async def test_statuses_feed_back_into_a_running_campaign(records: Records) -> None:
     gone = "917000000000"
     items = [(f"+{gone}", ButtonMessage("First", ["OK"]))]
     items += [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS[1:30]]
     items += [(f"+{gone}", ButtonMessage("Second", ["OK"]))]  # after its first one failed
-    receiver = Receiver(SECRET, store=str(journal))
+    receiver = Receiver(SECRET, store=records.where)
     async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
         async with Sandbox(
             callback_url=hook,
@@ -209,7 +208,7 @@ async def test_statuses_feed_back_into_a_running_campaign(tmp_path: Path) -> Non
             async with GupshupClient(
                 sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
             ) as client:
-                run = client.send_many(items, concurrency=4, journal=journal)  # read as it goes
+                run = client.send_many(items, concurrency=4, journal=records.journal())
                 outcomes = [o async for o in run]
         await receiver.aclose()
     [second] = [o for o in outcomes if o.message is not None and o.message.body == "Second"]
@@ -218,19 +217,18 @@ async def test_statuses_feed_back_into_a_running_campaign(tmp_path: Path) -> Non
     assert [p.body_text for p in sandbox.account.processed if p.to == gone] == ["First"]
 
 
-async def test_an_account_level_failure_in_a_status_stops_the_campaign(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
+async def test_an_account_level_failure_in_a_status_stops_the_campaign(records: Records) -> None:
     items = [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS]
     async with Sandbox() as sandbox:
         async with GupshupClient(
             sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
         ) as client:
             outcomes = []
-            async with client.send_many(items, journal=journal) as run:
+            async with client.send_many(items, journal=records.journal()) as run:
                 async for outcome in run:
                     outcomes.append(outcome)
                     if len(outcomes) == 5:  # Meta says: spam rate limit hit (the account)
-                        store = DeliveryStore(str(journal))
+                        store = await asyncio.to_thread(records.store)
                         sent = outcomes[0].result
                         assert sent is not None
                         spam = StatusUpdate(
@@ -240,6 +238,7 @@ async def test_an_account_level_failure_in_a_status_stops_the_campaign(tmp_path:
                             1,
                             gs_id=sent.message_id,
                             error_code=131048,
+                            callback_data=sent.callback_data,  # this campaign's message
                         )
                         await asyncio.to_thread(store.record, [spam])
                         store.close()
@@ -253,15 +252,14 @@ async def test_an_account_level_failure_in_a_status_stops_the_campaign(tmp_path:
 
 
 async def test_after_a_131047_a_run_sends_that_user_no_more_free_form_messages(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
-    journal = tmp_path / "campaign.db"
     away = "917000000001"
     reminder = TemplateMessage("appointment_reminder", "en", body=["Asha", "8pm"])
     items: list[tuple[str, Message]] = [(f"+{away}", ButtonMessage("First", ["OK"]))]
     items += [(to, ButtonMessage("Hello", ["OK"])) for to in NUMBERS[2:30]]
     items += [(f"+{away}", ButtonMessage("Second", ["OK"])), (f"+{away}", reminder)]
-    receiver = Receiver(SECRET, store=str(journal))
+    receiver = Receiver(SECRET, store=records.where)
     async with under_uvicorn(receiver, "/hooks/gupshup") as hook:
         async with Sandbox(
             callback_url=hook,
@@ -273,7 +271,8 @@ async def test_after_a_131047_a_run_sends_that_user_no_more_free_form_messages(
                 sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=RateLimit(20)
             ) as client:
                 outcomes = [
-                    o async for o in client.send_many(items, concurrency=4, journal=journal)
+                    o
+                    async for o in client.send_many(items, concurrency=4, journal=records.journal())
                 ]
         await receiver.aclose()
     mine = [o for o in outcomes if o.to == away]

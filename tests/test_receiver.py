@@ -5,6 +5,8 @@ disk, a store that fails is a 503 that Gupshup answers by sending the callback a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -15,15 +17,19 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
+import psycopg
 import pytest
 
-from gupshup_async import DeliveryStore, Event, Receiver, StatusUpdate
+from gupshup_async import Event, Receiver, StatusUpdate
 from gupshup_async.receiver import LogThrottle
+from gupshup_async.stores import open_delivery_store
+from tests.conftest import Records
 
 SECRET = "hook-secret-receiver-1"
 HEADERS = {"X-Hook-Secret": SECRET, "Content-Type": "application/json"}
@@ -44,32 +50,64 @@ def status_callback(campaign: str, n: int, status: str = "delivered") -> bytes:
     return json.dumps(body).encode()
 
 
-def campaign_of(journal: Path) -> str:
-    store = DeliveryStore(journal)
+def campaign_of(records: Records) -> str:
+    """The campaign id of the test's journal (made by opening it), on either engine."""
+
+    async def opened() -> str:
+        journal = records.journal()
+        await journal.open()
+        await journal.close()
+        return journal.campaign
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # from sync and async tests alike
+        return thread.submit(asyncio.run, opened()).result()
+
+
+def stored_ids(records: Records) -> set[str]:
+    if records.engine == "postgres":
+        with psycopg.connect(records.where) as db:
+            return {str(r[0]) for r in db.execute("SELECT gs_id FROM gupshup_deliveries")}
+    db = sqlite3.connect(records.where)
     try:
-        return store.campaign
+        return {str(gs_id) for (gs_id,) in db.execute("SELECT gs_id FROM deliveries")}
     finally:
-        store.close()
+        db.close()
+
+
+@contextlib.contextmanager
+def write_lock_held(records: Records) -> Iterator[None]:
+    """Another connection holds what the receiver must write, until the block ends."""
+    if records.engine == "postgres":
+        with psycopg.connect(records.where) as holder:
+            holder.execute("LOCK TABLE gupshup_seen_events IN EXCLUSIVE MODE")
+            yield
+            holder.rollback()
+        return
+    holder = sqlite3.connect(records.where, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 async def test_a_failed_store_is_answered_503_marks_nothing_seen_and_is_stored_when_sent_again(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
-    journal = tmp_path / "campaign.db"
-    campaign = campaign_of(journal)
+    campaign = campaign_of(records)
     handled: list[Event] = []
     receiver = Receiver(
-        SECRET, store=DeliveryStore(journal, timeout=0.2), handlers=[handled.append]
+        SECRET,
+        store=open_delivery_store(records.where, timeout=0.2),
+        handlers=[handled.append],
     )
     body = status_callback(campaign, 1)
-    # Another connection holds the journal's write lock past the store's timeout.
-    holder = sqlite3.connect(journal, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
     transport = httpx.ASGITransport(app=receiver)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
-        refused = await http.post("/", content=body, headers=HEADERS)
-        holder.execute("ROLLBACK")
-        holder.close()
+        # Another connection holds the write lock past the store's timeout.
+        with write_lock_held(records):
+            refused = await http.post("/", content=body, headers=HEADERS)
         stored = await http.post("/", content=body, headers=HEADERS)
         repeat = await http.post("/", content=body, headers=HEADERS)
         await receiver.drain()
@@ -78,7 +116,7 @@ async def test_a_failed_store_is_answered_503_marks_nothing_seen_and_is_stored_w
     assert receiver.stats["store_errors"] == 1
     assert receiver.stats["duplicates"] == 1  # the repeat, known by what is stored
     assert [type(e) for e in handled] == [StatusUpdate]  # once, after it was stored
-    store = DeliveryStore(journal)
+    store = records.store()
     try:
         delivery = store.find("gs-000001")
         assert delivery is not None
@@ -87,17 +125,16 @@ async def test_a_failed_store_is_answered_503_marks_nothing_seen_and_is_stored_w
         store.close()
 
 
-async def test_handlers_run_after_the_event_is_stored(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
-    campaign = campaign_of(journal)
+async def test_handlers_run_after_the_event_is_stored(records: Records) -> None:
+    campaign = campaign_of(records)
     found: list[str | None] = []
-    reader = DeliveryStore(journal)
+    reader = records.store()
 
     def handler(event: Event) -> None:
         delivery = reader.find("gs-000007")
         found.append(delivery.status if delivery is not None else None)
 
-    receiver = Receiver(SECRET, store=str(journal), handlers=[handler])
+    receiver = Receiver(SECRET, store=records.where, handlers=[handler])
     transport = httpx.ASGITransport(app=receiver)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
         answer = await http.post("/", content=status_callback(campaign, 7), headers=HEADERS)
@@ -108,10 +145,11 @@ async def test_handlers_run_after_the_event_is_stored(tmp_path: Path) -> None:
     assert found == ["delivered"]
 
 
-async def test_callbacks_that_arrive_together_are_stored_in_shared_commits(tmp_path: Path) -> None:
-    journal = tmp_path / "campaign.db"
-    campaign = campaign_of(journal)
-    receiver = Receiver(SECRET, store=str(journal))
+async def test_callbacks_that_arrive_together_are_stored_in_shared_commits(
+    records: Records,
+) -> None:
+    campaign = campaign_of(records)
+    receiver = Receiver(SECRET, store=records.where)
     transport = httpx.ASGITransport(app=receiver)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
         answers = await asyncio.gather(
@@ -123,11 +161,7 @@ async def test_callbacks_that_arrive_together_are_stored_in_shared_commits(tmp_p
     await receiver.aclose()
     assert {a.status_code for a in answers} == {200}
     assert receiver.stats["events"] == 200
-    store = DeliveryStore(journal)
-    try:
-        assert store.report().by_status == {"delivered": 200}
-    finally:
-        store.close()
+    assert records.report().by_status == {"delivered": 200}
 
 
 SERVER = textwrap.dedent(
@@ -159,14 +193,13 @@ def wait_listening(port: int, process: subprocess.Popen[Any]) -> None:
 
 
 def test_five_thousand_callbacks_then_sigkill_every_one_answered_2xx_is_stored(
-    tmp_path: Path,
+    tmp_path: Path, records: Records
 ) -> None:
-    journal = tmp_path / "campaign.db"
-    campaign = campaign_of(journal)
+    campaign = campaign_of(records)
     script = tmp_path / "receiver.py"
     script.write_text(SERVER)
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(script), str(journal), str(port), SECRET])
+    server = subprocess.Popen([sys.executable, str(script), records.where, str(port), SECRET])
     try:
         wait_listening(port, server)
         acknowledged: list[int] = []
@@ -201,20 +234,14 @@ def test_five_thousand_callbacks_then_sigkill_every_one_answered_2xx_is_stored(
             server.kill()
             server.wait()
     assert len(acknowledged) == 5000
-    db = sqlite3.connect(journal)
-    try:
-        stored = {gs_id for (gs_id,) in db.execute("SELECT gs_id FROM deliveries")}
-    finally:
-        db.close()
-    assert {f"gs-{n:06d}" for n in acknowledged} <= stored
+    assert {f"gs-{n:06d}" for n in acknowledged} <= stored_ids(records)
 
 
 def test_a_status_without_a_value_or_an_unknown_one_never_replaces_a_known_one(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
-    journal = tmp_path / "campaign.db"
-    store = DeliveryStore(journal)
-    tag = f"{store.campaign}/item-1"
+    tag = f"{campaign_of(records)}/item-1"
+    store = records.store()
     try:
         for status in ("sent", "unknown", "being_typed"):
             update = StatusUpdate("wamid.1", status, "917000000001", 1, gs_id="gs-1")
@@ -222,9 +249,9 @@ def test_a_status_without_a_value_or_an_unknown_one_never_replaces_a_known_one(
         delivery = store.find("gs-1")
         assert delivery is not None
         assert delivery.status == "sent"
-        assert store.report().by_status == {"sent": 1}
     finally:
         store.close()
+    assert records.report().by_status == {"sent": 1}
 
 
 async def test_a_large_body_does_not_hold_up_a_small_callback_behind_it(tmp_path: Path) -> None:
@@ -378,15 +405,14 @@ def test_log_throttle_lets_one_line_of_a_kind_through_then_says_how_many_it_left
 
 
 async def test_statuses_of_messages_sent_outside_any_campaign_are_stored_and_findable(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
     # A plain client.send carries no campaign tag: its statuses are stored all the same, so a
     # reply to it finds it, and the campaign's report does not count it.
-    journal = tmp_path / "campaign.db"
-    campaign = campaign_of(journal)
+    campaign = campaign_of(records)
     plain = json.loads(status_callback("other", 1, "read"))
     del plain["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"]
-    receiver = Receiver(SECRET, store=DeliveryStore(journal))
+    receiver = Receiver(SECRET, store=records.store())
     transport = httpx.ASGITransport(app=receiver)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
         answers = [
@@ -395,12 +421,12 @@ async def test_statuses_of_messages_sent_outside_any_campaign_are_stored_and_fin
         ]
     await receiver.aclose()
     assert [a.status_code for a in answers] == [200, 200]
-    store = DeliveryStore(journal)
+    store = records.store()
     try:
         found = store.find("wamid.test-1")
         assert found is not None
         assert (found.gs_id, found.status, found.key) == ("gs-000001", "read", None)
-        report = store.report()
     finally:
         store.close()
+    report = records.report()
     assert report.by_status == {"read": 1}  # the campaign's own message only

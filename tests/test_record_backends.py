@@ -412,3 +412,75 @@ async def test_shards_run_at_once_and_share_one_report_but_not_a_shard(
     finally:
         await one.close()
         await two.close()
+
+
+# The command line, with a database ------------------------------------------------------------
+
+COMMAND = [sys.executable, "-m", "gupshup_async"]
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120", **env},
+        check=False,
+    )
+
+
+def test_the_command_line_says_in_one_line_when_the_database_cannot_be_reached(
+    tmp_path: Path,
+) -> None:
+    from gupshup_async.sandbox import SANDBOX_APP_ID, SANDBOX_TOKEN
+    from tests.redis_server import free_port
+    from tests.servers import sandbox_process
+
+    nowhere = f"postgresql://gupshup:s3cret-pass@127.0.0.1:{free_port()}/nowhere"
+    (tmp_path / "people.csv").write_text("phone\n+917100000001\n")
+    (tmp_path / "m.json").write_text('{"type": "text", "text": {"body": "Hi"}}')
+    with sandbox_process() as sandbox:
+        sent = cli(
+            "bulk", str(tmp_path / "people.csv"), "--message", str(tmp_path / "m.json"),
+            "--journal", nowhere, "--base-url", sandbox, "--app-id", SANDBOX_APP_ID,
+            GUPSHUP_APP_TOKEN=SANDBOX_TOKEN,
+        )  # fmt: skip
+        account = httpx.get(f"{sandbox}/sandbox/account", timeout=10).json()
+    received = cli("receive", "--port", "0", GUPSHUP_HOOK_SECRET="x", GUPSHUP_JOURNAL=nowhere)
+    for done in (sent, received):
+        assert done.returncode == 2, done.stderr
+        assert "cannot connect" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert "s3cret-pass" not in done.stderr + done.stdout
+    assert account["processed"] == 0  # nothing sent that was not recorded
+
+
+def test_report_reads_a_campaign_from_the_database_and_says_what_is_missing(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    store = PostgresDeliveryStore(url)
+    store.close()  # the tables, and no campaign yet
+    without_name = cli("report", url)
+    assert without_name.returncode == 2
+    assert "--campaign" in without_name.stderr
+    unknown = cli("report", "--campaign", "nope", GUPSHUP_JOURNAL=url)
+    assert unknown.returncode == 2
+    assert "no campaign named 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+    async def campaign() -> None:
+        async with Sandbox() as sandbox:
+            async with GupshupClient(
+                sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+            ) as client:
+                items = [(to, shipped(n)) for n, to in enumerate(NUMBERS[:3])]
+                [o async for o in client.send_many(items, journal=Journal(url, name="nope"))]
+
+    asyncio.run(campaign())
+    found = cli("report", "--campaign", "nope", "--json", GUPSHUP_JOURNAL=url)
+    assert found.returncode == 0, found.stderr
+    assert '"accepted": 3' in found.stdout

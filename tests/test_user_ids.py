@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +14,10 @@ import pytest
 import respx
 
 from gupshup_async import (
-    DeliveryStore,
     GupshupClient,
     InboundMessage,
-    Journal,
     MemoryWindowStore,
     RecipientMoved,
-    SqliteWindowStore,
     StatusUpdate,
     SystemNotice,
     TemplateButtonReply,
@@ -36,6 +32,7 @@ from gupshup_async import (
 )
 from gupshup_async.messages import normalize_recipient
 from gupshup_async.sandbox import Sandbox
+from tests.conftest import Records, window_of
 
 PHONE = "16505551234"
 USER = "US.13491208655302741918"
@@ -193,31 +190,34 @@ def test_a_user_id_change_as_a_system_message_and_as_user_id_update() -> None:
 # The stores know a person by any of their ids ---------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_a_window_is_known_by_either_id_and_follows_a_user_id_change(
-    tmp_path: Path, kind: str
+@pytest.mark.parametrize("kind", ["memory", "kept"])
+async def test_a_window_is_known_by_either_id_and_follows_a_user_id_change(
+    records: Records, kind: str
 ) -> None:
     now = int(time.time())
-    store = MemoryWindowStore() if kind == "memory" else SqliteWindowStore(tmp_path / "w.db")
+    store = MemoryWindowStore() if kind == "memory" else records.windows()
     # A delivered status shows the phone and the user id are one person.
     store.record(parse_events(status("delivered", now - 100, user_id=USER, contact_phone=PHONE)))
     store.record(parse_events(text_from(now - 60, user_id=USER)))  # they write, by user id only
-    assert store.window(PHONE).is_open(now)  # a send to their phone knows it
+    assert (await window_of(store, PHONE)).is_open(now)  # a send to their phone knows it
     # A 131047 on a send to the phone closes it for the user id too.
     store.record(parse_events(status("failed", now - 30, code=131047, phone=PHONE)))
-    assert store.window(USER).closed_seen == now - 30
+    assert (await window_of(store, USER)).closed_seen == now - 30
     store.record(parse_events(text_from(now - 10, phone=PHONE)))
     store.record(parse_events(user_id_update(USER, NEW_USER, now)))
-    assert store.window(NEW_USER).is_open(now)  # the window went with the new id
-    assert store.window(NEW_USER).last_inbound == now - 10
+    assert (await window_of(store, NEW_USER)).is_open(now)  # the window went with the new id
+    assert (await window_of(store, NEW_USER)).last_inbound == now - 10
+    if kind == "kept":
+        store.close()  # type: ignore[attr-defined]
 
 
-async def test_a_campaign_spares_a_user_who_opted_out_under_their_user_id(tmp_path: Path) -> None:
+async def test_a_campaign_spares_a_user_who_opted_out_under_their_user_id(
+    records: Records,
+) -> None:
     """The preference names the user id only; the campaign sends to phone numbers; a status
     showed the two are one person. Their marketing template is not sent; a utility one is.
     """
-    journal = tmp_path / "j.db"
-    store = DeliveryStore(journal)
+    store = records.store()
     store.record_new([parse_events(status("delivered", 1, user_id=USER, contact_phone=PHONE))])
     stop = {"user_id": USER, "category": "marketing_messages", "value": "stop", "timestamp": 2}
     stop["wa_id"] = USER  # a user known only by user id is named by it
@@ -255,7 +255,7 @@ async def test_a_campaign_spares_a_user_who_opted_out_under_their_user_id(tmp_pa
             (f"+{PHONE}", TemplateMessage("deals", "en")),
             (f"+{PHONE}", TemplateMessage("receipt", "en")),
         ]
-        outcomes = [o async for o in client.send_many(items, journal=Journal(journal))]
+        outcomes = [o async for o in client.send_many(items, journal=records.journal())]
     assert isinstance(outcomes[0].error, UserOptedOut)
     assert outcomes[1].ok
     assert [p.template for p in sandbox.account.processed] == ["receipt"]
@@ -316,8 +316,10 @@ async def test_single_sends_follow_a_number_change_and_refuse_auth_templates_to_
     assert [p.to for p in sandbox.account.processed] == [PHONE]
 
 
-def test_a_quick_reply_tap_by_user_id_finds_the_message_sent_to_the_phone(tmp_path: Path) -> None:
-    store = DeliveryStore(tmp_path / "j.db")
+def test_a_quick_reply_tap_by_user_id_finds_the_message_sent_to_the_phone(
+    records: Records,
+) -> None:
+    store = records.store()
     try:
         sent = status("delivered", 20, phone=PHONE, user_id=USER)
         store.record_new([parse_events(sent)])

@@ -22,6 +22,7 @@ from gupshup_async import (
 )
 from gupshup_async.testing import gupshup_mock
 from gupshup_async.window import WINDOW_SECONDS
+from tests.conftest import Records, window_of
 
 HOUR = 3600.0
 NOW = 1_790_000_000.0
@@ -112,18 +113,18 @@ def _failed_131047(number: str, at: float) -> bytes:
     return _callback({"statuses": [status]})
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_stores_learn_from_webhook_events(kind: str, tmp_path: Path) -> None:
-    store: WindowStore = (
-        MemoryWindowStore() if kind == "memory" else SqliteWindowStore(tmp_path / "w.db")
-    )
+@pytest.mark.parametrize("kind", ["memory", "kept"])
+async def test_stores_learn_from_webhook_events(kind: str, records: Records) -> None:
+    store: WindowStore = MemoryWindowStore() if kind == "memory" else records.windows()
     assert isinstance(store, WindowStore)
     assert store.record(parse_events(_user_wrote("919876543210", NOW - HOUR))) == 1
     assert store.record(parse_events(_failed_131047("919876543211", NOW))) == 1
     assert store.record(parse_events(_user_wrote("919876543210", NOW - 5 * HOUR))) == 1
-    assert store.window("+91 98765 43210") == Window(last_inbound=NOW - HOUR)
-    assert store.window("919876543211").is_open(NOW) is False
-    assert store.window("919876543212").is_open(NOW) is None
+    assert await window_of(store, "+91 98765 43210") == Window(last_inbound=NOW - HOUR)
+    assert (await window_of(store, "919876543211")).is_open(NOW) is False
+    assert (await window_of(store, "919876543212")).is_open(NOW) is None
+    if kind == "kept":
+        store.close()  # type: ignore[attr-defined]
 
 
 def test_a_sqlite_store_is_shared_by_processes_through_its_file(tmp_path: Path) -> None:

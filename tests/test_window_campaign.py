@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import collections
 import time
-from pathlib import Path
 
 import httpx
 
 from gupshup_async import (
     ButtonMessage,
-    DeliveryStore,
     Event,
     GupshupClient,
     MemoryWindowStore,
     Message,
     Receiver,
     Recipient,
-    SqliteWindowStore,
     StatusUpdate,
     TemplateButtonReply,
     TemplateMessage,
@@ -29,6 +26,7 @@ from gupshup_async import (
     WindowPolicy,
 )
 from gupshup_async.sandbox import Sandbox
+from tests.conftest import Records, window_of
 from tests.servers import under_uvicorn, until
 
 SECRET = "hook-secret-window-1"
@@ -47,12 +45,11 @@ def reminder(to: str, message: Message) -> TemplateMessage:
 
 
 async def test_a_thousand_recipients_half_inside_the_window_each_get_exactly_one_message(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
-    journal = tmp_path / "campaign.db"
     windows = MemoryWindowStore()
     seen: list[Event] = []
-    receiver = Receiver(SECRET, store=str(journal), windows=windows, handlers=[seen.append])
+    receiver = Receiver(SECRET, store=records.where, windows=windows, handlers=[seen.append])
     items = [
         (Recipient(to, key=f"customer-{n}"), ButtonMessage("Table for two at 8pm?", ["Yes"]))
         for n, to in enumerate(NUMBERS)
@@ -77,7 +74,7 @@ async def test_a_thousand_recipients_half_inside_the_window_each_get_exactly_one
                 window_policy=WindowPolicy.template_instead(reminder),
                 templates="fetch",  # and each template checked against the app's list
             ) as client:
-                outcomes = [o async for o in client.send_many(items, journal=journal)]
+                outcomes = [o async for o in client.send_many(items, journal=records.journal())]
             await until(
                 lambda: sum(isinstance(e, StatusUpdate) for e in seen) >= 2 * len(NUMBERS), 60
             )
@@ -110,19 +107,15 @@ async def test_a_thousand_recipients_half_inside_the_window_each_get_exactly_one
     assert tap.payload == f"yes-{outside.to[-4:]}"
     expected_key = next(o.key for o in outcomes if o.to == outside.to)
     assert tap.item == expected_key
-    store = DeliveryStore(str(journal))
-    try:
-        report = store.report()
-    finally:
-        store.close()
+    report = records.report()
     assert report.by_status == {"delivered": 1000}
     assert report.failed_by_code == {}
 
 
 async def test_without_a_policy_the_sandbox_fails_them_as_whatsapp_would_and_the_store_learns(
-    tmp_path: Path,
+    records: Records,
 ) -> None:
-    windows = SqliteWindowStore(tmp_path / "windows.db")
+    windows = records.windows()
     seen: list[Event] = []
     receiver = Receiver(SECRET, windows=windows, handlers=[seen.append])
     numbers = NUMBERS[:10]
@@ -147,9 +140,9 @@ async def test_without_a_policy_the_sandbox_fails_them_as_whatsapp_would_and_the
     assert {e.error_code for e in seen if isinstance(e, StatusUpdate) and e.error_code} == {131047}
     # What the store learnt: the next send refuses them before anything leaves.
     now = time.time()
-    assert windows.window(numbers[0]).is_open(now) is True
-    assert all(windows.window(to).is_open(now) is False for to in numbers[1:])
-    windows.close()
+    assert (await window_of(windows, numbers[0])).is_open(now) is True
+    assert [(await window_of(windows, to)).is_open(now) for to in numbers[1:]] == [False] * 9
+    windows.close()  # type: ignore[attr-defined]
 
 
 async def test_a_user_writes_to_the_sandbox_over_http_and_a_bad_body_is_a_400() -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gupshup_async.cli._group import cli
-from gupshup_async.stores import DeliveryReport, DeliveryStore
+from gupshup_async.stores import DeliveryReport, read_report
 from gupshup_async.stores._postgres import is_database
 
 
@@ -60,11 +60,8 @@ def report(journals: tuple[str, ...], campaign: str | None, as_json: bool) -> No
 def _report_of(journal: str, campaign: str | None) -> DeliveryReport:
     """Read-only: never creates or changes a file, nor a campaign in a database."""
     if is_database(journal):
-        from gupshup_async.stores.postgres import PostgresDeliveryStore
-
         if campaign is None:
             raise click.UsageError("a database holds many campaigns: give --campaign NAME")
-        return PostgresDeliveryStore.read_report(journal, campaign)
-    if not Path(journal).is_file():
+    elif not Path(journal).is_file():
         raise click.BadParameter(f"{journal}: no such file", param_hint="JOURNALS")
-    return DeliveryStore.read_report(journal)
+    return read_report(journal, campaign)

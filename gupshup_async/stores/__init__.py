@@ -8,6 +8,7 @@ from gupshup_async.stores._choice import (
     open_delivery_store,
     open_status_source,
     open_window_store,
+    read_report,
 )
 from gupshup_async.stores._sqlite import FORMAT
 from gupshup_async.stores.deliveries import (
@@ -57,4 +58,5 @@ __all__ = [
     "open_delivery_store",
     "open_status_source",
     "open_window_store",
+    "read_report",
 ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 from gupshup_async.stores._postgres import is_database
-from gupshup_async.stores.deliveries import DeliveryRecorder, DeliveryStore
+from gupshup_async.stores.deliveries import DeliveryRecorder, DeliveryReport, DeliveryStore
 from gupshup_async.stores.statuses import JournalStatuses, StatusReader
 from gupshup_async.stores.windows import SqliteWindowStore, WindowStore
 
-__all__ = ["open_delivery_store", "open_status_source", "open_window_store"]
+__all__ = ["open_delivery_store", "open_status_source", "open_window_store", "read_report"]
 
 
 def open_delivery_store(
@@ -45,3 +45,16 @@ def open_status_source(where: str | os.PathLike[str]) -> StatusReader:
 
         return PostgresStatuses(str(where))
     return JournalStatuses(where)
+
+
+def read_report(where: str | os.PathLike[str], name: str | None = None) -> DeliveryReport:
+    """How a campaign fared, read without writing: the journal file at ``where``, or the
+    campaign ``name`` (all its shards) in the database ``where`` names. Raises `JournalError`.
+    """
+    if is_database(where):
+        from gupshup_async.stores.postgres import PostgresDeliveryStore
+
+        if name is None:
+            raise ValueError("a database holds many campaigns: give the campaign's name")
+        return PostgresDeliveryStore.read_report(str(where), name)
+    return DeliveryStore.read_report(where)

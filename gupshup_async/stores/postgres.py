@@ -351,6 +351,16 @@ def sent_before(url: str, name: str) -> dict[str, set[str]]:
 _RANKED = "ARRAY['accepted', 'enqueued', 'sent', 'delivered', 'read', 'failed']"
 _KNOWN = frozenset({"accepted", "enqueued", "sent", "delivered", "read", "failed"})
 
+# The row a status is about: the one its Gupshup id names, else its Meta id, else the latest
+# attempt its tag names (one tag per attempt).
+_LOOKUP = (
+    "(SELECT gs_id FROM ("
+    "SELECT gs_id, 1 AS choice, 0 AS at FROM gupshup_deliveries WHERE gs_id = %(gs)s::text "
+    "UNION ALL SELECT gs_id, 2, 0 FROM gupshup_deliveries WHERE wamid = %(wamid)s::text "
+    "UNION ALL (SELECT gs_id, 3, accepted FROM gupshup_deliveries WHERE tag = %(tagged)s::text "
+    "ORDER BY accepted DESC LIMIT 1)) found ORDER BY choice, at DESC LIMIT 1)"
+)
+
 _FIND = (
     "SELECT gs_id, wamid, item_key, recipient, status, error_code, error_title "
     "FROM gupshup_deliveries "
@@ -409,22 +419,37 @@ class PostgresDeliveryStore:
     ) -> list[list[Event]]:
         """As `DeliveryStore.record_new`: every batch in one transaction, committed before it
         returns; each batch's events not recorded before (by any receiver).
+
+        Two round trips to the server whatever the number of events: one statement learns
+        which events are new (and marks them seen), then what they say goes in one pipeline.
         """
         now = time.time()
         db = self._live()
-        fresh: list[list[Event]] = []
         try:
             with db.transaction():
+                identities = {
+                    "\x1f".join(event.identity): None for events in batches for event in events
+                }
+                unseen = {
+                    str(row[0])
+                    for row in db.execute(
+                        "INSERT INTO gupshup_seen_events (identity, at) "
+                        "SELECT unnest(%s::text[]), %s ON CONFLICT (identity) DO NOTHING "
+                        "RETURNING identity",
+                        (list(identities), now),
+                    )
+                }
+                fresh: list[list[Event]] = []
                 for events in batches:
                     new: list[Event] = []
                     for event in events:
-                        inserted = db.execute(
-                            "INSERT INTO gupshup_seen_events (identity, at) VALUES (%s, %s) "
-                            "ON CONFLICT (identity) DO NOTHING",
-                            ("\x1f".join(event.identity), now),
-                        )
-                        if inserted.rowcount != 1:
-                            continue  # a repeat: recorded before, by this receiver or another
+                        identity = "\x1f".join(event.identity)
+                        if identity in unseen:  # else a repeat, recorded before by any receiver
+                            unseen.discard(identity)  # the first of repeats within the call
+                            new.append(event)
+                    fresh.append(new)
+                with db.pipeline():
+                    for event in (event for new in fresh for event in new):
                         if isinstance(event, StatusUpdate):
                             self._record_status(event, now)
                         elif isinstance(event, (UserPreference, TemplateUpdate)):
@@ -432,76 +457,65 @@ class PostgresDeliveryStore:
                         elif isinstance(event, BillingEvent):
                             self._record_cost(event)
                         self._record_people([event], now)
-                        new.append(event)
-                    fresh.append(new)
-                self._batches += 1
-                if self._batches % 256 == 1:
-                    db.execute(
-                        "DELETE FROM gupshup_seen_events WHERE at < %s", (now - forget_after,)
-                    )
+                    self._batches += 1
+                    if self._batches % 256 == 1:
+                        db.execute(
+                            "DELETE FROM gupshup_seen_events WHERE at < %s", (now - forget_after,)
+                        )
         except _errors() as broken:
             raise failure(self.url, "cannot record the callback", broken) from None
         return fresh
 
     def _record_status(self, update: StatusUpdate, now: float) -> bool:
-        db = self._db
+        """Two statements that read nothing back (so that a pipeline sends them together):
+        the message's row made when no row names it yet (ahead of the send's own record, or a
+        message sent outside any campaign: kept under Gupshup's id, Meta's when there is none,
+        so that `find` knows it and a status source finds it by its tag), then the status.
+        """
         tag = Tag.parse(update.callback_data)
-        found = db.execute(
-            "SELECT gs_id FROM ("
-            "SELECT gs_id, 1 AS choice, 0 AS at FROM gupshup_deliveries WHERE gs_id = %s "
-            "UNION ALL SELECT gs_id, 2, 0 FROM gupshup_deliveries WHERE wamid = %s "
-            "UNION ALL (SELECT gs_id, 3, accepted FROM gupshup_deliveries WHERE tag = %s "
-            "ORDER BY accepted DESC LIMIT 1)) found ORDER BY choice, at DESC LIMIT 1",
-            (update.gs_id, update.message_id, update.callback_data if tag else None),
-        ).fetchone()
-        if found is None:
-            # Ahead of the send's own record, or a message sent outside any campaign: kept
-            # under Gupshup's id (Meta's when there is none), so that `find` knows it and a
-            # status source finds it by its tag; the campaign's own count in its report.
-            gs_id = update.gs_id or update.message_id
-            if not gs_id:
-                return False
-            db.execute(
-                "INSERT INTO gupshup_deliveries (gs_id, campaign, item_key, recipient, accepted, "
-                "tag) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (gs_id) DO NOTHING",
-                (
-                    gs_id,
-                    tag.campaign if tag else None,
-                    tag.key if tag else None,
-                    update.recipient or "",
-                    now,
-                    update.callback_data,
-                ),
-            )
-        else:
-            gs_id = found[0]
+        fallback = update.gs_id or update.message_id
+        if not fallback:
+            return False
         status = update.status if update.status in _KNOWN else None
-        db.execute(
-            "UPDATE gupshup_deliveries SET wamid = coalesce(wamid, %(wamid)s), "
+        given = {
+            "gs": update.gs_id,
+            "wamid": update.message_id,
+            "tagged": update.callback_data if tag else None,
+            "fallback": fallback,
+            "campaign": tag.campaign if tag else None,
+            "key": tag.key if tag else None,
+            "recipient": update.recipient or "",
+            "status": status,
+            "at": update.timestamp,
+            "code": update.error_code,
+            "title": update.error_title,
+            "tag": update.callback_data,
+            "now": now,
+            "category": update.pricing_category,
+            "billable": None if update.billable is None else int(update.billable),
+            "conversation": update.conversation_id,
+        }
+        self._db.execute(
+            "INSERT INTO gupshup_deliveries (gs_id, campaign, item_key, recipient, accepted, tag) "
+            "SELECT %(fallback)s::text, %(campaign)s::text, %(key)s::text, %(recipient)s::text, "
+            f"%(now)s::float8, %(tag)s::text WHERE {_LOOKUP} IS NULL "
+            "ON CONFLICT (gs_id) DO NOTHING",
+            given,
+        )
+        self._db.execute(
+            "UPDATE gupshup_deliveries SET wamid = coalesce(wamid, %(wamid)s::text), "
             "status = CASE WHEN %(status)s::text = 'failed' OR array_position("
             f"{_RANKED}, %(status)s::text) > coalesce(array_position({_RANKED}, status), 1) "
             "THEN %(status)s::text ELSE status END, "
-            "status_at = coalesce(%(at)s, status_at), "
-            "error_code = coalesce(%(code)s, error_code), "
-            "error_title = coalesce(%(title)s, error_title), tag = coalesce(tag, %(tag)s), "
-            "seen_at = coalesce(seen_at, %(now)s), "
-            "pricing_category = coalesce(%(category)s, pricing_category), "
-            "billable = coalesce(%(billable)s, billable), "
-            "conversation_id = coalesce(%(conversation)s, conversation_id) "
-            "WHERE gs_id = %(gs_id)s",
-            {
-                "wamid": update.message_id,
-                "status": status,
-                "at": update.timestamp,
-                "code": update.error_code,
-                "title": update.error_title,
-                "tag": update.callback_data,
-                "now": now,
-                "category": update.pricing_category,
-                "billable": None if update.billable is None else int(update.billable),
-                "conversation": update.conversation_id,
-                "gs_id": gs_id,
-            },
+            "status_at = coalesce(%(at)s::bigint, status_at), "
+            "error_code = coalesce(%(code)s::integer, error_code), "
+            "error_title = coalesce(%(title)s::text, error_title), "
+            "tag = coalesce(tag, %(tag)s::text), seen_at = coalesce(seen_at, %(now)s::float8), "
+            "pricing_category = coalesce(%(category)s::text, pricing_category), "
+            "billable = coalesce(%(billable)s::integer, billable), "
+            "conversation_id = coalesce(%(conversation)s::text, conversation_id) "
+            f"WHERE gs_id = coalesce({_LOOKUP}, %(fallback)s::text)",
+            given,
         )
         return True
 

@@ -85,12 +85,14 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks: throughput against raw aiohttp and httpx, the limiter, a server that
-    enforces the exact rate, bulk memory.
+    enforces the exact rate, bulk memory, the records on SQLite and PostgreSQL, the drivers.
 
     ``nox -s bench -- --rounds 5`` passes options to benchmarks/throughput.py.
     """
-    session.install("-e", ".[bench]")
+    session.install("-e", ".[bench,postgres]")
     session.run("python", "benchmarks/throughput.py", *session.posargs)
     session.run("python", "benchmarks/limiter.py")
     session.run("python", "benchmarks/exact_rate.py")
     session.run("python", "benchmarks/bulk_memory.py")
+    session.run("python", "benchmarks/records.py")
+    session.run("python", "benchmarks/postgres_drivers.py")

@@ -484,3 +484,29 @@ def test_report_reads_a_campaign_from_the_database_and_says_what_is_missing(
     found = cli("report", "--campaign", "nope", "--json", GUPSHUP_JOURNAL=url)
     assert found.returncode == 0, found.stderr
     assert '"accepted": 3' in found.stdout
+
+
+async def test_a_resumed_shard_holds_its_own_items_and_skips_them(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    items = [(to, shipped(n)) for n, to in enumerate(NUMBERS)]
+    async with Sandbox() as sandbox:
+        async with GupshupClient(
+            sandbox.app_id, sandbox.token, base_url=sandbox.base_url, rate_limit=None
+        ) as client:
+            for i in (0, 1):
+                book = Journal(url, name="spring", shard=f"{i}/2")
+                [o async for o in client.send_many(items, journal=book, shard=(i, 2))]
+            counts = []
+            for i in (0, 1):
+                book = Journal(url, name="spring", shard=f"{i}/2")
+                again = [o async for o in client.send_many(items, journal=book, shard=(i, 2))]
+                assert all(o.skipped for o in again)  # resumed: everything was sent
+                counts.append(len(again))
+                await book.open()
+                assert book.states() == {"sent": len(again)}  # its own share, not all
+                await book.close()
+        assert len(sandbox.account.processed) == len(NUMBERS)  # each once, over both shards
+    assert sum(counts) == len(NUMBERS)
+    assert all(counts)

@@ -223,6 +223,7 @@ class Journal:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._thread = concurrent.futures.ThreadPoolExecutor(1, "gupshup-journal")
+        self._thread_done = False
         self._open = False
         self._campaign: str | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -248,6 +249,9 @@ class Journal:
         """
         if self._open:
             return
+        if self._thread_done:  # opened again after a run closed it
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, "gupshup-journal")
+            self._thread_done = False
         self._campaign, self._resuming = await self._in_thread(
             functools.partial(
                 self.store.open, self.name, resend_unconfirmed=self.resend_unconfirmed
@@ -255,6 +259,7 @@ class Journal:
         )
         self._open = True
         self._closing = False
+        self.failure = None  # a new run: what failed before is tried again
         self._flusher = asyncio.create_task(self._flush_forever(), name="gupshup-journal")
 
     async def close(self) -> None:
@@ -268,6 +273,7 @@ class Journal:
         self._open = False
         await self._in_thread(self.store.close)
         self._thread.shutdown(wait=True)
+        self._thread_done = True
 
     async def _in_thread(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)

@@ -25,11 +25,12 @@ import concurrent.futures
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gupshup_async.errors import UNREACHABLE_CODES, JournalError
 from gupshup_async.identities import links, moves
+from gupshup_async.items import shard_of
 from gupshup_async.stores._postgres import connect, failure, redacted
 from gupshup_async.stores.deliveries import Delivery, DeliveryReport
 from gupshup_async.stores.statuses import UNCONFIRMED_AFTER, Seen
@@ -108,6 +109,7 @@ class PostgresJournalStore:
                 ).fetchone()
             assert row is not None
             self._campaign = str(row[0])
+            mine = self._in_my_shard()
             self._items = {
                 str(key): (state, recipient, printed, message_id, error, attempts, updated)
                 for key, state, recipient, printed, message_id, error, attempts, updated in (
@@ -117,6 +119,7 @@ class PostgresJournalStore:
                         (self._campaign,),
                     )
                 )
+                if mine(recipient)
             }
             uncertain = [
                 key for key, row in self._items.items() if row[0] in ("in_flight", "ambiguous")
@@ -148,6 +151,16 @@ class PostgresJournalStore:
                 "(--resend-ambiguous)"
             )
         return self._campaign, bool(self._items)
+
+    def _in_my_shard(self) -> Callable[[str], bool]:
+        """Which recorded items this run may be asked about: a shard ``"i/n"`` holds only the
+        items whose recipient falls in shard i of n now (however the campaign was split
+        before), so a shard's run holds a share of the campaign's items in memory, not all.
+        """
+        i, _, n = (self.shard or "").partition("/")
+        if not (i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+            return lambda recipient: True
+        return lambda recipient: shard_of(recipient, int(n)) == int(i)
 
     def _lock(self, db: psycopg.Connection[Any]) -> None:
         """One run per campaign, or per shard: a shard holds the campaign's lock shared (so a

@@ -435,7 +435,17 @@ class PostgresDeliveryStore:
 
         Two round trips to the server whatever the number of events: one statement learns
         which events are new (and marks them seen), then what they say goes in one pipeline.
+        A connection found dead (the server restarted, a failover) is made again and the call
+        tried once more on it: nothing of the failed transaction was kept.
         """
+        try:
+            return self._record_new(batches, forget_after)
+        except JournalError:
+            if not (self._db.closed or self._db.broken):
+                raise
+        return self._record_new(batches, forget_after)
+
+    def _record_new(self, batches: list[list[Event]], forget_after: float) -> list[list[Event]]:
         now = time.time()
         db = self._live()
         try:
@@ -780,6 +790,7 @@ class PostgresWindowStore:
             name="gupshup-windows",
         )
         self._threads = concurrent.futures.ThreadPoolExecutor(readers, "gupshup-windows")
+        self._size = readers
 
     def __repr__(self) -> str:
         return f"PostgresWindowStore({self.where!r})"
@@ -795,17 +806,24 @@ class PostgresWindowStore:
         return await loop.run_in_executor(self._threads, self._window, _key(recipient))
 
     def _window(self, key: str) -> Window:
-        try:
-            with self._readers.connection() as db:
-                row = db.execute(
-                    "SELECT max(last_inbound), max(closed_seen) FROM gupshup_windows "
-                    "WHERE recipient = %s OR recipient IN (SELECT b FROM gupshup_links "
-                    "WHERE a = %s)",
-                    (key, key),
-                ).fetchone()
-        except _errors() as broken:
-            raise failure(self.url, "cannot read a window", broken) from None
-        return Window(row[0], row[1]) if row else Window()
+        # A pooled connection the server dropped fails once and leaves the pool: the read is
+        # made again on another (a read repeats harmlessly), as many times as there may be
+        # dead ones, then the failure is said.
+        for attempt in range(self._size + 1):
+            db: psycopg.Connection[Any] | None = None
+            try:
+                with self._readers.connection() as db:
+                    row = db.execute(
+                        "SELECT max(last_inbound), max(closed_seen) FROM gupshup_windows "
+                        "WHERE recipient = %s OR recipient IN (SELECT b FROM gupshup_links "
+                        "WHERE a = %s)",
+                        (key, key),
+                    ).fetchone()
+                    return Window(row[0], row[1]) if row else Window()
+            except _errors() as broken:
+                if attempt == self._size or db is None or not db.broken:
+                    raise failure(self.url, "cannot read a window", broken) from None
+        raise AssertionError("unreachable")
 
     def user_wrote(self, recipient: str, at: float) -> None:
         self._write([(recipient, "wrote", at)], [], [])
@@ -827,8 +845,25 @@ class PostgresWindowStore:
         moved: list[tuple[str, str]],
     ) -> None:
         try:
-            with self._lock, self._writer.transaction():
-                self._apply(changes, linked, moved)
+            self._write_once(changes, linked, moved)
+        except JournalError:
+            if not (self._writer.closed or self._writer.broken):
+                raise
+            self._write_once(changes, linked, moved)  # on a new connection: see record_new
+
+    def _write_once(
+        self,
+        changes: list[tuple[str, str, float]],
+        linked: list[tuple[str, str]],
+        moved: list[tuple[str, str]],
+    ) -> None:
+        try:
+            with self._lock:
+                if self._writer.closed or self._writer.broken:  # the server went away since
+                    self._writer.close()
+                    self._writer = connect(self.url)
+                with self._writer.transaction():
+                    self._apply(changes, linked, moved)
         except _errors() as broken:
             raise failure(self.url, "cannot record windows", broken) from None
 

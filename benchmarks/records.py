@@ -5,8 +5,9 @@ SQLite and in PostgreSQL, and a receiver's statuses stored per second in each, i
 
 The campaign sends through `gupshup_mock` (answers made in process, no sockets), so what is
 left is the library's own path and its journal; a run without a journal is the baseline. The
-receiver's figure is `record_new` as a `Receiver` calls it from its writer's thread: one
-callback a commit (callbacks one at a time) and 20 a commit (callbacks that arrive together).
+receiver's figures: the `Receiver` itself (through httpx's ASGI transport, 50 callbacks at
+once: parsing, shared commits and all), and its store's `record_new` as the `Receiver` calls it
+from its writer's thread, one callback a commit and 20 a commit.
 PostgreSQL is a throwaway cluster on 127.0.0.1 (``tests/postgres_server.py``), with its
 defaults (``synchronous_commit=on``: each commit waits for its write-ahead log on disk), as the
 SQLite journal waits for its own (``synchronous=FULL``). Best of ``--rounds``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -23,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gupshup_async import ButtonMessage, GupshupClient, Journal, StatusUpdate
+import httpx
+
+from gupshup_async import ButtonMessage, GupshupClient, Journal, Receiver, StatusUpdate
 from gupshup_async.stores import open_delivery_store
 from gupshup_async.testing import gupshup_mock
 from tests.postgres_server import PostgresServer
@@ -55,6 +59,37 @@ def statuses(where: str, total: int, per_commit: int) -> float:
         store.close()
 
 
+def callback(n: int, tag: str) -> bytes:
+    status = {
+        "id": f"wamid.{tag}-{n}", "gs_id": f"gs-{tag}-{n}", "status": "delivered",
+        "timestamp": str(1_790_000_000 + n), "recipient_id": f"9174{n:08d}",
+    }  # fmt: skip
+    value = {"messaging_product": "whatsapp", "statuses": [status]}
+    return json.dumps({"entry": [{"changes": [{"field": "messages", "value": value}]}]}).encode()
+
+
+async def receiver(where: str, total: int, concurrency: int = 50) -> float:
+    """Statuses a second through the `Receiver` itself (parsing, shared commits, the 200),
+    ``concurrency`` callbacks in the air at once, as a busy campaign's come.
+    """
+    app = Receiver("bench-secret", store=where)
+    headers = {"X-Hook-Secret": "bench-secret"}
+    bodies = iter([callback(n, where[-6:]) for n in range(total)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+
+        async def post() -> None:
+            for body in bodies:
+                answer = await http.post("/", content=body, headers=headers)
+                assert answer.status_code == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    await app.aclose()
+    return total / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
@@ -80,6 +115,10 @@ def main() -> None:
                     "campaign, PostgreSQL journal",
                     asyncio.run(campaign(options.messages, database)),
                 )
+                file = str(Path(folder) / f"app{n}.db")
+                keep("receiver app, SQLite", asyncio.run(receiver(file, options.statuses)))
+                url = server.new_database()
+                keep("receiver app, PostgreSQL", asyncio.run(receiver(url, options.statuses)))
                 for per in (1, 20):
                     file = str(Path(folder) / f"r{n}-{per}.db")
                     keep(f"receiver, SQLite, {per}/commit", statuses(file, options.statuses, per))
@@ -94,6 +133,10 @@ def main() -> None:
                 "campaign, PostgreSQL journal",
             ):
                 rows.append((name, best[name], best[name] / base))
+            app = best["receiver app, SQLite"]
+            rows.append(("receiver app, SQLite, 50 callbacks at once", app, 1.0))
+            pg = best["receiver app, PostgreSQL"]
+            rows.append(("receiver app, PostgreSQL, 50 callbacks at once", pg, pg / app))
             for per in (1, 20):
                 sqlite_rate = best[f"receiver, SQLite, {per}/commit"]
                 rows.append((f"receiver, SQLite, {per}/commit", sqlite_rate, 1.0))

@@ -81,6 +81,8 @@ def test_records_compares_the_engines_in_one_table() -> None:
         "campaign, no journal",
         "campaign, SQLite journal",
         "campaign, PostgreSQL journal",
+        "receiver app, SQLite, 50 callbacks at once",
+        "receiver app, PostgreSQL, 50 callbacks at once",
         "receiver, SQLite, 1/commit",
         "receiver, PostgreSQL, 1/commit",
         "receiver, SQLite, 20/commit",

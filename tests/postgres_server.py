@@ -65,10 +65,9 @@ class PostgresServer:
         )
 
     def start(self) -> None:
-        self._run(
-            self.initdb, "-D", str(self.data), "-U", self.user, "-A", "trust", "--no-sync", "-E",
-            "UTF8",
-        )  # fmt: skip
+        """Make the cluster (the first time), then start the server."""
+        if not self.data.exists():
+            self._make()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.directory} -c max_connections=200 "
@@ -76,6 +75,16 @@ class PostgresServer:
         )
         self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-w", "-t", "60",
                   "-l", str(self.directory / "log"), "start")  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would: the cluster stays, to start again."""
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def _make(self) -> None:
+        self._run(
+            self.initdb, "-D", str(self.data), "-U", self.user, "-A", "trust", "--no-sync", "-E",
+            "UTF8",
+        )  # fmt: skip
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):

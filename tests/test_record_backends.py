@@ -533,3 +533,46 @@ async def test_a_resumed_shard_holds_its_own_items_and_skips_them(
         assert len(sandbox.account.processed) == len(NUMBERS)  # each once, over both shards
     assert sum(counts) == len(NUMBERS)
     assert all(counts)
+
+
+async def test_a_database_server_that_dies_and_comes_back(tmp_path: Path) -> None:
+    """The server itself stops (as a crash would) while a receiver serves: callbacks get 503
+    and nothing is lost; once it is back, the same callbacks are stored (Gupshup redelivers).
+    """
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        url = server.new_database()
+        receiver = Receiver(SECRET, store=url)
+
+        def delivered(n: int) -> dict[str, object]:
+            return {"entry": [{"changes": [{"field": "messages", "value": {"statuses": [{
+                "id": f"wamid.d{n}", "gs_id": f"gs-d{n}", "status": "delivered",
+                "timestamp": "1700000000", "recipient_id": f"91710000{n:04d}",
+            }]}}]}]}  # fmt: skip
+
+        headers = {"X-Hook-Secret": SECRET}
+        async with under_uvicorn(receiver, "/hooks") as hook:
+            async with httpx.AsyncClient(timeout=60) as http:
+                before = (await http.post(hook, json=delivered(1), headers=headers)).status_code
+                await asyncio.to_thread(server.halt)
+                during = [
+                    (await http.post(hook, json=delivered(n), headers=headers)).status_code
+                    for n in (2, 3)
+                ]
+                await asyncio.to_thread(server.start)
+                after = [
+                    (await http.post(hook, json=delivered(n), headers=headers)).status_code
+                    for n in (2, 3)
+                ]
+        assert (before, during, after) == (200, [503, 503], [200, 200])
+        assert receiver.stats["store_errors"] == 2
+        check = PostgresDeliveryStore(url)
+        try:
+            assert [check.find(f"gs-d{n}") is not None for n in (1, 2, 3)] == [True] * 3
+        finally:
+            check.close()
+    finally:
+        server.stop()

@@ -153,7 +153,11 @@ def connect(url: str, *, timeout: float = 10.0) -> psycopg.Connection[Any]:
     name = f"gupshup-async {socket.gethostname()} pid {os.getpid()}"[:63]
     try:
         connection = driver.connect(
-            url, autocommit=True, connect_timeout=max(1, int(timeout)), application_name=name
+            url,
+            autocommit=True,
+            # A server that does not answer at all holds a callback at most this long.
+            connect_timeout=max(1, min(10, int(timeout))),
+            application_name=name,
         )
     except driver.Error as refused:
         raise failure(url, "cannot connect", refused) from None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gupshup_async.errors import JournalError
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "LiveConnection",
     "connect",
     "failure",
     "is_database",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 _SCHEMES = ("postgresql://", "postgres://")
+
+T = TypeVar("T")
 
 #: The version of the tables below, kept in ``gupshup_schema``: a database written by a later
 #: version of the library is refused rather than misread.
@@ -210,3 +214,51 @@ def failure(url: str, doing: str, cause: BaseException) -> JournalError:
     """
     said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return JournalError(f"{redacted(url)}: {doing} ({said})")
+
+
+class LiveConnection:
+    """One connection, made when first needed and made again when the server dropped it (a
+    restart, a failover). `transaction` runs a piece of work in one transaction and, when it
+    failed because the connection died, once more on a new one: nothing of the failed
+    transaction was kept, so the work is whole or not there. ``setup`` runs on each new
+    connection.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, setup: str | None = None) -> None:
+        self.url = url
+        self._timeout = timeout
+        self._setup = setup
+        self._db: psycopg.Connection[Any] | None = None
+
+    @property
+    def db(self) -> psycopg.Connection[Any]:
+        """The connection, alive as far as is known (`JournalError` when none can be made)."""
+        if self._db is not None and (self._db.closed or self._db.broken):
+            self._db.close()
+            self._db = None
+        if self._db is None:
+            made = connect(self.url, timeout=self._timeout)
+            if self._setup is not None:
+                made.execute(self._setup)
+            self._db = made
+        return self._db
+
+    def transaction(self, doing: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """``work(connection)`` in one transaction; `JournalError` saying ``doing`` when it
+        fails (after the one more try a dead connection gets).
+        """
+        driver = _psycopg()
+        for last in (False, True):
+            db = self.db
+            try:
+                with db.transaction():
+                    return work(db)
+            except driver.Error as broken:
+                if last or not (db.closed or db.broken):
+                    raise failure(self.url, doing, broken) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

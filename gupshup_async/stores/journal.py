@@ -40,6 +40,7 @@ from gupshup_async.errors import (
     ValidationError,
 )
 from gupshup_async.results import SendResult
+from gupshup_async.stores._postgres import is_database
 from gupshup_async.stores._rows import ItemRow, Mark
 from gupshup_async.stores._sqlite import (
     connect,
@@ -198,7 +199,7 @@ class Journal:
         self.store: JournalStore
         #: The file, for an SQLite journal; None for a database.
         self.path: Path | None
-        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        if is_database(path):
             from gupshup_async.stores.postgres import PostgresJournalStore
 
             if name is None:
@@ -206,7 +207,7 @@ class Journal:
                     "a journal in a database holds many campaigns: give the campaign's name"
                 )
             self.path = None
-            self.store = PostgresJournalStore(path, name=name, shard=shard, timeout=timeout)
+            self.store = PostgresJournalStore(str(path), name=name, shard=shard, timeout=timeout)
         else:
             if shard is not None:
                 raise ValueError("shard= is for a journal in a database; a file is one shard's")
@@ -298,23 +299,24 @@ class Journal:
         have: ambiguous, in flight), read without writing; empty when there is no journal yet.
         For a database, ``name`` is the campaign's.
         """
-        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        if is_database(path):
             from gupshup_async.stores.postgres import sent_before
 
             if name is None:
                 raise ValueError("a journal in a database needs the campaign's name")
-            return sent_before(path, name)
-        if not Path(path).exists():
+            rows = sent_before(str(path), name)
+        elif not Path(path).exists():
             return {}
-        db = open_read_only(path)
-        try:
-            rows = db.execute(
-                "SELECT recipient, fingerprint FROM items WHERE state != 'failed'"
-            ).fetchall()
-        except sqlite3.DatabaseError as broken:
-            raise JournalError(f"{path} is not a journal ({broken})") from None
-        finally:
-            db.close()
+        else:
+            db = open_read_only(path)
+            try:
+                rows = db.execute(
+                    "SELECT recipient, fingerprint FROM items WHERE state != 'failed'"
+                ).fetchall()
+            except sqlite3.DatabaseError as broken:
+                raise JournalError(f"{path} is not a journal ({broken})") from None
+            finally:
+                db.close()
         found: dict[str, set[str]] = {}
         for recipient, printed in rows:
             found.setdefault(str(recipient), set()).add(str(printed))

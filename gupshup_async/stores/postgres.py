@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from gupshup_async.errors import UNREACHABLE_CODES, JournalError
 from gupshup_async.identities import links, moves
 from gupshup_async.items import shard_of
-from gupshup_async.stores._postgres import connect, failure, redacted
+from gupshup_async.stores._postgres import LiveConnection, connect, failure, redacted
 from gupshup_async.stores.deliveries import Delivery, DeliveryReport
 from gupshup_async.stores.statuses import UNCONFIRMED_AFTER, Seen
 from gupshup_async.stores.windows import _changes, _key
@@ -337,9 +337,9 @@ class PostgresJournalStore:
         return dict(collections.Counter(row[0] for row in self._items.values()))
 
 
-def sent_before(url: str, name: str) -> dict[str, set[str]]:
-    """Recipient -> fingerprints of the messages the campaign ``name`` sent them (or may
-    have); empty for a campaign the database does not know.
+def sent_before(url: str, name: str) -> list[tuple[str, str]]:
+    """(recipient, fingerprint) of each message the campaign ``name`` sent (or may have);
+    none for a campaign the database does not know.
     """
     db = connect(url)
     try:
@@ -352,10 +352,7 @@ def sent_before(url: str, name: str) -> dict[str, set[str]]:
         raise failure(url, "cannot read the journal", broken) from None
     finally:
         db.close()
-    found: dict[str, set[str]] = {}
-    for recipient, printed in rows:
-        found.setdefault(str(recipient), set()).add(str(printed))
-    return found
+    return [(str(recipient), str(printed)) for recipient, printed in rows]
 
 
 # The order statuses go in: a later one wins, a late "sent" after "read" does not go back, and
@@ -389,43 +386,29 @@ class PostgresDeliveryStore:
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.url = url
         self.where = redacted(url)
-        self._timeout = timeout
-        self._db = self._connect()
+        # A write waits at most ``timeout`` for a row another receiver holds (then fails, and
+        # the receiver answers 503 so that Gupshup sends the callback again). A connection the
+        # server dropped is made again, and the callback stored on the new one.
+        self._link = LiveConnection(
+            url, timeout=timeout, setup=f"SET lock_timeout = {int(timeout * 1000)}"
+        )
+        self._link.db  # noqa: B018  (connected now: a database out of reach fails here)
         self._batches = 0
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        db = connect(self.url, timeout=self._timeout)
-        # A write waits at most this long for a row another receiver holds (then fails, and the
-        # receiver answers 503 so that Gupshup sends the callback again).
-        db.execute(f"SET lock_timeout = {int(self._timeout * 1000)}")
-        return db
-
-    def _live(self) -> psycopg.Connection[Any]:
-        """The connection, made again when the last one broke (a server restarted): the
-        callback that saw it break got a 503, the next ones are stored.
-        """
-        if self._db.closed or self._db.broken:
-            self._db.close()
-            self._db = self._connect()
-        return self._db
 
     def __repr__(self) -> str:
         return f"PostgresDeliveryStore({self.where!r})"
 
     def close(self) -> None:
-        self._db.close()
+        self._link.close()
 
     def record(self, events: Iterable[Event]) -> int:
         """Record what the statuses among ``events`` say; how many matched a sent message."""
-        matched = 0
-        try:
-            with self._live().transaction():
-                for event in events:
-                    if isinstance(event, StatusUpdate) and self._record_status(event, time.time()):
-                        matched += 1
-        except _errors() as broken:
-            raise failure(self.url, "cannot record statuses", broken) from None
-        return matched
+        updates = [event for event in events if isinstance(event, StatusUpdate)]
+        now = time.time()
+        return self._link.transaction(
+            "cannot record statuses",
+            lambda db: sum(_record_status(db, update, now) for update in updates),
+        )
 
     def record_new(
         self, batches: list[list[Event]], *, forget_after: float = 7 * 86_400.0
@@ -435,186 +418,55 @@ class PostgresDeliveryStore:
 
         Two round trips to the server whatever the number of events: one statement learns
         which events are new (and marks them seen), then what they say goes in one pipeline.
-        A connection found dead (the server restarted, a failover) is made again and the call
-        tried once more on it: nothing of the failed transaction was kept.
         """
-        try:
-            return self._record_new(batches, forget_after)
-        except JournalError:
-            if not (self._db.closed or self._db.broken):
-                raise
-        return self._record_new(batches, forget_after)
+        return self._link.transaction(
+            "cannot record the callback",
+            lambda db: self._record_new(db, batches, forget_after, time.time()),
+        )
 
-    def _record_new(self, batches: list[list[Event]], forget_after: float) -> list[list[Event]]:
-        now = time.time()
-        db = self._live()
-        try:
-            with db.transaction():
-                identities = {
-                    "\x1f".join(event.identity): None for events in batches for event in events
-                }
-                unseen = {
-                    str(row[0])
-                    for row in db.execute(
-                        "INSERT INTO gupshup_seen_events (identity, at) "
-                        "SELECT unnest(%s::text[]), %s ON CONFLICT (identity) DO NOTHING "
-                        "RETURNING identity",
-                        (list(identities), now),
-                    )
-                }
-                fresh: list[list[Event]] = []
-                for events in batches:
-                    new: list[Event] = []
-                    for event in events:
-                        identity = "\x1f".join(event.identity)
-                        if identity in unseen:  # else a repeat, recorded before by any receiver
-                            unseen.discard(identity)  # the first of repeats within the call
-                            new.append(event)
-                    fresh.append(new)
-                with db.pipeline():
-                    for event in (event for new in fresh for event in new):
-                        if isinstance(event, StatusUpdate):
-                            self._record_status(event, now)
-                        elif isinstance(event, (UserPreference, TemplateUpdate)):
-                            self._record_change(event, now)
-                        elif isinstance(event, BillingEvent):
-                            self._record_cost(event)
-                        self._record_people([event], now)
-                    self._batches += 1
-                    if self._batches % 256 == 1:
-                        db.execute(
-                            "DELETE FROM gupshup_seen_events WHERE at < %s", (now - forget_after,)
-                        )
-        except _errors() as broken:
-            raise failure(self.url, "cannot record the callback", broken) from None
-        return fresh
-
-    def _record_status(self, update: StatusUpdate, now: float) -> bool:
-        """Two statements that read nothing back (so that a pipeline sends them together):
-        the message's row made when no row names it yet (ahead of the send's own record, or a
-        message sent outside any campaign: kept under Gupshup's id, Meta's when there is none,
-        so that `find` knows it and a status source finds it by its tag), then the status.
-        """
-        tag = Tag.parse(update.callback_data)
-        fallback = update.gs_id or update.message_id
-        if not fallback:
-            return False
-        status = update.status if update.status in _KNOWN else None
-        given = {
-            "gs": update.gs_id,
-            "wamid": update.message_id,
-            "tagged": update.callback_data if tag else None,
-            "fallback": fallback,
-            "campaign": tag.campaign if tag else None,
-            "key": tag.key if tag else None,
-            "recipient": update.recipient or "",
-            "status": status,
-            "at": update.timestamp,
-            "code": update.error_code,
-            "title": update.error_title,
-            "tag": update.callback_data,
-            "now": now,
-            "category": update.pricing_category,
-            "billable": None if update.billable is None else int(update.billable),
-            "conversation": update.conversation_id,
+    def _record_new(
+        self,
+        db: psycopg.Connection[Any],
+        batches: list[list[Event]],
+        forget_after: float,
+        now: float,
+    ) -> list[list[Event]]:
+        identities = {"\x1f".join(event.identity): None for events in batches for event in events}
+        unseen = {
+            str(row[0])
+            for row in db.execute(
+                "INSERT INTO gupshup_seen_events (identity, at) "
+                "SELECT unnest(%s::text[]), %s ON CONFLICT (identity) DO NOTHING "
+                "RETURNING identity",
+                (list(identities), now),
+            )
         }
-        self._db.execute(
-            "INSERT INTO gupshup_deliveries (gs_id, campaign, item_key, recipient, accepted, tag) "
-            "SELECT %(fallback)s::text, %(campaign)s::text, %(key)s::text, %(recipient)s::text, "
-            f"%(now)s::float8, %(tag)s::text WHERE {_LOOKUP} IS NULL "
-            "ON CONFLICT (gs_id) DO NOTHING",
-            given,
-        )
-        self._db.execute(
-            "UPDATE gupshup_deliveries SET wamid = coalesce(wamid, %(wamid)s::text), "
-            "status = CASE WHEN %(status)s::text = 'failed' OR array_position("
-            f"{_RANKED}, %(status)s::text) > coalesce(array_position({_RANKED}, status), 1) "
-            "THEN %(status)s::text ELSE status END, "
-            "status_at = coalesce(%(at)s::bigint, status_at), "
-            "error_code = coalesce(%(code)s::integer, error_code), "
-            "error_title = coalesce(%(title)s::text, error_title), "
-            "tag = coalesce(tag, %(tag)s::text), seen_at = coalesce(seen_at, %(now)s::float8), "
-            "pricing_category = coalesce(%(category)s::text, pricing_category), "
-            "billable = coalesce(%(billable)s::integer, billable), "
-            "conversation_id = coalesce(%(conversation)s::text, conversation_id) "
-            f"WHERE gs_id = coalesce({_LOOKUP}, %(fallback)s::text)",
-            given,
-        )
-        return True
-
-    def _record_change(self, event: UserPreference | TemplateUpdate, now: float) -> None:
-        db = self._db
-        if isinstance(event, UserPreference):
-            at = float(event.timestamp) if event.timestamp is not None else now
-            for user in {event.wa_id, event.user_id} - {None}:
-                db.execute(
-                    "INSERT INTO gupshup_preferences (user_id, category, value, at) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, category) DO UPDATE SET "
-                    "value = excluded.value, at = excluded.at "
-                    "WHERE excluded.at >= gupshup_preferences.at",
-                    (user, event.category, event.value, at),
-                )
-            return
-        if event.name is None or event.language is None:
-            return
-        status = event.status if event.field == "message_template_status_update" else None
-        category = event.new if event.field == "template_category_update" else None
-        db.execute(
-            "INSERT INTO gupshup_templates (name, language, status, category, at) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name, language) DO UPDATE SET "
-            "status = coalesce(excluded.status, gupshup_templates.status), "
-            "category = coalesce(excluded.category, gupshup_templates.category), "
-            "at = excluded.at",
-            (event.name, event.language, status, category, now),
-        )
-
-    def _record_people(self, events: list[Event], now: float) -> None:
-        db = self._db
-        for a, b in links(events):
-            for one, other in ((a, b), (b, a)):
-                db.execute(
-                    "INSERT INTO gupshup_links (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    (one, other),
-                )
-        for old, new in moves(events):
-            db.execute(
-                "INSERT INTO gupshup_moves (old, new, at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (old) DO UPDATE SET new = excluded.new, at = excluded.at",
-                (old, new, now),
-            )
-            db.execute(
-                "UPDATE gupshup_deliveries SET recipient = %s "
-                "WHERE recipient = %s AND status != 'failed'",
-                (new, old),
-            )
-            db.execute(
-                "INSERT INTO gupshup_preferences (user_id, category, value, at) "
-                "SELECT %s, category, value, at FROM gupshup_preferences WHERE user_id = %s "
-                "ON CONFLICT (user_id, category) DO UPDATE SET value = excluded.value, "
-                "at = excluded.at",
-                (new, old),
-            )
-            db.execute("DELETE FROM gupshup_links WHERE a = %s OR b = %s", (old, old))
-
-    def _record_cost(self, billing: BillingEvent) -> None:
-        self._db.execute(
-            "UPDATE gupshup_deliveries SET "
-            "pricing_category = coalesce(%(category)s, pricing_category), "
-            "billable = coalesce(%(billable)s, billable), "
-            "conversation_id = coalesce(%(conversation)s, conversation_id) "
-            "WHERE gs_id = %(gs_id)s OR wamid = %(message)s OR gs_id = %(message)s",
-            {
-                "category": billing.category,
-                "billable": None if billing.billable is None else int(billing.billable),
-                "conversation": billing.conversation_id,
-                "gs_id": billing.gs_id or billing.message_id,
-                "message": billing.message_id,
-            },
-        )
+        fresh: list[list[Event]] = []
+        for events in batches:
+            new: list[Event] = []
+            for event in events:
+                identity = "\x1f".join(event.identity)
+                if identity in unseen:  # else a repeat, recorded before by any receiver
+                    unseen.discard(identity)  # the first of repeats within the call
+                    new.append(event)
+            fresh.append(new)
+        with db.pipeline():
+            for event in (event for new in fresh for event in new):
+                if isinstance(event, StatusUpdate):
+                    _record_status(db, event, now)
+                elif isinstance(event, (UserPreference, TemplateUpdate)):
+                    _record_change(db, event, now)
+                elif isinstance(event, BillingEvent):
+                    _record_cost(db, event)
+                _record_people(db, [event], now)
+            self._batches += 1
+            if self._batches % 256 == 1:
+                db.execute("DELETE FROM gupshup_seen_events WHERE at < %s", (now - forget_after,))
+        return fresh
 
     def find(self, message_id: str) -> Delivery | None:
         """The sent message ``message_id`` names: Gupshup's id or Meta's."""
-        row = self._db.execute(
+        row = self._link.db.execute(
             _FIND + "WHERE gs_id = %s OR wamid = %s LIMIT 1", (message_id, message_id)
         ).fetchone()
         return Delivery(*row) if row else None
@@ -627,7 +479,7 @@ class PostgresDeliveryStore:
                 return found
         if not isinstance(event, TemplateButtonReply):
             return None
-        row = self._db.execute(
+        row = self._link.db.execute(
             _FIND + "WHERE recipient = %s "
             "OR recipient IN (SELECT b FROM gupshup_links WHERE a = %s) "
             "ORDER BY accepted DESC LIMIT 1",
@@ -637,7 +489,7 @@ class PostgresDeliveryStore:
 
     def report(self, name: str) -> DeliveryReport:
         """How the campaign ``name`` fared, all its shards together."""
-        return _report(self._db, self.url, name)
+        return _report(self._link.db, self.url, name)
 
     @staticmethod
     def read_report(url: str, name: str) -> DeliveryReport:
@@ -649,6 +501,133 @@ class PostgresDeliveryStore:
             return _report(db, url, name)
         finally:
             db.close()
+
+
+def _record_status(db: psycopg.Connection[Any], update: StatusUpdate, now: float) -> bool:
+    """Two statements that read nothing back (so that a pipeline sends them together):
+    the message's row made when no row names it yet (ahead of the send's own record, or a
+    message sent outside any campaign: kept under Gupshup's id, Meta's when there is none,
+    so that `find` knows it and a status source finds it by its tag), then the status.
+    """
+    tag = Tag.parse(update.callback_data)
+    fallback = update.gs_id or update.message_id
+    if not fallback:
+        return False
+    status = update.status if update.status in _KNOWN else None
+    given = {
+        "gs": update.gs_id,
+        "wamid": update.message_id,
+        "tagged": update.callback_data if tag else None,
+        "fallback": fallback,
+        "campaign": tag.campaign if tag else None,
+        "key": tag.key if tag else None,
+        "recipient": update.recipient or "",
+        "status": status,
+        "at": update.timestamp,
+        "code": update.error_code,
+        "title": update.error_title,
+        "tag": update.callback_data,
+        "now": now,
+        "category": update.pricing_category,
+        "billable": None if update.billable is None else int(update.billable),
+        "conversation": update.conversation_id,
+    }
+    db.execute(
+        "INSERT INTO gupshup_deliveries (gs_id, campaign, item_key, recipient, accepted, tag) "
+        "SELECT %(fallback)s::text, %(campaign)s::text, %(key)s::text, %(recipient)s::text, "
+        f"%(now)s::float8, %(tag)s::text WHERE {_LOOKUP} IS NULL "
+        "ON CONFLICT (gs_id) DO NOTHING",
+        given,
+    )
+    db.execute(
+        "UPDATE gupshup_deliveries SET wamid = coalesce(wamid, %(wamid)s::text), "
+        "status = CASE WHEN %(status)s::text = 'failed' OR array_position("
+        f"{_RANKED}, %(status)s::text) > coalesce(array_position({_RANKED}, status), 1) "
+        "THEN %(status)s::text ELSE status END, "
+        "status_at = coalesce(%(at)s::bigint, status_at), "
+        "error_code = coalesce(%(code)s::integer, error_code), "
+        "error_title = coalesce(%(title)s::text, error_title), "
+        "tag = coalesce(tag, %(tag)s::text), seen_at = coalesce(seen_at, %(now)s::float8), "
+        "pricing_category = coalesce(%(category)s::text, pricing_category), "
+        "billable = coalesce(%(billable)s::integer, billable), "
+        "conversation_id = coalesce(%(conversation)s::text, conversation_id) "
+        f"WHERE gs_id = coalesce({_LOOKUP}, %(fallback)s::text)",
+        given,
+    )
+    return True
+
+
+def _record_change(
+    db: psycopg.Connection[Any], event: UserPreference | TemplateUpdate, now: float
+) -> None:
+    if isinstance(event, UserPreference):
+        at = float(event.timestamp) if event.timestamp is not None else now
+        for user in {event.wa_id, event.user_id} - {None}:
+            db.execute(
+                "INSERT INTO gupshup_preferences (user_id, category, value, at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, category) DO UPDATE SET "
+                "value = excluded.value, at = excluded.at "
+                "WHERE excluded.at >= gupshup_preferences.at",
+                (user, event.category, event.value, at),
+            )
+        return
+    if event.name is None or event.language is None:
+        return
+    status = event.status if event.field == "message_template_status_update" else None
+    category = event.new if event.field == "template_category_update" else None
+    db.execute(
+        "INSERT INTO gupshup_templates (name, language, status, category, at) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name, language) DO UPDATE SET "
+        "status = coalesce(excluded.status, gupshup_templates.status), "
+        "category = coalesce(excluded.category, gupshup_templates.category), "
+        "at = excluded.at",
+        (event.name, event.language, status, category, now),
+    )
+
+
+def _record_people(db: psycopg.Connection[Any], events: list[Event], now: float) -> None:
+    for a, b in links(events):
+        for one, other in ((a, b), (b, a)):
+            db.execute(
+                "INSERT INTO gupshup_links (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (one, other),
+            )
+    for old, new in moves(events):
+        db.execute(
+            "INSERT INTO gupshup_moves (old, new, at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (old) DO UPDATE SET new = excluded.new, at = excluded.at",
+            (old, new, now),
+        )
+        db.execute(
+            "UPDATE gupshup_deliveries SET recipient = %s "
+            "WHERE recipient = %s AND status != 'failed'",
+            (new, old),
+        )
+        db.execute(
+            "INSERT INTO gupshup_preferences (user_id, category, value, at) "
+            "SELECT %s, category, value, at FROM gupshup_preferences WHERE user_id = %s "
+            "ON CONFLICT (user_id, category) DO UPDATE SET value = excluded.value, "
+            "at = excluded.at",
+            (new, old),
+        )
+        db.execute("DELETE FROM gupshup_links WHERE a = %s OR b = %s", (old, old))
+
+
+def _record_cost(db: psycopg.Connection[Any], billing: BillingEvent) -> None:
+    db.execute(
+        "UPDATE gupshup_deliveries SET "
+        "pricing_category = coalesce(%(category)s, pricing_category), "
+        "billable = coalesce(%(billable)s, billable), "
+        "conversation_id = coalesce(%(conversation)s, conversation_id) "
+        "WHERE gs_id = %(gs_id)s OR wamid = %(message)s OR gs_id = %(message)s",
+        {
+            "category": billing.category,
+            "billable": None if billing.billable is None else int(billing.billable),
+            "conversation": billing.conversation_id,
+            "gs_id": billing.gs_id or billing.message_id,
+            "message": billing.message_id,
+        },
+    )
 
 
 def _report(db: psycopg.Connection[Any], url: str, name: str) -> DeliveryReport:
@@ -732,7 +711,7 @@ class PostgresStatuses:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._db: psycopg.Connection[Any] | None = None
+        self._link = LiveConnection(url)  # connected at the first question, in the thread
         self._thread = concurrent.futures.ThreadPoolExecutor(1, "gupshup-statuses")
 
     def __repr__(self) -> str:
@@ -745,24 +724,18 @@ class PostgresStatuses:
         return await loop.run_in_executor(self._thread, self._seen, list(tags))
 
     def _seen(self, tags: list[str]) -> list[Seen]:
-        if self._db is None:
-            self._db = connect(self.url)
-        try:
-            rows = self._db.execute(
+        rows = self._link.transaction(
+            "cannot read its statuses",
+            lambda db: db.execute(
                 "SELECT tag, gs_id, wamid, recipient, status FROM gupshup_deliveries "
                 "WHERE tag = ANY(%s)",
                 (tags,),
-            ).fetchall()
-        except _errors() as broken:
-            self._db.close()
-            self._db = None  # connected again on the next call
-            raise failure(self.url, "cannot read its statuses", broken) from None
+            ).fetchall(),
+        )
         return [Seen(*row) for row in rows]
 
     def close(self) -> None:
-        if self._db is not None:
-            self._thread.submit(self._db.close).result()
-            self._db = None
+        self._thread.submit(self._link.close).result()
         self._thread.shutdown(wait=True)
 
 
@@ -779,7 +752,8 @@ class PostgresWindowStore:
 
         self.url = url
         self.where = redacted(url)
-        self._writer = connect(url)
+        self._writer = LiveConnection(url)
+        self._writer.db  # noqa: B018  (connected now: a database out of reach fails here)
         self._lock = threading.Lock()
         self._readers = ConnectionPool(
             url,
@@ -844,71 +818,53 @@ class PostgresWindowStore:
         linked: list[tuple[str, str]],
         moved: list[tuple[str, str]],
     ) -> None:
-        try:
-            self._write_once(changes, linked, moved)
-        except JournalError:
-            if not (self._writer.closed or self._writer.broken):
-                raise
-            self._write_once(changes, linked, moved)  # on a new connection: see record_new
-
-    def _write_once(
-        self,
-        changes: list[tuple[str, str, float]],
-        linked: list[tuple[str, str]],
-        moved: list[tuple[str, str]],
-    ) -> None:
-        try:
-            with self._lock:
-                if self._writer.closed or self._writer.broken:  # the server went away since
-                    self._writer.close()
-                    self._writer = connect(self.url)
-                with self._writer.transaction():
-                    self._apply(changes, linked, moved)
-        except _errors() as broken:
-            raise failure(self.url, "cannot record windows", broken) from None
-
-    def _apply(
-        self,
-        changes: list[tuple[str, str, float]],
-        linked: list[tuple[str, str]],
-        moved: list[tuple[str, str]],
-    ) -> None:
-        db = self._writer
-        # In one order whatever the callback's: two receivers never wait on each other in turn.
-        for recipient, what, when in sorted(changes):
-            column = "last_inbound" if what == "wrote" else "closed_seen"
-            db.execute(
-                f"INSERT INTO gupshup_windows (recipient, {column}) VALUES (%s, %s) "
-                f"ON CONFLICT (recipient) DO UPDATE SET {column} = "
-                f"greatest(gupshup_windows.{column}, excluded.{column})",
-                (_key(recipient), when),
+        with self._lock:
+            self._writer.transaction(
+                "cannot record windows", lambda db: _apply(db, changes, linked, moved)
             )
-        pairs = sorted(
-            {(_key(a), _key(b)) for a, b in linked} | {(_key(b), _key(a)) for a, b in linked}
+
+
+def _apply(
+    db: psycopg.Connection[Any],
+    changes: list[tuple[str, str, float]],
+    linked: list[tuple[str, str]],
+    moved: list[tuple[str, str]],
+) -> None:
+    # In one order whatever the callback's: two receivers never wait on each other in turn.
+    for recipient, what, when in sorted(changes):
+        column = "last_inbound" if what == "wrote" else "closed_seen"
+        db.execute(
+            f"INSERT INTO gupshup_windows (recipient, {column}) VALUES (%s, %s) "
+            f"ON CONFLICT (recipient) DO UPDATE SET {column} = "
+            f"greatest(gupshup_windows.{column}, excluded.{column})",
+            (_key(recipient), when),
         )
-        for a, b in pairs:
-            db.execute(
-                "INSERT INTO gupshup_links (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING", (a, b)
-            )
-        for old, new in moved:
-            old, new = _key(old), _key(new)
-            db.execute(
-                "INSERT INTO gupshup_links (a, b) SELECT %s, b FROM gupshup_links "
-                "WHERE a = %s AND b != %s ON CONFLICT DO NOTHING",
-                (new, old, new),
-            )
-            db.execute(
-                "INSERT INTO gupshup_links (a, b) SELECT a, %s FROM gupshup_links "
-                "WHERE b = %s AND a != %s ON CONFLICT DO NOTHING",
-                (new, old, new),
-            )
-            db.execute("DELETE FROM gupshup_links WHERE a = %s OR b = %s", (old, old))
-            db.execute(
-                "INSERT INTO gupshup_windows (recipient, last_inbound, closed_seen) "
-                "SELECT %s, last_inbound, closed_seen FROM gupshup_windows WHERE recipient = %s "
-                "ON CONFLICT (recipient) DO UPDATE SET "
-                "last_inbound = greatest(gupshup_windows.last_inbound, excluded.last_inbound), "
-                "closed_seen = greatest(gupshup_windows.closed_seen, excluded.closed_seen)",
-                (new, old),
-            )
-            db.execute("DELETE FROM gupshup_windows WHERE recipient = %s", (old,))
+    pairs = sorted(
+        {(_key(a), _key(b)) for a, b in linked} | {(_key(b), _key(a)) for a, b in linked}
+    )
+    for a, b in pairs:
+        db.execute(
+            "INSERT INTO gupshup_links (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING", (a, b)
+        )
+    for old, new in moved:
+        old, new = _key(old), _key(new)
+        db.execute(
+            "INSERT INTO gupshup_links (a, b) SELECT %s, b FROM gupshup_links "
+            "WHERE a = %s AND b != %s ON CONFLICT DO NOTHING",
+            (new, old, new),
+        )
+        db.execute(
+            "INSERT INTO gupshup_links (a, b) SELECT a, %s FROM gupshup_links "
+            "WHERE b = %s AND a != %s ON CONFLICT DO NOTHING",
+            (new, old, new),
+        )
+        db.execute("DELETE FROM gupshup_links WHERE a = %s OR b = %s", (old, old))
+        db.execute(
+            "INSERT INTO gupshup_windows (recipient, last_inbound, closed_seen) "
+            "SELECT %s, last_inbound, closed_seen FROM gupshup_windows WHERE recipient = %s "
+            "ON CONFLICT (recipient) DO UPDATE SET "
+            "last_inbound = greatest(gupshup_windows.last_inbound, excluded.last_inbound), "
+            "closed_seen = greatest(gupshup_windows.closed_seen, excluded.closed_seen)",
+            (new, old),
+        )
+        db.execute("DELETE FROM gupshup_windows WHERE recipient = %s", (old,))

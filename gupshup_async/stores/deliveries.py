@@ -246,26 +246,18 @@ class DeliveryStore:
         each (by its own time) is what campaigns act on.
         """
         db = self._connection
-        if isinstance(event, UserPreference):
-            at = float(event.timestamp) if event.timestamp is not None else now
-            for user in {event.wa_id, event.user_id} - {None}:
-                db.execute(
-                    "INSERT INTO preferences (user, category, value, at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (user, category) DO UPDATE SET value = excluded.value, "
-                    "at = excluded.at WHERE excluded.at >= preferences.at",
-                    (user, event.category, event.value, at),
-                )
-            return
-        if event.name is None or event.language is None:
-            return
-        status = event.status if event.field == "message_template_status_update" else None
-        category = event.new if event.field == "template_category_update" else None
-        db.execute(
+        db.executemany(
+            "INSERT INTO preferences (user, category, value, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (user, category) DO UPDATE SET value = excluded.value, "
+            "at = excluded.at WHERE excluded.at >= preferences.at",
+            preference_rows(event, now),
+        )
+        db.executemany(
             "INSERT INTO templates (name, language, status, category, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (name, language) DO UPDATE SET "
             "status = coalesce(excluded.status, status), "
             "category = coalesce(excluded.category, category), at = excluded.at",
-            (event.name, event.language, status, category, now),
+            template_rows(event, now),
         )
 
     def _record_people(self, events: list[Event], now: float) -> None:
@@ -433,6 +425,29 @@ class DeliveryStore:
             raise JournalError(f"{path} is not a journal ({broken})") from None
         finally:
             db.close()
+
+
+def preference_rows(event: Event, now: float) -> list[tuple[str, str, str, float]]:
+    """(user, category, value, at) a preference event stores, under each id it names the user
+    by (at: its own time, else ``now``); none for another event.
+    """
+    if not isinstance(event, UserPreference):
+        return []
+    at = float(event.timestamp) if event.timestamp is not None else now
+    return [
+        (user, event.category, event.value, at) for user in {event.wa_id, event.user_id} if user
+    ]
+
+
+def template_rows(event: Event, now: float) -> list[tuple[str, str, str | None, str | None, float]]:
+    """(name, language, status, category, at) a template update stores (the status or the
+    category it changes, the other None: kept); none for another event or a nameless one.
+    """
+    if not isinstance(event, TemplateUpdate) or event.name is None or event.language is None:
+        return []
+    status = event.status if event.field == "message_template_status_update" else None
+    category = event.new if event.field == "template_category_update" else None
+    return [(event.name, event.language, status, category, now)]
 
 
 def _report(db: sqlite3.Connection, campaign: str) -> DeliveryReport:

@@ -32,7 +32,12 @@ from gupshup_async.errors import UNREACHABLE_CODES, JournalError
 from gupshup_async.identities import links, moves
 from gupshup_async.items import shard_of
 from gupshup_async.stores._postgres import LiveConnection, connect, failure, redacted
-from gupshup_async.stores.deliveries import Delivery, DeliveryReport
+from gupshup_async.stores.deliveries import (
+    Delivery,
+    DeliveryReport,
+    preference_rows,
+    template_rows,
+)
 from gupshup_async.stores.statuses import UNCONFIRMED_AFTER, Seen
 from gupshup_async.stores.windows import _changes, _key
 from gupshup_async.tags import Tag
@@ -560,29 +565,24 @@ def _record_status(db: psycopg.Connection[Any], update: StatusUpdate, now: float
 def _record_change(
     db: psycopg.Connection[Any], event: UserPreference | TemplateUpdate, now: float
 ) -> None:
-    if isinstance(event, UserPreference):
-        at = float(event.timestamp) if event.timestamp is not None else now
-        for user in {event.wa_id, event.user_id} - {None}:
-            db.execute(
-                "INSERT INTO gupshup_preferences (user_id, category, value, at) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, category) DO UPDATE SET "
-                "value = excluded.value, at = excluded.at "
-                "WHERE excluded.at >= gupshup_preferences.at",
-                (user, event.category, event.value, at),
-            )
-        return
-    if event.name is None or event.language is None:
-        return
-    status = event.status if event.field == "message_template_status_update" else None
-    category = event.new if event.field == "template_category_update" else None
-    db.execute(
-        "INSERT INTO gupshup_templates (name, language, status, category, at) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name, language) DO UPDATE SET "
-        "status = coalesce(excluded.status, gupshup_templates.status), "
-        "category = coalesce(excluded.category, gupshup_templates.category), "
-        "at = excluded.at",
-        (event.name, event.language, status, category, now),
-    )
+    """As `DeliveryStore`'s: the latest preference or template state (by its own time) wins."""
+    for row in preference_rows(event, now):
+        db.execute(
+            "INSERT INTO gupshup_preferences (user_id, category, value, at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, category) DO UPDATE SET "
+            "value = excluded.value, at = excluded.at "
+            "WHERE excluded.at >= gupshup_preferences.at",
+            row,
+        )
+    for template in template_rows(event, now):
+        db.execute(
+            "INSERT INTO gupshup_templates (name, language, status, category, at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name, language) DO UPDATE SET "
+            "status = coalesce(excluded.status, gupshup_templates.status), "
+            "category = coalesce(excluded.category, gupshup_templates.category), "
+            "at = excluded.at",
+            template,
+        )
 
 
 def _record_people(db: psycopg.Connection[Any], events: list[Event], now: float) -> None:

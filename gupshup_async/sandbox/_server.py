@@ -50,8 +50,10 @@ def _response(answer: Answer) -> web.Response:
     return web.Response(status=answer.status, body=answer.body, content_type=kind, headers=headers)
 
 
-# A callback answered 5xx (or not at all) is posted again, up to this many times in all.
-_CALLBACK_ATTEMPTS = 5
+# A callback answered 5xx (or not at all) is posted again, up to this many times in all, the
+# waits doubling from 0.2 s to at most 5 s (about half a minute in all): a receiver that is
+# slow for a while, not gone, still gets every callback.
+_CALLBACK_ATTEMPTS = 10
 
 
 class Sandbox(AsyncClosing):
@@ -427,7 +429,7 @@ class Sandbox(AsyncClosing):
                     self.account.callbacks[url] += 1
                     return
             self.account.faults["callback_retried"] += 1
-            await asyncio.sleep(0.2 * (attempt + 1))
+            await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
         self.account.faults["callback_failed"] += 1
 
     async def stop(self) -> None:
